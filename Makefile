@@ -1,0 +1,183 @@
+# runm — one Makefile for host binaries, guest binaries, guest kernel and image.
+#   make            build everything (host tools, guest binaries, kernel, image)
+#   make deps       install the Debian packages the build, image and tests need
+#   make test       deps + build + every test (unit, integration), plus a SANITIZE=1 pass
+#   make demo       deps + build + boot a VM, ping it, show its boot timeline, stop it
+#   make bench      benchmarks
+#   make SANITIZE=1 ASan+UBSan host binaries (in build-san/)
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+PREFIX ?= /usr/local
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+PROTOC_C ?= protoc-c
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wswitch-default -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -Ilib -I$(BUILD)/gen
+GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c 2>/dev/null)
+GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c 2>/dev/null) -lpthread -lm
+SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
+SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
+
+HOST_CFLAGS := $(BASE_CFLAGS) $(GRPC_CFLAGS) $(SANFLAGS)
+HOST_LDFLAGS := $(SANFLAGS)
+# Guest binaries run inside the VM: never sanitized, always from build/.
+GUEST_BUILD := build/guest
+GUEST_CFLAGS := $(BASE_CFLAGS) $(GRPC_CFLAGS)
+
+BIN := $(BUILD)/bin
+SHARE := build/share/runm
+GEN := $(BUILD)/gen
+
+PROTOS := proto/runm/v1/guest.proto
+PROTO_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+
+# librunm: what several binaries share.
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
+            $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+LIBRUNM := $(BUILD)/librunm.a
+
+RUNMCTL_SRCS := $(wildcard runmctl/*.c)
+INIT_SRCS := $(wildcard guest/init/*.c)
+MOUNTER_SRCS := $(wildcard guest/mounter/*.c)
+MKIMAGE_SRCS := $(wildcard tools/mkimage/*.c)
+# The mounter is static and syscall-only: it links these few lib files directly.
+MOUNTER_LIB := lib/error.c lib/cmdline.c
+
+UNIT_SRCS := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
+
+HOST_BINS := $(BIN)/runmctl $(BIN)/runm-mkimage
+GUEST_BINS := $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-linux-mounter
+
+KERNEL := $(SHARE)/vmlinux
+INITRD := $(SHARE)/initrd.cpio
+MBIN := $(SHARE)/mbin.squashfs
+
+.SECONDARY:
+.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check
+all: host guest image kernel
+
+host: $(HOST_BINS) $(UNIT_BINS)
+guest: $(GUEST_BINS)
+
+deps:
+	@bash tools/deps.sh
+
+# ---- generated protobuf-c code (out of the source tree) ----
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) --proto_path=proto --c_out=$(GEN) $<
+
+# ---- host objects ----
+$(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+$(LIBRUNM): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBRUNM)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+
+$(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBRUNM) $(SQFS_LIBS) $(GRPC_LIBS) $(HOST_LDFLAGS)
+
+# Unit tests may see internals of the component they test.
+$(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+
+# ---- guest binaries (never sanitized) ----
+$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(patsubst proto/%.proto,build/gen/%.pb-c.h,$(PROTOS)) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -c -o $@ $<
+$(GUEST_BUILD)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
+GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
+                  $(patsubst proto/%.proto,$(GUEST_BUILD)/obj/gen/%.pb-c.o,$(PROTOS))
+$(GUEST_BUILD)/librunm.a: $(GUEST_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(GUEST_BUILD)/runm-linux-init: $(INIT_SRCS) $(wildcard guest/init/*.h) $(GUEST_BUILD)/librunm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Iguest/init -o $@ $(INIT_SRCS) $(GUEST_BUILD)/librunm.a $(GRPC_LIBS)
+
+$(GUEST_BUILD)/runm-linux-mounter: $(MOUNTER_SRCS) $(wildcard guest/mounter/*.h) $(MOUNTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Os -static -Iguest/mounter -o $@ $(MOUNTER_SRCS) $(MOUNTER_LIB)
+
+ifneq ($(SANITIZE),1)
+build/gen/%.pb-c.c build/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p build/gen
+	$(PROTOC_C) --proto_path=proto --c_out=build/gen $<
+endif
+
+# ---- guest kernel (cached by fragment + source version) ----
+kernel: $(KERNEL)
+$(KERNEL): linux/kernel/runm.config linux/kernel/build.sh
+	@mkdir -p $(SHARE)
+	bash linux/kernel/build.sh $(SHARE)
+
+# ---- guest image ----
+image: $(INITRD) $(MBIN)
+$(INITRD): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-mounter
+	@mkdir -p $(SHARE)
+	build/bin/runm-mkimage initramfs --out $@ --file $(GUEST_BUILD)/runm-linux-mounter:init
+$(MBIN): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-init
+	@mkdir -p $(SHARE)
+	build/bin/runm-mkimage mbin --out $@ \
+	  --elf $(GUEST_BUILD)/runm-linux-init:bin/runm-linux-init \
+	  --elf $$(command -v runc):bin/runc \
+	  --elf /bin/busybox:bin/busybox \
+	  --symlink busybox:bin/sh
+
+ifeq ($(SANITIZE),1)
+build/bin/runm-mkimage:
+	$(MAKE) SANITIZE=0 build/bin/runm-mkimage
+endif
+
+# ---- tests ----
+test: deps
+	@bash test/run.sh
+
+unit: host
+	@bash test/run.sh --unit-only
+
+demo: deps all
+	@bash tools/demo.sh
+
+bench: all
+	@bash tools/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runm
+	install -m 0755 build/bin/runmctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(KERNEL) $(INITRD) $(MBIN) $(DESTDIR)$(PREFIX)/share/runm/
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+# The kernel cache lives outside the tree; distclean drops it too.
+distclean: clean
+	rm -rf $${RUNM_CACHE_DIR:-$$HOME/.cache/runm}

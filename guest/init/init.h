@@ -1,0 +1,52 @@
+/* runm-linux-init: shared state of the guest's PID 1. */
+#ifndef RUNM_INIT_H
+#define RUNM_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "log.h"
+
+#define INIT_VERSION "0.1.0"
+#define INIT_RPC_SOCKET "/run/runm/guest.sock"
+
+struct reaper;
+
+struct init_config {
+  char vm_id[128];
+  char transport[16];   /* "serial" or "vsock" */
+  char port_name[64];   /* virtio-serial port name */
+  unsigned vsock_port;
+  char time[64];        /* runm.time: host realtime at spawn */
+  bool debug;
+};
+
+struct boot_timeline {
+  int64_t mounter_start_ns;
+  int64_t init_start_ns;
+  int64_t serving_ns;
+  int64_t first_rpc_ns; /* written once by the first call, atomically */
+};
+
+struct init_ctx {
+  struct init_config cfg;
+  struct boot_timeline timeline;
+  struct reaper *reaper;
+  struct runm_logger log;
+};
+
+int64_t init_boottime_ns(void);
+
+/* setup.c */
+int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t *err);
+int init_setup_system(const struct init_config *cfg, struct runm_logger *log, runm_error_t *err);
+
+/* relay.c: connects the host channel to the local gRPC socket; runs forever
+ * on its own thread. */
+int init_relay_start(struct init_ctx *ctx, runm_error_t *err);
+
+/* service.c */
+int init_service_start(struct init_ctx *ctx, runm_error_t *err);
+
+#endif

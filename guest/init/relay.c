@@ -1,0 +1,251 @@
+/* The host channel: relays each host connection (a virtio-serial port, or an
+ * accepted vsock connection) to the local gRPC socket, byte for byte. gRPC
+ * itself always listens on a unix socket (Debian's gRPC 1.51 has no vsock
+ * target and cannot serve an fd it did not accept). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "init.h"
+
+#define RELAY_BUF (64 * 1024)
+
+struct pipe_buf {
+  char data[RELAY_BUF];
+  size_t off, len;
+};
+
+static int connect_local(runm_error_t *err)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+  if (fd < 0) return runm_make_error(err, errno, "socket");
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", INIT_RPC_SOCKET);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    int e = errno;
+    close(fd);
+    return runm_make_error(err, e, "connect `%s`", INIT_RPC_SOCKET);
+  }
+  return fd;
+}
+
+/* Moves bytes both ways until one side ends. `a` is the host side. */
+static void pump(int a, int b)
+{
+  cleanup_free struct pipe_buf *ab = calloc(1, sizeof(*ab));
+  cleanup_free struct pipe_buf *ba = calloc(1, sizeof(*ba));
+  int fds[2] = {a, b};
+  struct pipe_buf *out_of[2] = {ab, ba}; /* bytes read from fds[i] */
+
+  if (ab == NULL || ba == NULL) return;
+  for (;;) {
+    struct pollfd p[2];
+    for (int i = 0; i < 2; i++) {
+      p[i].fd = fds[i];
+      p[i].events = 0;
+      p[i].revents = 0;
+      if (out_of[i]->len == 0) p[i].events |= POLLIN;
+      if (out_of[1 - i]->len > 0) p[i].events |= POLLOUT;
+    }
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < 2; i++) {
+      struct pipe_buf *in = out_of[i], *pend = out_of[1 - i];
+      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->len == 0) {
+        ssize_t n = read(fds[i], in->data, sizeof(in->data));
+        if (n == 0) return;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+        if (n > 0) {
+          in->off = 0;
+          in->len = (size_t)n;
+        }
+      }
+      if ((p[i].revents & POLLOUT) && pend->len > 0) {
+        ssize_t n = write(fds[i], pend->data + pend->off, pend->len);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+        if (n > 0) {
+          pend->off += (size_t)n;
+          pend->len -= (size_t)n;
+        }
+      }
+    }
+  }
+}
+
+/* Finds /dev/vportNpM for the named port (no udev in the guest). */
+static int find_port(const char *name, char *path, size_t len, runm_error_t *err)
+{
+  cleanup_dir DIR *d = opendir("/sys/class/virtio-ports");
+  struct dirent *de;
+
+  if (d == NULL) return runm_make_error(err, errno, "open /sys/class/virtio-ports");
+  while ((de = readdir(d))) {
+    char p[512], buf[128];
+    cleanup_close int fd = -1;
+    ssize_t n;
+    if (de->d_name[0] == '.') continue;
+    snprintf(p, sizeof(p), "/sys/class/virtio-ports/%s/name", de->d_name);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strcmp(buf, name) == 0) {
+      snprintf(path, len, "/dev/%s", de->d_name);
+      return 0;
+    }
+  }
+  return runm_make_error(err, ENOENT, "no virtio-serial port named `%s`", name);
+}
+
+/* Blocks until the host end of the port is connected. An unconnected port
+ * reads EOF at once and polls readable, so the wait is on SIGIO, which the
+ * driver sends to the port's owner when the host opens it. */
+static int wait_host(int fd, const sigset_t *sigio)
+{
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (!(p.revents & POLLHUP)) return 0;
+    /* SIGIO is blocked in every thread; the timeout only bounds a lost signal. */
+    struct timespec ts = {.tv_sec = 1};
+    sigtimedwait(sigio, NULL, &ts);
+  }
+}
+
+struct serial_relay {
+  struct init_ctx *ctx;
+  char path[300];
+};
+
+static void *serial_thread(void *arg)
+{
+  struct serial_relay *sr = arg;
+  struct runm_logger *log = &sr->ctx->log;
+  sigset_t sigio;
+
+  sigemptyset(&sigio);
+  sigaddset(&sigio, SIGIO);
+  for (;;) {
+    cleanup_error runm_error_t err = NULL;
+    cleanup_close int port = open(sr->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    cleanup_close int local = -1;
+    struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = (pid_t)syscall(SYS_gettid)};
+
+    if (port < 0) {
+      runm_log(log, RUNM_LOG_ERROR, "open %s: %m", sr->path);
+      struct timespec ts = {.tv_sec = 1};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    if (fcntl(port, F_SETOWN_EX, &owner) < 0 || fcntl(port, F_SETSIG, SIGIO) < 0 ||
+        fcntl(port, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) < 0)
+      runm_log(log, RUNM_LOG_WARN, "SIGIO on %s: %m", sr->path);
+    if (wait_host(port, &sigio) < 0) continue;
+    local = connect_local(&err);
+    if (local < 0) {
+      runm_log_error(log, err, "relay");
+      continue;
+    }
+    runm_log(log, RUNM_LOG_DEBUG, "host connected on %s", sr->path);
+    pump(port, local);
+    runm_log(log, RUNM_LOG_DEBUG, "host disconnected from %s", sr->path);
+  }
+  return NULL;
+}
+
+struct vsock_conn {
+  struct init_ctx *ctx;
+  int fd;
+};
+
+static void *vsock_conn_thread(void *arg)
+{
+  struct vsock_conn *vc = arg;
+  cleanup_error runm_error_t err = NULL;
+  cleanup_close int host = vc->fd;
+  cleanup_close int local = connect_local(&err);
+
+  if (local < 0)
+    runm_log_error(&vc->ctx->log, err, "vsock relay");
+  else
+    pump(host, local);
+  free(vc);
+  return NULL;
+}
+
+static void *vsock_thread(void *arg)
+{
+  struct init_ctx *ctx = arg;
+  struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                             .svm_port = ctx->cfg.vsock_port};
+  cleanup_close int lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(lfd, 16) < 0) {
+    runm_log(&ctx->log, RUNM_LOG_ERROR, "vsock listen on port %u: %m", ctx->cfg.vsock_port);
+    return NULL;
+  }
+  for (;;) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    pthread_t t;
+    struct vsock_conn *vc;
+    if (fd < 0) continue;
+    vc = malloc(sizeof(*vc));
+    if (vc == NULL) {
+      close(fd);
+      continue;
+    }
+    vc->ctx = ctx;
+    vc->fd = fd;
+    if (pthread_create(&t, NULL, vsock_conn_thread, vc) != 0) {
+      close(fd);
+      free(vc);
+      continue;
+    }
+    pthread_detach(t);
+  }
+  return NULL;
+}
+
+int init_relay_start(struct init_ctx *ctx, runm_error_t *err)
+{
+  pthread_t t;
+  int ret;
+
+  if (strcmp(ctx->cfg.transport, "vsock") == 0) {
+    ret = pthread_create(&t, NULL, vsock_thread, ctx);
+  } else {
+    struct serial_relay *sr = calloc(1, sizeof(*sr));
+    if (sr == NULL) return runm_make_error(err, ENOMEM, "relay");
+    sr->ctx = ctx;
+    if (find_port(ctx->cfg.port_name, sr->path, sizeof(sr->path), err) < 0) {
+      free(sr);
+      return -1;
+    }
+    ret = pthread_create(&t, NULL, serial_thread, sr);
+    if (ret != 0) free(sr);
+  }
+  if (ret != 0) return runm_make_error(err, ret, "start relay thread");
+  pthread_detach(t);
+  return 0;
+}

@@ -1,0 +1,143 @@
+/* Guest system setup before serving: settings from the kernel command line,
+ * the mounts runc needs, the clock, loopback. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cmdline.h"
+#include "init.h"
+
+int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t *err)
+{
+  char num[32], dbg[8];
+  int r;
+
+  memset(cfg, 0, sizeof(*cfg));
+  snprintf(cfg->transport, sizeof(cfg->transport), "serial");
+  snprintf(cfg->port_name, sizeof(cfg->port_name), "runm.rpc");
+  cfg->vsock_port = 1024;
+
+  if (runm_cmdline_get(cmdline, "runm.id", cfg->vm_id, sizeof(cfg->vm_id)) < 0)
+    return runm_make_error(err, EINVAL, "runm.id is too long");
+  if (runm_cmdline_get(cmdline, "runm.transport", cfg->transport, sizeof(cfg->transport)) < 0 ||
+      (strcmp(cfg->transport, "serial") != 0 && strcmp(cfg->transport, "vsock") != 0))
+    return runm_make_error(err, EINVAL, "runm.transport must be `serial` or `vsock`");
+  if (runm_cmdline_get(cmdline, "runm.port", cfg->port_name, sizeof(cfg->port_name)) < 0)
+    return runm_make_error(err, EINVAL, "runm.port is too long");
+  r = runm_cmdline_get(cmdline, "runm.vsock_port", num, sizeof(num));
+  if (r < 0) return runm_make_error(err, EINVAL, "runm.vsock_port is too long");
+  if (r == 1) {
+    char *end;
+    unsigned long v = strtoul(num, &end, 10);
+    if (*num == '\0' || *end != '\0' || v == 0 || v > 0xffffffffUL)
+      return runm_make_error(err, EINVAL, "runm.vsock_port `%s` is not a port number", num);
+    cfg->vsock_port = (unsigned)v;
+  }
+  if (runm_cmdline_get(cmdline, "runm.time", cfg->time, sizeof(cfg->time)) < 0)
+    return runm_make_error(err, EINVAL, "runm.time is too long");
+  if (runm_cmdline_get(cmdline, "runm.debug", dbg, sizeof(dbg)) == 1) cfg->debug = dbg[0] == '1';
+  return 0;
+}
+
+static int mount_one(const char *src, const char *dst, const char *type, unsigned long flags,
+                     const char *data, runm_error_t *err)
+{
+  if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+    return runm_make_error(err, errno, "mkdir `%s`", dst);
+  if (mount(src, dst, type, flags, data) < 0)
+    return runm_make_error(err, errno, "mount %s on `%s`", type, dst);
+  return 0;
+}
+
+static int set_clock(const char *spec, runm_error_t *err)
+{
+  struct timespec ts = {0};
+  char *end;
+
+  if (spec[0] == '\0') return 0;
+  ts.tv_sec = strtoll(spec, &end, 10);
+  if (*end == '.') {
+    char frac[10] = "000000000";
+    size_t n = strspn(end + 1, "0123456789");
+    memcpy(frac, end + 1, n > 9 ? 9 : n);
+    ts.tv_nsec = strtol(frac, NULL, 10);
+    end += 1 + n;
+  }
+  if (*end != '\0' || ts.tv_sec <= 0)
+    return runm_make_error(err, EINVAL, "runm.time `%s` is not SECONDS[.NANOS]", spec);
+  if (clock_settime(CLOCK_REALTIME, &ts) < 0) return runm_make_error(err, errno, "clock_settime");
+  return 0;
+}
+
+static int loopback_up(runm_error_t *err)
+{
+  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+
+  if (fd < 0) return runm_make_error(err, errno, "socket for lo");
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) return runm_make_error(err, errno, "get lo flags");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) return runm_make_error(err, errno, "bring lo up");
+  return 0;
+}
+
+int init_setup_system(const struct init_config *cfg, struct runm_logger *log, runm_error_t *err)
+{
+  /* The mounter moved /dev, /proc and /sys here; the rest is ours. */
+  static const struct {
+    const char *src, *dst, *type;
+    unsigned long flags;
+    const char *data;
+  } mounts[] = {
+      {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
+      {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+      {"mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+      {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
+      {"run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+      {"tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+  };
+  int ret;
+
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return runm_make_error(err, errno, "set subreaper");
+  for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+    ret = mount_one(mounts[i].src, mounts[i].dst, mounts[i].type, mounts[i].flags, mounts[i].data,
+                    err);
+    if (ret < 0) return ret;
+  }
+  if (unlink("/dev/ptmx") < 0 && errno != ENOENT) return runm_make_error(err, errno, "rm /dev/ptmx");
+  if (symlink("pts/ptmx", "/dev/ptmx") < 0) return runm_make_error(err, errno, "link /dev/ptmx");
+  if (mkdir("/run/runm", 0700) < 0 && errno != EEXIST)
+    return runm_make_error(err, errno, "mkdir /run/runm");
+
+  /* Enable every controller for the containers runc will create. */
+  {
+    cleanup_close int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+    static const char *const ctrls[] = {"+cpu", "+cpuset", "+memory", "+pids", "+io", "+hugetlb"};
+    for (size_t i = 0; fd >= 0 && i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
+      if (write(fd, ctrls[i], strlen(ctrls[i])) < 0 && errno != ENOENT && errno != EINVAL)
+        runm_log(log, RUNM_LOG_WARN, "enable cgroup controller %s: %m", ctrls[i]);
+  }
+
+  ret = set_clock(cfg->time, err);
+  if (ret < 0) return ret;
+  if (cfg->vm_id[0] && sethostname(cfg->vm_id, strnlen(cfg->vm_id, 64)) < 0)
+    runm_log(log, RUNM_LOG_WARN, "sethostname: %m");
+  if (loopback_up(err) < 0) {
+    runm_log_error(log, *err, "loopback");
+    runm_error_release(err);
+  }
+  return 0;
+}

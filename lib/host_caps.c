@@ -1,0 +1,121 @@
+/* What the host offers: usable hardware virtualisation, vsock; and the
+ * choices made from it. /dev/kvm alone is not enough: some hosts expose a
+ * paravirtual KVM that hangs ordinary guests, so the CPU must also show
+ * vmx/svm. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "vm.h"
+
+static bool cpu_has_virt(const char *cpuinfo)
+{
+  cleanup_file FILE *f = fopen(cpuinfo, "re");
+  char line[4096];
+
+  if (f == NULL) return false;
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "flags", 5) != 0) continue;
+    for (char *tok = strtok(line, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
+      if (strcmp(tok, "vmx") == 0 || strcmp(tok, "svm") == 0) return true;
+    return false; /* the first CPU's flags decide */
+  }
+  return false;
+}
+
+void runm_host_caps_probe(struct runm_host_caps *caps, const char *dev_kvm, const char *cpuinfo,
+                          const char *dev_vsock)
+{
+  memset(caps, 0, sizeof(*caps));
+  {
+    cleanup_close int fd = open(dev_kvm ? dev_kvm : "/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      snprintf(caps->kvm_why, sizeof(caps->kvm_why), "cannot open %s: %s",
+               dev_kvm ? dev_kvm : "/dev/kvm", strerror(errno));
+    } else if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+      snprintf(caps->kvm_why, sizeof(caps->kvm_why), "KVM API version is not %d",
+               KVM_API_VERSION);
+    } else if (!cpu_has_virt(cpuinfo ? cpuinfo : "/proc/cpuinfo")) {
+      snprintf(caps->kvm_why, sizeof(caps->kvm_why),
+               "/dev/kvm exists but the CPU shows no vmx/svm (paravirtual KVM)");
+    } else {
+      caps->kvm_usable = true;
+    }
+  }
+  {
+    cleanup_close int fd = open(dev_vsock ? dev_vsock : "/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+    caps->vsock = fd >= 0;
+  }
+}
+
+enum runm_accel runm_accel_choose(enum runm_accel want, const struct runm_host_caps *caps)
+{
+  if (want != RUNM_ACCEL_AUTO) return want;
+  return caps->kvm_usable ? RUNM_ACCEL_KVM : RUNM_ACCEL_TCG;
+}
+
+enum runm_transport runm_transport_choose(enum runm_transport want,
+                                          const struct runm_host_caps *caps)
+{
+  if (want != RUNM_TRANSPORT_AUTO) return want;
+  return caps->vsock ? RUNM_TRANSPORT_VSOCK : RUNM_TRANSPORT_SERIAL;
+}
+
+const char *runm_accel_name(enum runm_accel a)
+{
+  switch (a) {
+  case RUNM_ACCEL_KVM: return "kvm";
+  case RUNM_ACCEL_TCG: return "tcg";
+  case RUNM_ACCEL_AUTO: return "auto";
+  default: return "?";
+  }
+}
+
+const char *runm_transport_name(enum runm_transport t)
+{
+  switch (t) {
+  case RUNM_TRANSPORT_SERIAL: return "serial";
+  case RUNM_TRANSPORT_VSOCK: return "vsock";
+  case RUNM_TRANSPORT_AUTO: return "auto";
+  default: return "?";
+  }
+}
+
+int runm_accel_parse(const char *s, enum runm_accel *out, runm_error_t *err)
+{
+  if (s == NULL || strcmp(s, "auto") == 0 || *s == '\0') *out = RUNM_ACCEL_AUTO;
+  else if (strcmp(s, "kvm") == 0) *out = RUNM_ACCEL_KVM;
+  else if (strcmp(s, "tcg") == 0) *out = RUNM_ACCEL_TCG;
+  else return runm_make_error(err, EINVAL, "unknown accelerator `%s` (auto, kvm, tcg)", s);
+  return 0;
+}
+
+int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *err)
+{
+  if (s == NULL || strcmp(s, "auto") == 0 || *s == '\0') *out = RUNM_TRANSPORT_AUTO;
+  else if (strcmp(s, "serial") == 0) *out = RUNM_TRANSPORT_SERIAL;
+  else if (strcmp(s, "vsock") == 0) *out = RUNM_TRANSPORT_VSOCK;
+  else return runm_make_error(err, EINVAL, "unknown transport `%s` (auto, serial, vsock)", s);
+  return 0;
+}
+
+bool runm_vm_id_valid(const char *id)
+{
+  size_t n = id ? strlen(id) : 0;
+  if (n == 0 || n > RUNM_VM_ID_MAX) return false;
+  if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
+        (id[0] >= '0' && id[0] <= '9')))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_' || c == '.'))
+      return false;
+  }
+  return true;
+}

@@ -1,0 +1,101 @@
+/* runm's gRPC layer: gRPC C core (Debian's libgrpc 1.51) carrying protobuf-c
+ * messages. A server with a method table keyed by full method name (unary,
+ * server-streaming and bidirectional), listening on a unix socket; a client
+ * for a `unix:` target or for a socket the caller connected itself.
+ *
+ * Threading model: every accepted call runs on its own thread with its own
+ * pluck completion queue, so a slow handler (runc takes ~1 s in the guest)
+ * never delays another call, and a streaming handler may send from one thread
+ * while it receives on another. */
+#ifndef RUNM_RPC_H
+#define RUNM_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* Largest message either side accepts from its peer. The guest is untrusted:
+ * the host caps what it reads. */
+#define RUNM_RPC_MAX_MESSAGE (4 * 1024 * 1024)
+
+struct runm_rpc_server;
+struct runm_rpc_call;
+struct runm_rpc_client;
+
+enum runm_rpc_kind {
+  RUNM_RPC_UNARY,
+  RUNM_RPC_SERVER_STREAM, /* one request in, any number of messages out */
+  RUNM_RPC_BIDI,          /* handler drives recv/send itself */
+};
+
+/* A handler returns 0 with *resp set (unary), or a negative value with *err
+ * set. The errno in err->status chooses the gRPC status code (see
+ * runm_rpc_code_from_errno); the message is sent as the status details. */
+typedef int (*runm_rpc_unary_fn)(void *opaque, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, runm_error_t *err);
+/* Streaming handler: `req` is the single request for SERVER_STREAM, NULL for
+ * BIDI. Returning 0 ends the call with OK. */
+typedef int (*runm_rpc_stream_fn)(void *opaque, struct runm_rpc_call *call,
+                                  const ProtobufCMessage *req, runm_error_t *err);
+
+struct runm_rpc_method {
+  const char *name; /* "/runm.v1.Guest/Ping" */
+  enum runm_rpc_kind kind;
+  const ProtobufCMessageDescriptor *request;
+  const ProtobufCMessageDescriptor *response;
+  runm_rpc_unary_fn unary;
+  runm_rpc_stream_fn stream;
+};
+
+/* Server: the method table must outlive the server. `on_call` (may be NULL)
+ * runs once per accepted call before dispatch (init uses it to stamp the
+ * first RPC). */
+struct runm_rpc_server_config {
+  const struct runm_rpc_method *methods;
+  size_t n_methods;
+  void *opaque;
+  void (*on_call)(void *opaque, const char *method);
+};
+
+struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config *cfg,
+                                            runm_error_t *err);
+/* Listen on a unix socket path (created 0600; an existing path is an error). */
+int runm_rpc_server_listen_unix(struct runm_rpc_server *srv, const char *path, runm_error_t *err);
+/* Start serving on a background thread. */
+int runm_rpc_server_start(struct runm_rpc_server *srv, runm_error_t *err);
+/* Stop accepting, cancel calls in flight, wait for handlers, free. */
+void runm_rpc_server_free(struct runm_rpc_server *srv);
+
+/* Inside a streaming handler. send returns <0 when the client has gone. recv
+ * returns 1 with *msg (free with protobuf_c_message_free_unpacked), 0 at the
+ * client's half-close, <0 on error or cancel. One sender and one receiver may
+ * run concurrently. */
+int runm_rpc_call_send(struct runm_rpc_call *call, const ProtobufCMessage *msg, runm_error_t *err);
+int runm_rpc_call_recv(struct runm_rpc_call *call, ProtobufCMessage **msg, runm_error_t *err);
+const char *runm_rpc_call_method(const struct runm_rpc_call *call);
+
+/* Client. `target` is a gRPC target such as "unix:/run/x.sock"; when fd >= 0
+ * the client takes ownership of that connected socket instead. */
+struct runm_rpc_client *runm_rpc_client_new(const char *target, int fd, runm_error_t *err);
+void runm_rpc_client_free(struct runm_rpc_client *c);
+/* Unary call. timeout_ms <= 0 means no deadline. wait_for_ready makes the call
+ * wait for the channel to connect instead of failing fast (used while a VM
+ * boots). On error, err->status is an errno derived from the gRPC status and
+ * the message names the method and the status. */
+int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
+                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                          ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
+                          runm_error_t *err);
+/* Cancel every call in flight and fail later ones (thread-safe: a watcher
+ * thread calls it when the VM dies). */
+void runm_rpc_client_cancel_all(struct runm_rpc_client *c, const char *why);
+
+/* Status mapping, both directions. */
+int runm_rpc_code_from_errno(int err);
+int runm_rpc_errno_from_code(int code);
+const char *runm_rpc_code_name(int code);
+
+#endif

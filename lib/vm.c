@@ -1,0 +1,435 @@
+/* VM lifecycle, backend-independent: state dir, channel socket, spawn,
+ * waiting for the first Ping while watching the VM process, teardown. */
+#include "vm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <linux/vm_sockets.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "rpc.h"
+#include "runm/v1/guest.pb-c.h"
+
+extern char **environ;
+
+int64_t runm_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int check_file(const char *what, const char *path, runm_error_t *err)
+{
+  struct stat st;
+  if (path == NULL || *path == '\0') return runm_make_error(err, EINVAL, "no %s given", what);
+  if (stat(path, &st) < 0) return runm_make_error(err, errno, "%s `%s`", what, path);
+  if (!S_ISREG(st.st_mode)) return runm_make_error(err, EINVAL, "%s `%s` is not a file", what, path);
+  if (access(path, R_OK) < 0) return runm_make_error(err, errno, "%s `%s`", what, path);
+  return 0;
+}
+
+static int mkdir_0700(const char *path, bool exist_ok, runm_error_t *err)
+{
+  if (mkdir(path, 0700) == 0) return 0;
+  if (errno == EEXIST && exist_ok) return 0;
+  return runm_make_error(err, errno, "mkdir `%s`", path);
+}
+
+int runm_vm_remove_dir(const char *dir, runm_error_t *err)
+{
+  cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (dfd < 0) {
+    if (errno == ENOENT) return 0;
+    return runm_make_error(err, errno, "open state dir `%s`", dir);
+  }
+  d = fdopendir(dfd);
+  if (d == NULL) return runm_make_error(err, errno, "read state dir `%s`", dir);
+  dfd = -1; /* owned by d now */
+  while ((de = readdir(d))) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+      return runm_make_error(err, errno, "remove `%s/%s`", dir, de->d_name);
+  }
+  if (rmdir(dir) < 0 && errno != ENOENT) return runm_make_error(err, errno, "rmdir `%s`", dir);
+  return 0;
+}
+
+char *runm_vm_console_tail(const char *path, size_t max)
+{
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  char *buf, *start;
+  ssize_t n;
+  off_t off;
+
+  if (fd < 0 || fstat(fd, &st) < 0) return NULL;
+  off = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+  buf = calloc(1, max + 1);
+  if (buf == NULL) return NULL;
+  n = pread(fd, buf, max, off);
+  if (n <= 0) {
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  start = buf;
+  if (off > 0) {
+    char *nl = strchr(buf, '\n');
+    if (nl) start = nl + 1;
+  }
+  /* The guest is untrusted: keep printable text only. */
+  for (char *p = start; *p; p++)
+    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) *p = '?';
+  while (*start && (start[strlen(start) - 1] == '\n' || start[strlen(start) - 1] == '\r'))
+    start[strlen(start) - 1] = '\0';
+  memmove(buf, start, strlen(start) + 1);
+  return buf;
+}
+
+static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *log,
+                   struct runm_vm_plan *plan, runm_error_t *err)
+{
+  struct runm_host_caps caps;
+  struct timespec now;
+  int n;
+
+  memset(plan, 0, sizeof(*plan));
+  runm_host_caps_probe(&caps, NULL, NULL, NULL);
+  plan->accel = runm_accel_choose(cfg->accel, &caps);
+  plan->transport = runm_transport_choose(cfg->transport, &caps);
+  if (cfg->accel == RUNM_ACCEL_AUTO && plan->accel == RUNM_ACCEL_TCG)
+    runm_log(log, RUNM_LOG_INFO, "using TCG: %s", caps.kvm_why);
+  if (cfg->accel == RUNM_ACCEL_KVM && !caps.kvm_usable)
+    runm_log(log, RUNM_LOG_WARN, "KVM forced although %s", caps.kvm_why);
+
+  n = snprintf(plan->dir, sizeof(plan->dir), "%s/vm/%s", cfg->state_root, cfg->id);
+  if (n < 0 || (size_t)n >= sizeof(plan->dir))
+    return runm_make_error(err, ENAMETOOLONG, "state dir path for `%s` is too long", cfg->id);
+  snprintf(plan->rpc_sock, sizeof(plan->rpc_sock), "%s/rpc.sock", plan->dir);
+  snprintf(plan->console_log, sizeof(plan->console_log), "%s/console.log", plan->dir);
+  if (strlen(plan->rpc_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+    return runm_make_error(err, ENAMETOOLONG,
+                           "socket path `%s` exceeds the %zu-byte unix socket limit; use a "
+                           "shorter state dir (RUNM_STATE_DIR)",
+                           plan->rpc_sock, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+  /* CIDs 0-2 are reserved; derive one from the pid and time to avoid clashes. */
+  plan->vsock_cid = 3 + (unsigned)((getpid() * 2654435761u) ^ (unsigned)time(NULL)) % 0x7ffffff0u;
+
+  clock_gettime(CLOCK_REALTIME, &now);
+  n = snprintf(plan->append, sizeof(plan->append),
+               "console=ttyS0 reboot=t panic=-1 quiet runm.id=%s runm.transport=%s runm.port=%s "
+               "runm.vsock_port=%u runm.time=%lld.%09ld%s%s%s",
+               cfg->id, runm_transport_name(plan->transport), RUNM_VM_RPC_PORT_NAME,
+               RUNM_VM_VSOCK_PORT, (long long)now.tv_sec, now.tv_nsec,
+               cfg->debug ? " runm.debug=1" : "", cfg->extra_append ? " " : "",
+               cfg->extra_append ? cfg->extra_append : "");
+  if (n < 0 || (size_t)n >= sizeof(plan->append))
+    return runm_make_error(err, E2BIG, "kernel command line is too long");
+  return 0;
+}
+
+static int listen_unix(const char *path, runm_error_t *err)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0) return runm_make_error(err, errno, "socket");
+  if (strlen(path) >= sizeof(addr.sun_path))
+    return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", path);
+  memcpy(addr.sun_path, path, strlen(path) + 1);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+    return runm_make_error(err, errno, "bind `%s`", path);
+  if (chmod(path, 0600) < 0) return runm_make_error(err, errno, "chmod `%s`", path);
+  if (listen(fd, 4) < 0) return runm_make_error(err, errno, "listen `%s`", path);
+  return runm_steal_fd(&fd);
+}
+
+static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lfd,
+                    runm_error_t *err)
+{
+  char **argv = NULL;
+  char qemu_log[320];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t none, dfl;
+  int ret, child_fd = 3;
+
+  /* The socket must arrive as fd 3 without O_CLOEXEC: dup2 onto itself
+   * would keep the flag, so move it first. */
+  if (lfd == child_fd) {
+    int moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
+    if (moved < 0) return runm_make_error(err, errno, "dup socket");
+    close(lfd);
+    lfd = moved;
+  }
+  ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
+                                        vm->plan.transport == RUNM_TRANSPORT_SERIAL ? child_fd : -1,
+                                        &argv, err);
+  if (ret < 0) {
+    close(lfd);
+    return ret;
+  }
+  snprintf(qemu_log, sizeof(qemu_log), "%s/qemu.log", vm->plan.dir);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (lfd >= 0) posix_spawn_file_actions_adddup2(&fa, lfd, child_fd);
+  posix_spawnattr_init(&attr);
+  sigemptyset(&none);
+  sigfillset(&dfl);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  /* Own session: a terminal's ^C goes to runm, which then stops the VM. */
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                       POSIX_SPAWN_SETSID | POSIX_SPAWN_SETPGROUP);
+  vm->spawn_ns = runm_now_ns();
+  ret = posix_spawnp(&vm->pid, argv[0], &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (lfd >= 0) close(lfd);
+  if (ret != 0) {
+    runm_make_error(err, ret, "start `%s`", argv[0]);
+    runm_argv_free(argv);
+    return -1;
+  }
+  runm_argv_free(argv);
+  vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
+  return 0;
+}
+
+/* Cancels the boot Ping the moment the VM process dies. */
+struct watcher {
+  int pidfd, stopfd;
+  struct runm_rpc_client *client;
+  pthread_t thread;
+};
+
+static void *watch_thread(void *arg)
+{
+  struct watcher *w = arg;
+  struct pollfd p[2] = {{.fd = w->pidfd, .events = POLLIN}, {.fd = w->stopfd, .events = POLLIN}};
+  for (;;) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return NULL;
+    }
+    if (p[1].revents) return NULL;
+    if (p[0].revents) {
+      runm_rpc_client_cancel_all(w->client, "the VM exited during boot");
+      return NULL;
+    }
+  }
+}
+
+/* vsock has no listening socket before the guest binds its port, so the host
+ * retries the connect (with backoff) until the guest answers, the VM dies or
+ * the deadline passes. */
+static int connect_vsock(struct runm_vm *vm, int64_t timeout_ms, runm_error_t *err)
+{
+  int64_t deadline = runm_now_ns() + timeout_ms * 1000000LL;
+  int delay_ms = 5;
+
+  for (;;) {
+    struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = vm->plan.vsock_cid,
+                               .svm_port = RUNM_VM_VSOCK_PORT};
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return runm_make_error(err, errno, "vsock socket");
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) return fd;
+    close(fd);
+    if (vm->pidfd >= 0) {
+      struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+      if (poll(&p, 1, delay_ms) > 0)
+        return runm_make_error(err, ECONNREFUSED, "the VM exited during boot");
+    } else {
+      usleep((useconds_t)delay_ms * 1000);
+    }
+    if (runm_now_ns() > deadline)
+      return runm_make_error(err, ETIMEDOUT, "guest did not listen on vsock port %u",
+                             RUNM_VM_VSOCK_PORT);
+    if (delay_ms < 100) delay_ms *= 2;
+  }
+}
+
+static void kill_and_reap(struct runm_vm *vm)
+{
+  int status;
+  if (vm->pid <= 0) return;
+  kill(vm->pid, SIGKILL);
+  while (waitpid(vm->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  vm->pid = -1;
+}
+
+static int boot_error(struct runm_vm *vm, runm_error_t *err)
+{
+  cleanup_free char *tail = runm_vm_console_tail(vm->plan.console_log, 600);
+  char qlog[320];
+  cleanup_free char *qtail = NULL;
+
+  snprintf(qlog, sizeof(qlog), "%s/qemu.log", vm->plan.dir);
+  qtail = runm_vm_console_tail(qlog, 400);
+  if (qtail && *qtail) runm_error_wrap(err, "QEMU said: %s", qtail);
+  if (tail && *tail)
+    runm_error_wrap(err, "VM `%s` failed to boot (console: %s)", vm->id, tail);
+  else
+    runm_error_wrap(err, "VM `%s` failed to boot (console empty)", vm->id);
+  return -1;
+}
+
+int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *log,
+                  struct runm_vm **out, runm_error_t *err)
+{
+  struct runm_vm *vm;
+  char path[300];
+  int lfd = -1, ret;
+  Runm__V1__PingRequest req = RUNM__V1__PING_REQUEST__INIT;
+  ProtobufCMessage *resp = NULL;
+
+  *out = NULL;
+  if (!runm_vm_id_valid(cfg->id))
+    return runm_make_error(err, EINVAL,
+                           "invalid VM id `%s` (1-%d of [A-Za-z0-9_.-], starting alphanumeric)",
+                           cfg->id ? cfg->id : "", RUNM_VM_ID_MAX);
+  if (check_file("kernel", cfg->kernel, err) < 0 || check_file("initrd", cfg->initrd, err) < 0 ||
+      check_file("mbin image", cfg->mbin, err) < 0)
+    return -1;
+
+  vm = calloc(1, sizeof(*vm));
+  if (vm == NULL) return runm_make_error(err, ENOMEM, "allocate VM");
+  vm->pid = -1;
+  vm->pidfd = -1;
+  snprintf(vm->id, sizeof(vm->id), "%s", cfg->id);
+  if (plan_vm(cfg, log, &vm->plan, err) < 0) goto fail_free;
+
+  if (mkdir_0700(cfg->state_root, true, err) < 0) goto fail_free;
+  snprintf(path, sizeof(path), "%s/vm", cfg->state_root);
+  if (mkdir_0700(path, true, err) < 0) goto fail_free;
+  if (mkdir(vm->plan.dir, 0700) < 0) {
+    if (errno == EEXIST)
+      runm_make_error(err, EEXIST, "VM `%s` already exists (state dir `%s`)", cfg->id,
+                      vm->plan.dir);
+    else
+      runm_make_error(err, errno, "mkdir `%s`", vm->plan.dir);
+    goto fail_free;
+  }
+  if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
+    lfd = listen_unix(vm->plan.rpc_sock, err);
+    if (lfd < 0) goto fail_dir;
+  }
+  if (spawn_vm(cfg, vm, lfd, err) < 0) goto fail_dir;
+  runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s)", (int)vm->pid,
+           runm_accel_name(vm->plan.accel), runm_transport_name(vm->plan.transport));
+
+  if (vm->plan.transport == RUNM_TRANSPORT_VSOCK) {
+    int fd = connect_vsock(vm, cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000, err);
+    if (fd < 0) goto fail_vm;
+    vm->client = runm_rpc_client_new("vsock", fd, err);
+    if (vm->client == NULL) goto fail_vm;
+  } else {
+    char target[320];
+    snprintf(target, sizeof(target), "unix:%s", vm->plan.rpc_sock);
+    vm->client = runm_rpc_client_new(target, -1, err);
+    if (vm->client == NULL) goto fail_vm;
+  }
+
+  {
+    struct watcher w = {.pidfd = vm->pidfd, .client = vm->client};
+    bool watching = false;
+    w.stopfd = eventfd(0, EFD_CLOEXEC);
+    if (w.pidfd >= 0 && w.stopfd >= 0 && pthread_create(&w.thread, NULL, watch_thread, &w) == 0)
+      watching = true;
+    ret = runm_rpc_client_unary(vm->client, "/runm.v1.Guest/Ping", &req.base,
+                                &runm__v1__ping_response__descriptor, &resp,
+                                cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000, true, err);
+    if (watching) {
+      uint64_t one = 1;
+      ssize_t wr = write(w.stopfd, &one, sizeof(one));
+      (void)wr;
+      pthread_join(w.thread, NULL);
+    }
+    if (w.stopfd >= 0) close(w.stopfd);
+  }
+  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+  if (ret < 0) goto fail_vm;
+  vm->ready_ns = runm_now_ns();
+  runm_log(log, RUNM_LOG_DEBUG, "VM ready in %.3f s", (vm->ready_ns - vm->spawn_ns) / 1e9);
+  *out = vm;
+  return 0;
+
+fail_vm:
+  runm_rpc_client_free(vm->client);
+  vm->client = NULL;
+  kill_and_reap(vm);
+  boot_error(vm, err);
+fail_dir:
+  {
+    cleanup_error runm_error_t e2 = NULL;
+    if (runm_vm_remove_dir(vm->plan.dir, &e2) < 0) runm_log_error(log, e2, "cleanup");
+  }
+fail_free:
+  if (vm->pidfd >= 0) close(vm->pidfd);
+  free(vm);
+  return -1;
+}
+
+void runm_vm_drop_client(struct runm_vm *vm)
+{
+  runm_rpc_client_free(vm->client);
+  vm->client = NULL;
+}
+
+int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err)
+{
+  if (vm->pid <= 0) return runm_make_error(err, ECHILD, "VM `%s` is not running", vm->id);
+  while (waitpid(vm->pid, status, 0) < 0) {
+    if (errno != EINTR) return runm_make_error(err, errno, "wait for VM `%s`", vm->id);
+  }
+  vm->pid = -1;
+  return 0;
+}
+
+int runm_vm_stop(struct runm_vm *vm, int64_t grace_ms, runm_error_t *err)
+{
+  runm_vm_drop_client(vm);
+  if (vm->pid > 0) {
+    kill(vm->pid, SIGTERM);
+    if (vm->pidfd >= 0) {
+      struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+      int r;
+      do
+        r = poll(&p, 1, grace_ms > 0 ? (int)grace_ms : 0);
+      while (r < 0 && errno == EINTR);
+    }
+    kill_and_reap(vm);
+  }
+  return runm_vm_remove_dir(vm->plan.dir, err);
+}
+
+void runm_vm_free(struct runm_vm *vm)
+{
+  if (vm == NULL) return;
+  runm_vm_drop_client(vm);
+  if (vm->pidfd >= 0) close(vm->pidfd);
+  free(vm);
+}

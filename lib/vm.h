@@ -1,0 +1,103 @@
+/* The VM launcher: boots a runm guest, waits for its first Ping, and on every
+ * error path kills the VM and removes its state dir. QEMU specifics live
+ * behind `struct runm_vm_backend` (vm_qemu.c); a libvirt backend can join. */
+#ifndef RUNM_VM_H
+#define RUNM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "log.h"
+
+enum runm_accel { RUNM_ACCEL_AUTO = 0, RUNM_ACCEL_KVM, RUNM_ACCEL_TCG };
+enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANSPORT_VSOCK };
+
+#define RUNM_VM_ID_MAX 64
+#define RUNM_VM_RPC_PORT_NAME "runm.rpc"
+#define RUNM_VM_VSOCK_PORT 1024
+
+struct runm_vm_config {
+  const char *id;         /* required, see runm_vm_id_valid */
+  const char *state_root; /* runm's state dir; VMs live in <root>/vm/<id> */
+  const char *kernel, *initrd, *mbin;
+  const char *qemu; /* NULL = qemu-system-x86_64 from PATH */
+  enum runm_accel accel;
+  enum runm_transport transport;
+  unsigned mem_mib, vcpus;
+  const char *extra_append; /* appended to the kernel command line */
+  int64_t boot_timeout_ms;
+  bool debug;
+};
+
+/* What the environment offers, probed once (paths injectable for tests). */
+struct runm_host_caps {
+  bool kvm_usable;  /* /dev/kvm opens, API 12, and the CPU shows vmx/svm */
+  bool vsock;       /* /dev/vhost-vsock opens */
+  char kvm_why[160];   /* why KVM is not used, for `runmctl info` and the log */
+};
+void runm_host_caps_probe(struct runm_host_caps *caps, const char *dev_kvm, const char *cpuinfo,
+                          const char *dev_vsock);
+enum runm_accel runm_accel_choose(enum runm_accel want, const struct runm_host_caps *caps);
+enum runm_transport runm_transport_choose(enum runm_transport want,
+                                          const struct runm_host_caps *caps);
+const char *runm_accel_name(enum runm_accel a);
+const char *runm_transport_name(enum runm_transport t);
+int runm_accel_parse(const char *s, enum runm_accel *out, runm_error_t *err);
+int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *err);
+
+bool runm_vm_id_valid(const char *id);
+
+/* Paths and choices fixed before the backend spawns anything. */
+struct runm_vm_plan {
+  char dir[256];
+  char rpc_sock[300];
+  char console_log[300];
+  enum runm_accel accel;
+  enum runm_transport transport;
+  unsigned vsock_cid;
+  char append[2048];
+};
+
+/* A running VM. */
+struct runm_vm {
+  struct runm_vm_plan plan;
+  char id[RUNM_VM_ID_MAX + 1];
+  pid_t pid;
+  int pidfd;         /* -1 where the kernel has no pidfd_open */
+  int64_t spawn_ns;  /* host CLOCK_REALTIME */
+  int64_t ready_ns;  /* first Ping answered */
+  struct runm_rpc_client *client; /* connected; NULL after runm_vm_drop_client */
+};
+
+struct runm_vm_backend {
+  const char *name;
+  /* Builds argv (NULL-terminated, heap) for the plan; pure, unit-tested. */
+  int (*build_argv)(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
+                    int rpc_listen_fd, char ***argv, runm_error_t *err);
+};
+extern const struct runm_vm_backend runm_vm_backend_qemu;
+void runm_argv_free(char **argv);
+
+/* Boot, wait for the first Ping. On failure nothing is left: no process, no
+ * socket, no state dir; the error carries the console's last lines. */
+int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *log,
+                  struct runm_vm **out, runm_error_t *err);
+/* Close the host's connection (a virtio-serial port carries one at a time). */
+void runm_vm_drop_client(struct runm_vm *vm);
+/* Kill the VM (TERM, then KILL after grace_ms), reap it, remove its state dir. */
+int runm_vm_stop(struct runm_vm *vm, int64_t grace_ms, runm_error_t *err);
+/* Waits for the VM process to exit (reaping it); returns its wait status. */
+int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err);
+void runm_vm_free(struct runm_vm *vm);
+
+/* Remove a VM state dir and what it holds (files only, one level). */
+int runm_vm_remove_dir(const char *dir, runm_error_t *err);
+/* Last `max` bytes of the console log, trimmed to whole lines. */
+char *runm_vm_console_tail(const char *console_log, size_t max);
+
+int64_t runm_now_ns(void);
+
+#endif

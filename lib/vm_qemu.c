@@ -1,0 +1,130 @@
+/* The QEMU backend: the command line for a runm guest. microvm, no default
+ * devices, no ACPI (runm's kernel has none; QEMU then lists the virtio-mmio
+ * devices on the kernel command line), and -no-reboot so any guest reboot
+ * or panic ends QEMU instead of hanging. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm.h"
+
+struct argv_builder {
+  char **v;
+  size_t n, cap;
+  bool oom;
+};
+
+static void add(struct argv_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct argv_builder *b, const char *fmt, ...)
+{
+  va_list ap;
+  char *s = NULL;
+
+  if (b->oom) return;
+  if (b->n + 2 > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 32;
+    char **v = realloc(b->v, cap * sizeof(*v));
+    if (v == NULL) {
+      b->oom = true;
+      return;
+    }
+    b->v = v;
+    b->cap = cap;
+  }
+  va_start(ap, fmt);
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  va_end(ap);
+  if (s == NULL) {
+    b->oom = true;
+    return;
+  }
+  b->v[b->n++] = s;
+  b->v[b->n] = NULL;
+}
+
+void runm_argv_free(char **argv)
+{
+  if (argv == NULL) return;
+  for (char **p = argv; *p; p++) free(*p);
+  free(argv);
+}
+
+/* QEMU's option parser splits on commas: a path with one must double it. */
+static int check_path(const char *what, const char *p, runm_error_t *err)
+{
+  if (p == NULL || *p == '\0') return runm_make_error(err, EINVAL, "no %s given", what);
+  if (strchr(p, ',')) return runm_make_error(err, EINVAL, "%s path `%s` contains a comma", what, p);
+  return 0;
+}
+
+static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
+                           int rpc_listen_fd, char ***argv, runm_error_t *err)
+{
+  struct argv_builder b = {0};
+  bool kvm = plan->accel == RUNM_ACCEL_KVM;
+
+  if (check_path("kernel", cfg->kernel, err) < 0 || check_path("initrd", cfg->initrd, err) < 0 ||
+      check_path("mbin image", cfg->mbin, err) < 0 ||
+      check_path("console log", plan->console_log, err) < 0)
+    return -1;
+
+  add(&b, "%s", cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
+  add(&b, "-name");
+  add(&b, "runm-%s", cfg->id);
+  add(&b, "-M");
+  add(&b, "microvm,acpi=off,isa-serial=on,pic=off,pit=off,rtc=on");
+  add(&b, "-accel");
+  add(&b, "%s", kvm ? "kvm" : "tcg");
+  if (kvm) {
+    add(&b, "-cpu");
+    add(&b, "host");
+  }
+  add(&b, "-m");
+  add(&b, "%u", cfg->mem_mib ? cfg->mem_mib : 256);
+  add(&b, "-smp");
+  add(&b, "%u", cfg->vcpus ? cfg->vcpus : 1);
+  add(&b, "-nodefaults");
+  add(&b, "-no-user-config");
+  add(&b, "-nographic");
+  add(&b, "-no-reboot");
+  add(&b, "-kernel");
+  add(&b, "%s", cfg->kernel);
+  add(&b, "-initrd");
+  add(&b, "%s", cfg->initrd);
+  add(&b, "-append");
+  add(&b, "%s", plan->append);
+  add(&b, "-drive");
+  add(&b, "id=mbin,file=%s,format=raw,if=none,readonly=on", cfg->mbin);
+  add(&b, "-device");
+  add(&b, "virtio-blk-device,drive=mbin");
+  if (plan->transport == RUNM_TRANSPORT_VSOCK) {
+    add(&b, "-device");
+    add(&b, "vhost-vsock-device,guest-cid=%u", plan->vsock_cid);
+  } else {
+    /* runm made and bound the listening socket itself (0600, in a 0700 dir)
+     * and hands it over, so there is no window where the path is missing. */
+    add(&b, "-device");
+    add(&b, "virtio-serial-device,max_ports=4");
+    add(&b, "-chardev");
+    add(&b, "socket,id=rpc,fd=%d,server=on,wait=off", rpc_listen_fd);
+    add(&b, "-device");
+    add(&b, "virtserialport,chardev=rpc,name=%s", RUNM_VM_RPC_PORT_NAME);
+  }
+  add(&b, "-chardev");
+  add(&b, "file,id=console,path=%s", plan->console_log);
+  add(&b, "-serial");
+  add(&b, "chardev:console");
+  if (b.oom) {
+    runm_argv_free(b.v);
+    return runm_make_error(err, ENOMEM, "build QEMU command line");
+  }
+  *argv = b.v;
+  return 0;
+}
+
+const struct runm_vm_backend runm_vm_backend_qemu = {
+    .name = "qemu",
+    .build_argv = qemu_build_argv,
+};

@@ -1,0 +1,53 @@
+/* runmctl: the direct RPC debugging client for runm's guest service. */
+#ifndef RUNMCTL_H
+#define RUNMCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "log.h"
+
+/* Exit codes scripts can rely on. */
+enum {
+  RUNMCTL_OK = 0,
+  RUNMCTL_FAIL = 1,        /* the operation failed */
+  RUNMCTL_USAGE = 2,       /* bad command line */
+  RUNMCTL_NOT_FOUND = 3,   /* no such VM */
+  RUNMCTL_UNAVAILABLE = 4, /* the VM exists but its guest does not answer */
+};
+
+struct runmctl {
+  const char *state_root;
+  bool json;
+  bool debug;
+  struct runm_logger log;
+};
+
+/* What a standalone VM's supervisor records in <dir>/vm.info. */
+struct vm_info {
+  char id[80];
+  pid_t qemu_pid;
+  pid_t supervisor_pid;
+  char accel[16], transport[16];
+  char socket[300], console[300];
+  long long spawn_ns, ready_ns;
+};
+
+/* paths.c */
+void runmctl_default_state_root(char *buf, size_t len);
+int runmctl_vm_dir(const struct runmctl *ctl, const char *id, char *out, size_t len,
+                   runm_error_t *err);
+int runmctl_find_artifact(const char *env, const char *name, char *out, size_t len,
+                          runm_error_t *err);
+int vm_info_read(const char *dir, struct vm_info *info, runm_error_t *err);
+int vm_info_write(const char *dir, const struct vm_info *info, runm_error_t *err);
+int runmctl_exit_code(const runm_error_t err);
+
+/* commands */
+int cmd_vm(struct runmctl *ctl, int argc, char **argv);
+int cmd_ping(struct runmctl *ctl, int argc, char **argv);
+int cmd_info(struct runmctl *ctl, int argc, char **argv);
+
+#endif

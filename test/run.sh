@@ -1,0 +1,95 @@
+#!/bin/bash
+# runm's test driver: C unit tests (TAP), then black-box integration tests
+# against real VMs, each under the normal and the ASan/UBSan build of the
+# host binaries. The last line is always `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+UNIT_ONLY=0
+[ "${1:-}" = "--unit-only" ] && UNIT_ONLY=1
+JOBS=$(nproc)
+passed=0
+failed=0
+failures=()
+LOG_DIR=$(mktemp -d /tmp/runm-test-logs.XXXXXX)
+
+# Runs one TAP producer; counts its ok/not ok lines. A program that exits
+# non-zero without a `not ok` line still counts as one failure.
+run_tap() {
+  local name=$1; shift
+  local log="$LOG_DIR/$(echo "$name" | tr '/ ' '__').log"
+  local start=$SECONDS
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local ok nok
+  ok=$(grep -c '^ok ' "$log")
+  nok=$(grep -c '^not ok ' "$log")
+  passed=$((passed + ok))
+  failed=$((failed + nok))
+  if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+    failed=$((failed + 1))
+    nok=1
+  fi
+  if [ "$nok" -gt 0 ]; then
+    failures+=("$name")
+    echo "FAIL $name ($ok ok, $nok failed, exit $rc, $((SECONDS - start)) s)"
+    grep -E '^not ok|^#' "$log" | head -40 | sed 's/^/    /'
+    tail -5 "$log" | sed 's/^/    | /'
+  else
+    echo "ok   $name ($ok checks, $((SECONDS - start)) s)"
+  fi
+}
+
+build() {
+  echo "== build"
+  if ! make -j"$JOBS" all >"$LOG_DIR/build.log" 2>&1; then
+    tail -30 "$LOG_DIR/build.log"
+    failed=$((failed + 1)); failures+=("build")
+    return 1
+  fi
+  if ! make -j"$JOBS" SANITIZE=1 host >"$LOG_DIR/build-san.log" 2>&1; then
+    tail -30 "$LOG_DIR/build-san.log"
+    failed=$((failed + 1)); failures+=("build (SANITIZE=1)")
+    return 1
+  fi
+  passed=$((passed + 2))
+  echo "ok   build (normal and SANITIZE=1)"
+}
+
+unit_tests() {
+  local dir=$1 label=$2
+  for t in "$dir"/test/test_*; do
+    [ -x "$t" ] || continue
+    run_tap "unit$label $(basename "$t")" "$t"
+  done
+}
+
+integration_tests() {
+  local bin=$1 label=$2
+  for t in test/integration/test_*.sh; do
+    [ -f "$t" ] || continue
+    run_tap "integration$label $(basename "$t" .sh)" env RUNM_BIN="$bin" BUILD=build bash "$t"
+  done
+}
+
+if build; then
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  echo "== unit tests"
+  unit_tests build ""
+  unit_tests build-san " [asan]"
+  if [ "$UNIT_ONLY" -eq 0 ]; then
+    echo "== integration tests"
+    integration_tests build/bin ""
+    integration_tests build-san/bin " [asan]"
+  fi
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed: ${failures[*]}"
+  echo "logs: $LOG_DIR"
+else
+  rm -rf "$LOG_DIR"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Installs every Debian package runm's build, guest image and tests need.
+# Idempotent: does nothing (and needs no network) when all are present.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config clang clang-format
+  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+  libsquashfs-dev squashfs-tools libelf-dev
+  qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils
+  busybox-static runc containerd
+  python3-grpcio python3-grpc-tools protobuf-compiler-grpc
+  libfuse3-dev umoci
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
