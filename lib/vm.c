@@ -98,8 +98,14 @@ char *runm_vm_console_tail(const char *path, size_t max)
     if (nl) start = nl + 1;
   }
   /* The guest is untrusted: keep printable text only. */
-  for (char *p = start; *p; p++)
-    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) *p = '?';
+  {
+    char *w = start;
+    for (char *p = start; *p; p++) {
+      if (*p == '\r') continue; /* serial consoles end lines with \r\n */
+      *w++ = ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) ? '?' : *p;
+    }
+    *w = '\0';
+  }
   while (*start && (start[strlen(start) - 1] == '\n' || start[strlen(start) - 1] == '\r'))
     start[strlen(start) - 1] = '\0';
   memmove(buf, start, strlen(start) + 1);
@@ -202,7 +208,7 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   posix_spawnattr_setsigdefault(&attr, &dfl);
   /* Own session: a terminal's ^C goes to runm, which then stops the VM. */
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                       POSIX_SPAWN_SETSID | POSIX_SPAWN_SETPGROUP);
+                                       POSIX_SPAWN_SETSID);
   vm->spawn_ns = runm_now_ns();
   ret = posix_spawnp(&vm->pid, argv[0], &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -281,20 +287,25 @@ static void kill_and_reap(struct runm_vm *vm)
   vm->pid = -1;
 }
 
+/* Rewrites *err as "VM `id` failed to boot: <cause>" followed by what QEMU
+ * and the guest console said last: the guest's own words are usually the
+ * real reason (the mounter's one line, a kernel panic). */
 static int boot_error(struct runm_vm *vm, runm_error_t *err)
 {
-  cleanup_free char *tail = runm_vm_console_tail(vm->plan.console_log, 600);
-  char qlog[320];
+  cleanup_free char *tail = runm_vm_console_tail(vm->plan.console_log, 700);
+  cleanup_free char *cause = runm_error_string(*err);
   cleanup_free char *qtail = NULL;
+  char qlog[320];
+  int status = *err ? (*err)->status : EIO;
 
   snprintf(qlog, sizeof(qlog), "%s/qemu.log", vm->plan.dir);
   qtail = runm_vm_console_tail(qlog, 400);
-  if (qtail && *qtail) runm_error_wrap(err, "QEMU said: %s", qtail);
-  if (tail && *tail)
-    runm_error_wrap(err, "VM `%s` failed to boot (console: %s)", vm->id, tail);
-  else
-    runm_error_wrap(err, "VM `%s` failed to boot (console empty)", vm->id);
-  return -1;
+  (void)status;
+  return runm_make_error(err, 0, "VM `%s` failed to boot: %s%s%s%s%s", vm->id,
+                         cause ? cause : "error",
+                         qtail && *qtail ? "\nQEMU: " : "", qtail && *qtail ? qtail : "",
+                         tail && *tail ? "\nguest console (last lines):\n" : "\nguest console: empty",
+                         tail && *tail ? tail : "");
 }
 
 int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *log,

@@ -74,7 +74,7 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-name");
   add(&b, "runm-%s", cfg->id);
   add(&b, "-M");
-  add(&b, "microvm,acpi=off,isa-serial=on,pic=off,pit=off,rtc=on");
+  add(&b, "microvm,acpi=off,isa-serial=on");
   add(&b, "-accel");
   add(&b, "%s", kvm ? "kvm" : "tcg");
   if (kvm) {

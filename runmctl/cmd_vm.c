@@ -265,7 +265,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   }
   close(fds[0]);
   buf[len] = '\0';
-  buf[strcspn(buf, "\n")] = '\0';
+  while (len > 0 && buf[len - 1] == '\n') buf[--len] = '\0';
   if (strncmp(buf, "OK ", 3) == 0) {
     char rid[128], sock[512], acc[16], tr[16];
     long long boot_ns = 0;
