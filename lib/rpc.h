@@ -34,8 +34,9 @@ enum runm_rpc_kind {
 /* A handler returns 0 with *resp set (unary), or a negative value with *err
  * set. The errno in err->status chooses the gRPC status code (see
  * runm_rpc_code_from_errno); the message is sent as the status details. */
-typedef int (*runm_rpc_unary_fn)(void *opaque, const ProtobufCMessage *req,
-                                 ProtobufCMessage **resp, runm_error_t *err);
+typedef int (*runm_rpc_unary_fn)(void *opaque, struct runm_rpc_call *call,
+                                 const ProtobufCMessage *req, ProtobufCMessage **resp,
+                                 runm_error_t *err);
 /* Streaming handler: `req` is the single request for SERVER_STREAM, NULL for
  * BIDI. Returning 0 ends the call with OK. */
 typedef int (*runm_rpc_stream_fn)(void *opaque, struct runm_rpc_call *call,
@@ -76,6 +77,13 @@ void runm_rpc_server_free(struct runm_rpc_server *srv);
 int runm_rpc_call_send(struct runm_rpc_call *call, const ProtobufCMessage *msg, runm_error_t *err);
 int runm_rpc_call_recv(struct runm_rpc_call *call, ProtobufCMessage **msg, runm_error_t *err);
 const char *runm_rpc_call_method(const struct runm_rpc_call *call);
+/* True once the client has cancelled the call or gone away. */
+bool runm_rpc_call_cancelled(struct runm_rpc_call *call);
+/* Runs fn(arg) once, from another thread, when the client cancels or goes
+ * away (immediately if it already has); a handler blocked on a condition
+ * variable uses it to wake up. Replaces any earlier hook. Pass fn = NULL to
+ * remove the hook before arg goes away. */
+void runm_rpc_call_on_cancel(struct runm_rpc_call *call, void (*fn)(void *arg), void *arg);
 
 /* Client. `target` is a gRPC target such as "unix:/run/x.sock"; when fd >= 0
  * the client takes ownership of that connected socket instead. */
@@ -92,6 +100,24 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
 /* Cancel every call in flight and fail later ones (thread-safe: a watcher
  * thread calls it when the VM dies). */
 void runm_rpc_client_cancel_all(struct runm_rpc_client *c, const char *why);
+
+/* Client streams (server-streaming and bidirectional calls). For a
+ * server-streaming call pass `request`: it is sent and the send side closed.
+ * For a bidi call pass NULL and use send/close_send. recv returns 1 with
+ * *msg, 0 when the server ended the stream with OK, <0 with err set to the
+ * call's status otherwise. One sender and one receiver may run
+ * concurrently. */
+struct runm_rpc_stream;
+struct runm_rpc_stream *runm_rpc_stream_open(struct runm_rpc_client *c, const char *method,
+                                             const ProtobufCMessage *request,
+                                             const ProtobufCMessageDescriptor *resp_desc,
+                                             int64_t timeout_ms, runm_error_t *err);
+int runm_rpc_stream_send(struct runm_rpc_stream *s, const ProtobufCMessage *msg, runm_error_t *err);
+int runm_rpc_stream_close_send(struct runm_rpc_stream *s, runm_error_t *err);
+int runm_rpc_stream_recv(struct runm_rpc_stream *s, ProtobufCMessage **msg, runm_error_t *err);
+/* Cancels the call; pending and later recv/send fail. Thread-safe. */
+void runm_rpc_stream_cancel(struct runm_rpc_stream *s);
+void runm_rpc_stream_free(struct runm_rpc_stream *s);
 
 /* Status mapping, both directions. */
 int runm_rpc_code_from_errno(int err);

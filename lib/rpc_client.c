@@ -185,3 +185,198 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
   grpc_completion_queue_destroy(cq);
   return ret;
 }
+
+struct runm_rpc_stream {
+  struct runm_rpc_client *client;
+  struct inflight node;
+  grpc_completion_queue *cq;
+  grpc_call *call;
+  const ProtobufCMessageDescriptor *resp_desc;
+  char *method;
+  grpc_metadata_array init_md, trail_md;
+  grpc_status_code status;
+  grpc_slice details;
+  bool got_initial_md;
+  bool status_started;
+  bool ended;
+  int send_tag, recv_tag, status_tag, open_tag;
+};
+
+void runm_rpc_stream_free(struct runm_rpc_stream *s)
+{
+  if (s == NULL) return;
+  if (s->call) {
+    if (!s->ended && s->status_started) {
+      /* Cancel and collect the status so the queue drains. */
+      grpc_call_cancel(s->call, NULL);
+      grpc_completion_queue_pluck(s->cq, &s->status_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
+    untrack(s->client, &s->node);
+    grpc_call_unref(s->call);
+  }
+  grpc_metadata_array_destroy(&s->init_md);
+  grpc_metadata_array_destroy(&s->trail_md);
+  grpc_slice_unref(s->details);
+  if (s->cq) {
+    grpc_completion_queue_shutdown(s->cq);
+    grpc_completion_queue_destroy(s->cq);
+  }
+  free(s->method);
+  free(s);
+}
+
+struct runm_rpc_stream *runm_rpc_stream_open(struct runm_rpc_client *c, const char *method,
+                                             const ProtobufCMessage *request,
+                                             const ProtobufCMessageDescriptor *resp_desc,
+                                             int64_t timeout_ms, runm_error_t *err)
+{
+  struct runm_rpc_stream *s = calloc(1, sizeof(*s));
+  gpr_timespec deadline;
+  grpc_op ops[3];
+  grpc_op st;
+  grpc_byte_buffer *bb = NULL;
+  size_t n = 0;
+  grpc_event ev;
+
+  if (s == NULL) {
+    runm_make_error(err, ENOMEM, "%s", method);
+    return NULL;
+  }
+  s->client = c;
+  s->resp_desc = resp_desc;
+  s->method = strdup(method);
+  s->details = grpc_empty_slice();
+  grpc_metadata_array_init(&s->init_md);
+  grpc_metadata_array_init(&s->trail_md);
+  deadline = timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                           gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
+                            : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  s->cq = grpc_completion_queue_create_for_pluck(NULL);
+  s->call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
+                                     grpc_slice_from_static_string(s->method ? s->method : method),
+                                     NULL, deadline, NULL);
+  s->node.call = s->call;
+  if (!track(c, &s->node)) {
+    pthread_mutex_lock(&c->lock);
+    runm_make_error(err, ECONNABORTED, "%s: %s", method, c->cancel_why);
+    pthread_mutex_unlock(&c->lock);
+    grpc_call_unref(s->call);
+    s->call = NULL;
+    runm_rpc_stream_free(s);
+    return NULL;
+  }
+
+  /* The status arrives whenever the call ends; ask for it up front. */
+  memset(&st, 0, sizeof(st));
+  st.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  st.data.recv_status_on_client.status = &s->status;
+  st.data.recv_status_on_client.status_details = &s->details;
+  st.data.recv_status_on_client.trailing_metadata = &s->trail_md;
+
+  memset(ops, 0, sizeof(ops));
+  ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+  if (request) {
+    bb = runm_rpc_pack(request, err);
+    if (bb == NULL) {
+      runm_rpc_stream_free(s);
+      return NULL;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = bb;
+    ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  }
+  s->status_started = grpc_call_start_batch(s->call, &st, 1, &s->status_tag, NULL) == GRPC_CALL_OK;
+  if (!s->status_started ||
+      grpc_call_start_batch(s->call, ops, n, &s->open_tag, NULL) != GRPC_CALL_OK) {
+    if (bb) grpc_byte_buffer_destroy(bb);
+    runm_make_error(err, EIO, "%s: cannot start the call", method);
+    runm_rpc_stream_free(s);
+    return NULL;
+  }
+  ev = grpc_completion_queue_pluck(s->cq, &s->open_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  if (bb) grpc_byte_buffer_destroy(bb);
+  (void)ev; /* a failed send shows up as the call's status on recv */
+  return s;
+}
+
+int runm_rpc_stream_send(struct runm_rpc_stream *s, const ProtobufCMessage *msg, runm_error_t *err)
+{
+  grpc_op op;
+  grpc_event ev;
+  grpc_byte_buffer *bb = runm_rpc_pack(msg, err);
+
+  if (bb == NULL) return -1;
+  memset(&op, 0, sizeof(op));
+  op.op = GRPC_OP_SEND_MESSAGE;
+  op.data.send_message.send_message = bb;
+  if (grpc_call_start_batch(s->call, &op, 1, &s->send_tag, NULL) != GRPC_CALL_OK) {
+    grpc_byte_buffer_destroy(bb);
+    return runm_make_error(err, EIO, "%s: cannot send", s->method);
+  }
+  ev = grpc_completion_queue_pluck(s->cq, &s->send_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  grpc_byte_buffer_destroy(bb);
+  if (ev.type != GRPC_OP_COMPLETE || !ev.success)
+    return runm_make_error(err, EPIPE, "%s: the call has ended", s->method);
+  return 0;
+}
+
+int runm_rpc_stream_close_send(struct runm_rpc_stream *s, runm_error_t *err)
+{
+  grpc_op op;
+  grpc_event ev;
+  memset(&op, 0, sizeof(op));
+  op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  if (grpc_call_start_batch(s->call, &op, 1, &s->send_tag, NULL) != GRPC_CALL_OK)
+    return runm_make_error(err, EIO, "%s: cannot close", s->method);
+  ev = grpc_completion_queue_pluck(s->cq, &s->send_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  if (ev.type != GRPC_OP_COMPLETE || !ev.success)
+    return runm_make_error(err, EPIPE, "%s: the call has ended", s->method);
+  return 0;
+}
+
+int runm_rpc_stream_recv(struct runm_rpc_stream *s, ProtobufCMessage **msg, runm_error_t *err)
+{
+  grpc_op ops[2];
+  size_t n = 0;
+  grpc_byte_buffer *bb = NULL;
+  grpc_event ev;
+  int ret;
+
+  *msg = NULL;
+  if (s->ended) return runm_make_error(err, EPIPE, "%s: stream already ended", s->method);
+  memset(ops, 0, sizeof(ops));
+  if (!s->got_initial_md) {
+    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+    s->got_initial_md = true;
+  }
+  ops[n].op = GRPC_OP_RECV_MESSAGE;
+  ops[n++].data.recv_message.recv_message = &bb;
+  if (grpc_call_start_batch(s->call, ops, n, &s->recv_tag, NULL) != GRPC_CALL_OK)
+    return runm_make_error(err, EIO, "%s: cannot receive", s->method);
+  ev = grpc_completion_queue_pluck(s->cq, &s->recv_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  if (ev.type == GRPC_OP_COMPLETE && ev.success && bb) {
+    ret = runm_rpc_unpack(bb, s->resp_desc, RUNM_RPC_MAX_MESSAGE, msg, err);
+    grpc_byte_buffer_destroy(bb);
+    if (ret < 0) {
+      runm_error_wrap(err, "%s", s->method);
+      return ret;
+    }
+    return 1;
+  }
+  if (bb) grpc_byte_buffer_destroy(bb);
+  /* No message: the stream is over; its status says how. */
+  grpc_completion_queue_pluck(s->cq, &s->status_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  s->ended = true;
+  if (s->status == GRPC_STATUS_OK) return 0;
+  {
+    cleanup_free char *det = grpc_slice_to_c_string(s->details);
+    return runm_make_error(err, runm_rpc_errno_from_code(s->status), "%s: %s: %s", s->method,
+                           runm_rpc_code_name(s->status), det ? det : "");
+  }
+}
+
+void runm_rpc_stream_cancel(struct runm_rpc_stream *s)
+{
+  grpc_call_cancel(s->call, NULL);
+}

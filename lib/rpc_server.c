@@ -40,7 +40,17 @@ struct runm_rpc_call {
 
   pthread_mutex_t send_lock; /* serialises senders; guards sent_initial_md */
   bool sent_initial_md;
-  int recv_tag, send_tag, finish_tag;
+  int recv_tag, send_tag, finish_tag, close_tag;
+
+  /* The close watcher: a thread waiting for RECV_CLOSE_ON_SERVER, which
+   * completes when the call ends or the client cancels. */
+  pthread_t watcher;
+  bool watching;
+  int close_cancelled;
+  pthread_mutex_t hook_lock; /* guards hook, hook_arg, cancelled */
+  void (*hook)(void *);
+  void *hook_arg;
+  bool cancelled;
 };
 
 static int shutdown_tag;
@@ -61,6 +71,7 @@ static void call_free(struct runm_rpc_call *c)
     grpc_completion_queue_destroy(c->cq);
   }
   pthread_mutex_destroy(&c->send_lock);
+  pthread_mutex_destroy(&c->hook_lock);
   free(c->method_name);
   free(c);
 }
@@ -73,6 +84,7 @@ static int post_request(struct runm_rpc_server *srv, runm_error_t *err)
   if (c == NULL) return runm_make_error(err, ENOMEM, "allocate call");
   c->srv = srv;
   pthread_mutex_init(&c->send_lock, NULL);
+  pthread_mutex_init(&c->hook_lock, NULL);
   grpc_call_details_init(&c->details);
   grpc_metadata_array_init(&c->md);
   c->cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -96,6 +108,57 @@ static bool run_batch(struct runm_rpc_call *c, const grpc_op *ops, size_t n, voi
 const char *runm_rpc_call_method(const struct runm_rpc_call *c)
 {
   return c->method_name;
+}
+
+bool runm_rpc_call_cancelled(struct runm_rpc_call *c)
+{
+  bool r;
+  pthread_mutex_lock(&c->hook_lock);
+  r = c->cancelled;
+  pthread_mutex_unlock(&c->hook_lock);
+  return r;
+}
+
+void runm_rpc_call_on_cancel(struct runm_rpc_call *c, void (*fn)(void *), void *arg)
+{
+  pthread_mutex_lock(&c->hook_lock);
+  c->hook = fn;
+  c->hook_arg = arg;
+  /* The hook runs under hook_lock, so once this returns with fn == NULL
+   * the old hook is not running and will not run. */
+  if (fn && c->cancelled) fn(arg);
+  pthread_mutex_unlock(&c->hook_lock);
+}
+
+static void *close_watch_thread(void *arg)
+{
+  struct runm_rpc_call *c = arg;
+  grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, forever(), NULL);
+
+  pthread_mutex_lock(&c->hook_lock);
+  if (ev.type != GRPC_OP_COMPLETE || !ev.success || c->close_cancelled) {
+    c->cancelled = true;
+    if (c->hook) c->hook(c->hook_arg);
+  }
+  pthread_mutex_unlock(&c->hook_lock);
+  return NULL;
+}
+
+static void start_close_watch(struct runm_rpc_call *c)
+{
+  grpc_op op;
+  memset(&op, 0, sizeof(op));
+  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+  if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) != GRPC_CALL_OK) return;
+  if (pthread_create(&c->watcher, NULL, close_watch_thread, c) != 0) {
+    /* Without the thread nobody plucks the tag: cancel so it completes,
+     * then take it here. */
+    grpc_call_cancel(c->call, NULL);
+    grpc_completion_queue_pluck(c->cq, &c->close_tag, forever(), NULL);
+    return;
+  }
+  c->watching = true;
 }
 
 int runm_rpc_call_send(struct runm_rpc_call *c, const ProtobufCMessage *msg, runm_error_t *err)
@@ -160,11 +223,17 @@ static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *d
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = code;
   ops[n++].data.send_status_from_server.status_details = &det;
-  ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  ops[n++].data.recv_close_on_server.cancelled = &cancelled;
+  if (!c->watching) {
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &cancelled;
+  }
   run_batch(c, ops, n, &c->finish_tag);
   pthread_mutex_unlock(&c->send_lock);
   grpc_slice_unref(det);
+  if (c->watching) {
+    pthread_join(c->watcher, NULL);
+    c->watching = false;
+  }
 }
 
 static void finish_error(struct runm_rpc_call *c, runm_error_t *err)
@@ -219,6 +288,7 @@ static void dispatch(struct runm_rpc_call *c)
     finish(c, GRPC_STATUS_UNIMPLEMENTED, msg ? msg : "unknown method", NULL);
     return;
   }
+  start_close_watch(c);
   if (m->kind != RUNM_RPC_BIDI) {
     if (recv_request(c, &req, &err) < 0) {
       if (err->status != ECANCELED) finish_error(c, &err);
@@ -228,7 +298,7 @@ static void dispatch(struct runm_rpc_call *c)
   }
   switch (m->kind) {
   case RUNM_RPC_UNARY:
-    ret = m->unary(c->srv->cfg.opaque, req, &resp, &err);
+    ret = m->unary(c->srv->cfg.opaque, c, req, &resp, &err);
     if (ret < 0) {
       finish_error(c, &err);
     } else {

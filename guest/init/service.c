@@ -28,7 +28,7 @@ static int64_t realtime_ns(void)
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int do_ping(void *opaque, const ProtobufCMessage *req, ProtobufCMessage **resp,
+static int do_ping(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                    runm_error_t *err)
 {
   const Runm__V1__PingRequest *r = (const Runm__V1__PingRequest *)req;
@@ -65,7 +65,7 @@ static char *runc_version(struct reaper *r)
   return strdup(buf);
 }
 
-static int do_info(void *opaque, const ProtobufCMessage *req, ProtobufCMessage **resp,
+static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                    runm_error_t *err)
 {
   struct init_ctx *ctx = opaque;

@@ -1,6 +1,7 @@
 /* The rpc layer end to end in one process: a server on a temp unix socket,
  * a client calling it; statuses, limits and shutdown. */
 #include <errno.h>
+#include <pthread.h>
 #include <grpc/status.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,8 @@
 #include "runm/v1/guest.pb-c.h"
 #include "tap.h"
 
-static int ping(void *opaque, const ProtobufCMessage *req, ProtobufCMessage **resp,
-                runm_error_t *err)
+static int ping(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                ProtobufCMessage **resp, runm_error_t *err)
 {
   const Runm__V1__PingRequest *r = (const Runm__V1__PingRequest *)req;
   Runm__V1__PingResponse *out;
@@ -32,12 +33,102 @@ static int ping(void *opaque, const ProtobufCMessage *req, ProtobufCMessage **re
   return 0;
 }
 
+/* Server stream: `since` + 1 .. `since` + 5. */
+static int events(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                  runm_error_t *err)
+{
+  const Runm__V1__EventsRequest *r = (const Runm__V1__EventsRequest *)req;
+  for (uint64_t i = 1; i <= 5; i++) {
+    Runm__V1__Event ev = RUNM__V1__EVENT__INIT;
+    Runm__V1__OomEvent oom = RUNM__V1__OOM_EVENT__INIT;
+    ev.seq = r->since + i;
+    ev.kind_case = RUNM__V1__EVENT__KIND_OOM;
+    oom.id = "c1";
+    ev.oom = &oom;
+    if (runm_rpc_call_send(call, &ev.base, err) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Bidi: stdin comes back as stdout, upper-cased; close_stdin ends it. */
+static int stdio(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                 runm_error_t *err)
+{
+  for (;;) {
+    ProtobufCMessage *m = NULL;
+    int r = runm_rpc_call_recv(call, &m, err);
+    if (r < 0) return r;
+    if (r == 0) break;
+    Runm__V1__StdioIn *in = (Runm__V1__StdioIn *)m;
+    Runm__V1__StdioOut out = RUNM__V1__STDIO_OUT__INIT;
+    bool close = in->close_stdin;
+    for (size_t i = 0; i < in->stdin.len; i++)
+      if (in->stdin.data[i] >= 'a' && in->stdin.data[i] <= 'z') in->stdin.data[i] -= 32;
+    out.stdout = in->stdin;
+    if (close) {
+      out.exited = true;
+      out.exit_status = 7;
+    }
+    r = runm_rpc_call_send(call, &out.base, err);
+    protobuf_c_message_free_unpacked(m, NULL);
+    if (r < 0) return r;
+    if (close) break;
+  }
+  return 0;
+}
+
+struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool woken;
+};
+
+static void wake(void *arg)
+{
+  struct waiter *w = arg;
+  pthread_mutex_lock(&w->lock);
+  w->woken = true;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+static int cancelled_waits;
+
+/* Unary that blocks until the client goes away. */
+static int wait_forever(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp, runm_error_t *err)
+{
+  struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+  runm_rpc_call_on_cancel(call, wake, &w);
+  pthread_mutex_lock(&w.lock);
+  while (!w.woken) pthread_cond_wait(&w.cond, &w.lock);
+  pthread_mutex_unlock(&w.lock);
+  runm_rpc_call_on_cancel(call, NULL, NULL);
+  if (runm_rpc_call_cancelled(call)) __atomic_add_fetch(&cancelled_waits, 1, __ATOMIC_SEQ_CST);
+  return runm_make_error(err, ECANCELED, "cancelled");
+}
+
 static const struct runm_rpc_method methods[] = {
     {.name = "/runm.v1.Guest/Ping",
      .kind = RUNM_RPC_UNARY,
      .request = &runm__v1__ping_request__descriptor,
      .response = &runm__v1__ping_response__descriptor,
      .unary = ping},
+    {.name = "/runm.v1.Guest/Events",
+     .kind = RUNM_RPC_SERVER_STREAM,
+     .request = &runm__v1__events_request__descriptor,
+     .response = &runm__v1__event__descriptor,
+     .stream = events},
+    {.name = "/runm.v1.Guest/Stdio",
+     .kind = RUNM_RPC_BIDI,
+     .request = &runm__v1__stdio_in__descriptor,
+     .response = &runm__v1__stdio_out__descriptor,
+     .stream = stdio},
+    {.name = "/runm.v1.Guest/Wait",
+     .kind = RUNM_RPC_UNARY,
+     .request = &runm__v1__wait_request__descriptor,
+     .response = &runm__v1__wait_response__descriptor,
+     .unary = wait_forever},
 };
 
 static int call_ping(struct runm_rpc_client *cl, const char *method, const void *data, size_t len,
@@ -55,7 +146,7 @@ int main(void)
   char dir[] = "/tmp/runm-test-rpc.XXXXXX";
   cleanup_free char *sock = NULL, *target = NULL;
   int count = 0, good = 0;
-  struct runm_rpc_server_config cfg = {.methods = methods, .n_methods = 1, .opaque = &count};
+  struct runm_rpc_server_config cfg = {.methods = methods, .n_methods = 4, .opaque = &count};
   runm_error_t err = NULL;
   Runm__V1__PingResponse *resp = NULL;
   struct stat st;
@@ -106,6 +197,75 @@ int main(void)
   ok(ret == 0, "server still serves after bad calls");
   if (resp) protobuf_c_message_free_unpacked(&resp->base, NULL);
   resp = NULL;
+
+  /* server streaming */
+  {
+    Runm__V1__EventsRequest er = RUNM__V1__EVENTS_REQUEST__INIT;
+    er.since = 10;
+    struct runm_rpc_stream *sm = runm_rpc_stream_open(cl, "/runm.v1.Guest/Events", &er.base,
+                                                      &runm__v1__event__descriptor, 5000, &err);
+    uint64_t want = 11;
+    int r, n = 0, inorder = 1;
+    ProtobufCMessage *m;
+    ok(sm != NULL, "events stream opens");
+    while (sm && (r = runm_rpc_stream_recv(sm, &m, &err)) == 1) {
+      Runm__V1__Event *ev = (Runm__V1__Event *)m;
+      if (ev->seq != want++ || ev->kind_case != RUNM__V1__EVENT__KIND_OOM) inorder = 0;
+      n++;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    is_int(n, 5, "five events received");
+    ok(inorder, "events arrive in order");
+    ok(sm && r == 0, "stream ends with OK");
+    runm_rpc_stream_free(sm);
+  }
+
+  /* bidirectional */
+  {
+    struct runm_rpc_stream *sm = runm_rpc_stream_open(cl, "/runm.v1.Guest/Stdio", NULL,
+                                                      &runm__v1__stdio_out__descriptor, 5000, &err);
+    Runm__V1__StdioIn in = RUNM__V1__STDIO_IN__INIT;
+    ProtobufCMessage *m = NULL;
+    int good_echo = 0, exited = 0;
+    ok(sm != NULL, "stdio stream opens");
+    in.id = "c1";
+    in.stdin.data = (uint8_t *)"hello";
+    in.stdin.len = 5;
+    ok(runm_rpc_stream_send(sm, &in.base, &err) == 0, "send stdin");
+    if (runm_rpc_stream_recv(sm, &m, &err) == 1) {
+      Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
+      good_echo = o->stdout.len == 5 && memcmp(o->stdout.data, "HELLO", 5) == 0;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    ok(good_echo, "bidi echo comes back");
+    in.stdin.len = 0;
+    in.close_stdin = true;
+    runm_rpc_stream_send(sm, &in.base, &err);
+    if (runm_rpc_stream_recv(sm, &m, &err) == 1) {
+      Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
+      exited = o->exited && o->exit_status == 7;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    ok(exited, "close_stdin yields the exit message");
+    runm_rpc_stream_close_send(sm, &err);
+    ok(runm_rpc_stream_recv(sm, &m, &err) == 0, "bidi stream ends with OK");
+    runm_rpc_stream_free(sm);
+  }
+
+  /* a blocked handler learns that its client went away */
+  {
+    Runm__V1__WaitRequest wr = RUNM__V1__WAIT_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    wr.id = "c1";
+    ret = runm_rpc_client_unary(cl, "/runm.v1.Guest/Wait", &wr.base,
+                                &runm__v1__wait_response__descriptor, &m, 300, false, &err);
+    ok(ret < 0 && err && err->status == ETIMEDOUT, "blocked call hits its deadline");
+    runm_error_release(&err);
+    for (int i = 0; i < 200 && __atomic_load_n(&cancelled_waits, __ATOMIC_SEQ_CST) == 0; i++)
+      usleep(10000);
+    is_int(__atomic_load_n(&cancelled_waits, __ATOMIC_SEQ_CST), 1,
+           "the handler was woken by the cancel hook");
+  }
 
   runm_rpc_client_cancel_all(cl, "peer VM exited");
   ret = call_ping(cl, "/runm.v1.Guest/Ping", "x", 1, &resp, &err);
