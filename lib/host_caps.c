@@ -119,3 +119,20 @@ bool runm_vm_id_valid(const char *id)
   }
   return true;
 }
+
+int runm_vm_share_check(const char *path, runm_error_t *err)
+{
+  size_t n = path ? strlen(path) : 0;
+  if (n == 0 || path[0] != '/')
+    return runm_make_error(err, EINVAL, "share path `%s` is not absolute", path ? path : "");
+  if (n > 1024) return runm_make_error(err, ENAMETOOLONG, "share path `%.64s...` is too long", path);
+  if (strstr(path, "//") || strstr(path, "/./") || strstr(path, "/../") ||
+      (n >= 2 && strcmp(path + n - 2, "/.") == 0) || (n >= 3 && strcmp(path + n - 3, "/..") == 0))
+    return runm_make_error(err, EINVAL, "share path `%s` is not normalised", path);
+  for (const char *p = path; *p; p++)
+    if (*p <= ' ' || *p == '"' || *p == ',' || *p == 0x7f)
+      return runm_make_error(err, EINVAL,
+                             "share path `%s` contains a space, comma, quote or control character",
+                             path);
+  return 0;
+}

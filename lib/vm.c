@@ -151,6 +151,17 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
                cfg->extra_append ? cfg->extra_append : "");
   if (n < 0 || (size_t)n >= sizeof(plan->append))
     return runm_make_error(err, E2BIG, "kernel command line is too long");
+  if (cfg->n_shares > RUNM_VM_MAX_SHARES)
+    return runm_make_error(err, E2BIG, "%zu shares requested; at most %d", cfg->n_shares,
+                           RUNM_VM_MAX_SHARES);
+  for (size_t i = 0; i < cfg->n_shares; i++) {
+    size_t used = strlen(plan->append);
+    if (runm_vm_share_check(cfg->shares[i].path, err) < 0) return -1;
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.share%zu=%s:%s", i,
+                 cfg->shares[i].readonly ? "ro" : "rw", cfg->shares[i].path);
+    if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
+      return runm_make_error(err, E2BIG, "kernel command line is too long for the shares");
+  }
   return 0;
 }
 
@@ -325,6 +336,15 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (check_file("kernel", cfg->kernel, err) < 0 || check_file("initrd", cfg->initrd, err) < 0 ||
       check_file("mbin image", cfg->mbin, err) < 0)
     return -1;
+
+  for (size_t i = 0; i < cfg->n_shares; i++) {
+    struct stat st;
+    if (runm_vm_share_check(cfg->shares[i].path, err) < 0) return -1;
+    if (stat(cfg->shares[i].path, &st) < 0)
+      return runm_make_error(err, errno, "share `%s`", cfg->shares[i].path);
+    if (!S_ISDIR(st.st_mode))
+      return runm_make_error(err, ENOTDIR, "share `%s` is not a directory", cfg->shares[i].path);
+  }
 
   vm = calloc(1, sizeof(*vm));
   if (vm == NULL) return runm_make_error(err, ENOMEM, "allocate VM");

@@ -19,6 +19,13 @@ enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANS
 #define RUNM_VM_RPC_PORT_NAME "runm.rpc"
 #define RUNM_VM_VSOCK_PORT 1024
 
+/* A host directory shared into the guest at the same absolute path (9p). */
+struct runm_vm_share {
+  const char *path;
+  bool readonly;
+};
+#define RUNM_VM_MAX_SHARES 16
+
 struct runm_vm_config {
   const char *id;         /* required, see runm_vm_id_valid */
   const char *state_root; /* runm's state dir; VMs live in <root>/vm/<id> */
@@ -28,6 +35,8 @@ struct runm_vm_config {
   enum runm_transport transport;
   unsigned mem_mib, vcpus;
   const char *extra_append; /* appended to the kernel command line */
+  const struct runm_vm_share *shares;
+  size_t n_shares;
   int64_t boot_timeout_ms;
   bool debug;
 };
@@ -49,6 +58,9 @@ int runm_accel_parse(const char *s, enum runm_accel *out, runm_error_t *err);
 int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *err);
 
 bool runm_vm_id_valid(const char *id);
+/* A share path must be absolute, normalised, and free of characters that
+ * the kernel command line or QEMU's option syntax would split on. */
+int runm_vm_share_check(const char *path, runm_error_t *err);
 
 /* Paths and choices fixed before the backend spawns anything. */
 struct runm_vm_plan {

@@ -112,6 +112,19 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
     add(&b, "-device");
     add(&b, "virtserialport,chardev=rpc,name=%s", RUNM_VM_RPC_PORT_NAME);
   }
+  for (size_t i = 0; i < cfg->n_shares; i++) {
+    if (runm_vm_share_check(cfg->shares[i].path, err) < 0) {
+      runm_argv_free(b.v);
+      return -1;
+    }
+    /* passthrough keeps the guest's view of owners and modes faithful
+     * (runc chowns and creates files in rootfs and volumes). */
+    add(&b, "-fsdev");
+    add(&b, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, cfg->shares[i].path,
+        cfg->shares[i].readonly ? ",readonly=on" : "");
+    add(&b, "-device");
+    add(&b, "virtio-9p-device,fsdev=fs%zu,mount_tag=runm%zu", i, i);
+  }
   add(&b, "-chardev");
   add(&b, "file,id=console,path=%s", plan->console_log);
   add(&b, "-serial");

@@ -35,6 +35,8 @@ static const char start_usage[] =
     "  --accel A          auto|kvm|tcg (env RUNM_ACCEL; auto = KVM only when usable)\n"
     "  --transport T      auto|serial|vsock (env RUNM_TRANSPORT)\n"
     "  --append STR       extra kernel command line\n"
+    "  --share DIR[:ro]   share a host directory at the same path in the guest (9p);\n"
+    "                     repeatable, up to 16\n"
     "  --timeout SEC      boot deadline (default 30)\n"
     "  --json             machine-readable output\n";
 
@@ -158,6 +160,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       {"memory", required_argument, NULL, 'm'},  {"cpus", required_argument, NULL, 'c'},
       {"accel", required_argument, NULL, 'a'},   {"transport", required_argument, NULL, 't'},
       {"append", required_argument, NULL, 'A'},  {"timeout", required_argument, NULL, 'T'},
+      {"share", required_argument, NULL, 's'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -170,6 +173,8 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   pid_t pid;
   char buf[4096];
   size_t len = 0;
+  struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
+  char share_paths[RUNM_VM_MAX_SHARES][4096];
 
   cfg.mem_mib = 256;
   cfg.vcpus = 1;
@@ -186,6 +191,32 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
     case 'a': accel = optarg; break;
     case 't': transport = optarg; break;
     case 'A': cfg.extra_append = optarg; break;
+    case 's': {
+      size_t n = strlen(optarg);
+      bool ro = n > 3 && strcmp(optarg + n - 3, ":ro") == 0;
+      if (cfg.n_shares >= RUNM_VM_MAX_SHARES) {
+        fprintf(stderr, "runmctl vm start: at most %d --share\n", RUNM_VM_MAX_SHARES);
+        return RUNMCTL_USAGE;
+      }
+      if (ro) n -= 3;
+      else if (n > 3 && strcmp(optarg + n - 3, ":rw") == 0) n -= 3;
+      snprintf(share_paths[cfg.n_shares], sizeof(share_paths[0]), "%.*s", (int)n, optarg);
+      /* The guest mounts at the host's canonical path. */
+      {
+        char real[4096];
+        if (realpath(share_paths[cfg.n_shares], real) == NULL) {
+          fprintf(stderr, "runmctl vm start: share `%s`: %s\n", share_paths[cfg.n_shares],
+                  strerror(errno));
+          return RUNMCTL_FAIL;
+        }
+        snprintf(share_paths[cfg.n_shares], sizeof(share_paths[0]), "%s", real);
+      }
+      shares[cfg.n_shares].path = share_paths[cfg.n_shares];
+      shares[cfg.n_shares].readonly = ro;
+      cfg.n_shares++;
+      cfg.shares = shares;
+      break;
+    }
     case 'j': ctl->json = true; break;
     case 'm':
     case 'c':

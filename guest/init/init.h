@@ -41,6 +41,8 @@ int64_t init_boottime_ns(void);
 /* setup.c */
 int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t *err);
 int init_setup_system(const struct init_config *cfg, struct runm_logger *log, runm_error_t *err);
+/* shares.c */
+int init_mount_shares(const char *cmdline, struct runm_logger *log, runm_error_t *err);
 
 /* relay.c: connects the host channel to the local gRPC socket; runs forever
  * on its own thread. */

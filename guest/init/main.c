@@ -78,6 +78,7 @@ int main(int argc, char **argv)
   if (getpid() != 1) runm_log(&ctx.log, RUNM_LOG_WARN, "not PID 1 (pid %d)", (int)getpid());
 
   if (init_setup_system(&ctx.cfg, &ctx.log, &err) < 0) return fatal(&ctx, &err, "setup");
+  if (init_mount_shares(cmdline, &ctx.log, &err) < 0) return fatal(&ctx, &err, "shares");
   ctx.reaper = reaper_new(&err);
   if (ctx.reaper == NULL) return fatal(&ctx, &err, "reaper");
   if (init_service_start(&ctx, &err) < 0) return fatal(&ctx, &err, "guest service");

@@ -85,6 +85,33 @@ int main(void)
   runm_argv_free(argv);
   argv = NULL;
 
+  /* shares: 9p devices with tags runmN, read-only enforced by QEMU */
+  {
+    struct runm_vm_share sh[2] = {{"/srv/bundles", false}, {"/srv/vol", true}};
+    cfg.shares = sh;
+    cfg.n_shares = 2;
+    is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "argv with shares");
+    ok(argv_has(argv, "-fsdev", "local,id=fs0,path=/srv/bundles,security_model=passthrough"),
+       "rw share is a passthrough fsdev");
+    ok(argv_has(argv, "-fsdev",
+                "local,id=fs1,path=/srv/vol,security_model=passthrough,readonly=on"),
+       "ro share is read-only at the fsdev");
+    ok(argv_has(argv, "-device", "virtio-9p-device,fsdev=fs1,mount_tag=runm1"), "9p tag runm1");
+    runm_argv_free(argv);
+    argv = NULL;
+    cfg.shares = NULL;
+    cfg.n_shares = 0;
+    ok(runm_vm_share_check("/a/b", &err) == 0, "plain share path ok");
+    ok(runm_vm_share_check("a/b", &err) < 0 && strstr(err->msg, "absolute"), "relative refused");
+    runm_error_release(&err);
+    ok(runm_vm_share_check("/a/../b", &err) < 0, "dot-dot refused");
+    runm_error_release(&err);
+    ok(runm_vm_share_check("/a b", &err) < 0 && strstr(err->msg, "space"), "space refused");
+    runm_error_release(&err);
+    ok(runm_vm_share_check("/a,b", &err) < 0, "comma refused");
+    runm_error_release(&err);
+  }
+
   /* QEMU splits options on commas: refuse such paths instead of misparsing. */
   cfg.mbin = "/k/a,b.squashfs";
   ok(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err) < 0 && err &&
