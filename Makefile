@@ -23,8 +23,8 @@ PROTOC_C ?= protoc-c
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wswitch-default -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -Ilib -I$(BUILD)/gen
-GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c 2>/dev/null)
-GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c 2>/dev/null) -lpthread -lm
+GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c 2>/dev/null)
+GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
 

@@ -30,39 +30,6 @@ static const char info_usage[] =
     "  --socket PATH      talk to this RPC socket instead of VM ID's\n"
     "  --json             machine-readable output\n";
 
-struct target {
-  char socket[512];
-  char dir[512];
-  bool have_info;
-  struct vm_info info;
-};
-
-static int resolve(struct runmctl *ctl, const char *id, const char *socket, struct target *t,
-                   runm_error_t *err)
-{
-  memset(t, 0, sizeof(*t));
-  if (socket) {
-    snprintf(t->socket, sizeof(t->socket), "%s", socket);
-    return 0;
-  }
-  if (runmctl_vm_dir(ctl, id, t->dir, sizeof(t->dir), err) < 0) return -1;
-  snprintf(t->socket, sizeof(t->socket), "%s/rpc.sock", t->dir);
-  cleanup_error runm_error_t e2 = NULL;
-  t->have_info = vm_info_read(t->dir, &t->info, &e2) == 0;
-  return 0;
-}
-
-static struct runm_rpc_client *connect_target(const struct target *t, runm_error_t *err)
-{
-  char target[600];
-  if (access(t->socket, F_OK) < 0) {
-    runm_make_error(err, ENOENT, "no RPC socket `%s`", t->socket);
-    return NULL;
-  }
-  snprintf(target, sizeof(target), "unix:%s", t->socket);
-  return runm_rpc_client_new(target, -1, err);
-}
-
 static int64_t mono_ns(void)
 {
   struct timespec ts;
@@ -146,7 +113,7 @@ int cmd_ping(struct runmctl *ctl, int argc, char **argv)
   const char *socket = NULL;
   int timeout_s = 5, r;
   cleanup_error runm_error_t err = NULL;
-  struct target t;
+  struct rpc_target t;
   struct runm_rpc_client *cl;
   cleanup_free int64_t *rtt = NULL;
   long okc = 0;
@@ -158,8 +125,8 @@ int cmd_ping(struct runmctl *ctl, int argc, char **argv)
     fputs(ping_usage, stderr);
     return RUNMCTL_USAGE;
   }
-  if (resolve(ctl, socket ? NULL : argv[optind], socket, &t, &err) < 0) goto fail;
-  cl = connect_target(&t, &err);
+  if (target_resolve(ctl, socket ? NULL : argv[optind], socket, &t, &err) < 0) goto fail;
+  cl = target_connect(&t, &err);
   if (cl == NULL) goto fail;
   rtt = calloc((size_t)po.count, sizeof(*rtt));
   if (rtt == NULL) {
@@ -225,7 +192,7 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
   const char *socket = NULL;
   int timeout_s = 10, r;
   cleanup_error runm_error_t err = NULL;
-  struct target t;
+  struct rpc_target t;
   struct runm_rpc_client *cl;
   Runm__V1__InfoRequest req = RUNM__V1__INFO_REQUEST__INIT;
   Runm__V1__InfoResponse *resp = NULL;
@@ -236,8 +203,8 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
     fputs(info_usage, stderr);
     return RUNMCTL_USAGE;
   }
-  if (resolve(ctl, socket ? NULL : argv[optind], socket, &t, &err) < 0) goto fail;
-  cl = connect_target(&t, &err);
+  if (target_resolve(ctl, socket ? NULL : argv[optind], socket, &t, &err) < 0) goto fail;
+  cl = target_connect(&t, &err);
   if (cl == NULL) goto fail;
   r = runm_rpc_client_unary(cl, "/runm.v1.Guest/Info", &req.base,
                             &runm__v1__info_response__descriptor, (ProtobufCMessage **)&resp,

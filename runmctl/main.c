@@ -14,6 +14,9 @@ static const char usage[] =
     "  vm start|stop|ls   manage standalone VMs\n"
     "  ping               Guest.Ping round trips\n"
     "  info               Guest.Info: kernel, runc, boot timeline\n"
+    "  run, create, start, exec, kill, ps, state, pause, resume, update,\n"
+    "  stats, wait, delete, events\n"
+    "                     container RPCs (--vm ID or --socket PATH)\n"
     "\n"
     "Every command takes --help and --json.\n"
     "Exit codes: 0 ok, 1 failed, 2 usage, 3 no such VM, 4 guest unavailable.\n"
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
   if (strcmp(argv[i], "vm") == 0) return cmd_vm(&ctl, argc - i, argv + i);
   if (strcmp(argv[i], "ping") == 0) return cmd_ping(&ctl, argc - i, argv + i);
   if (strcmp(argv[i], "info") == 0) return cmd_info(&ctl, argc - i, argv + i);
+  if (is_container_command(argv[i])) return cmd_container(&ctl, argc - i, argv + i);
   fprintf(stderr, "runmctl: unknown command `%s`\n%s", argv[i], usage);
   return RUNMCTL_USAGE;
 }

@@ -45,9 +45,23 @@ int vm_info_read(const char *dir, struct vm_info *info, runm_error_t *err);
 int vm_info_write(const char *dir, const struct vm_info *info, runm_error_t *err);
 int runmctl_exit_code(const runm_error_t err);
 
+/* target.c: which guest service a command talks to */
+struct rpc_target {
+  char socket[512];
+  char dir[512];
+  bool have_info;
+  struct vm_info info;
+};
+struct runm_rpc_client;
+int target_resolve(struct runmctl *ctl, const char *id, const char *socket, struct rpc_target *t,
+                   runm_error_t *err);
+struct runm_rpc_client *target_connect(const struct rpc_target *t, runm_error_t *err);
+
 /* commands */
 int cmd_vm(struct runmctl *ctl, int argc, char **argv);
 int cmd_ping(struct runmctl *ctl, int argc, char **argv);
 int cmd_info(struct runmctl *ctl, int argc, char **argv);
+int cmd_container(struct runmctl *ctl, int argc, char **argv);
+bool is_container_command(const char *name);
 
 #endif
