@@ -59,6 +59,9 @@ struct runm_rpc_server_config {
   size_t n_methods;
   void *opaque;
   void (*on_call)(void *opaque, const char *method);
+  /* When set, every method not in the table goes here as a BIDI call whose
+   * messages are handled raw (the transparent proxy). */
+  runm_rpc_stream_fn fallback;
 };
 
 struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config *cfg,
@@ -77,6 +80,27 @@ void runm_rpc_server_free(struct runm_rpc_server *srv);
 int runm_rpc_call_send(struct runm_rpc_call *call, const ProtobufCMessage *msg, runm_error_t *err);
 int runm_rpc_call_recv(struct runm_rpc_call *call, ProtobufCMessage **msg, runm_error_t *err);
 const char *runm_rpc_call_method(const struct runm_rpc_call *call);
+/* Raw messages, for proxies: bytes are passed on undecoded (still capped at
+ * RUNM_RPC_MAX_MESSAGE by gRPC). recv_raw: 1 with *bb (caller destroys),
+ * 0 at half-close, <0 on cancel. send_raw does not take ownership. */
+struct grpc_byte_buffer;
+int runm_rpc_call_recv_raw(struct runm_rpc_call *call, struct grpc_byte_buffer **bb,
+                           runm_error_t *err);
+int runm_rpc_call_send_raw(struct runm_rpc_call *call, struct grpc_byte_buffer *bb,
+                           runm_error_t *err);
+/* The status the call ends with, whatever the handler returns (a proxy
+ * passes on the upstream code and details unchanged). */
+void runm_rpc_call_set_status(struct runm_rpc_call *call, int code, const char *details);
+/* Ends the call now (status from set_status if set, else code/details):
+ * a receiver blocked in recv then returns. The handler's own return value
+ * no longer changes the status. */
+void runm_rpc_call_finish(struct runm_rpc_call *call, int code, const char *details);
+
+/* The transparent proxy: a fallback handler (opaque = struct
+ * runm_rpc_client *) that forwards any call, message by message and
+ * undecoded, to the client's peer, and passes back its status. */
+int runm_rpc_proxy_handler(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                           runm_error_t *err);
 /* True once the client has cancelled the call or gone away. */
 bool runm_rpc_call_cancelled(struct runm_rpc_call *call);
 /* Runs fn(arg) once, from another thread, when the client cancels or goes
@@ -115,6 +139,13 @@ struct runm_rpc_stream *runm_rpc_stream_open(struct runm_rpc_client *c, const ch
 int runm_rpc_stream_send(struct runm_rpc_stream *s, const ProtobufCMessage *msg, runm_error_t *err);
 int runm_rpc_stream_close_send(struct runm_rpc_stream *s, runm_error_t *err);
 int runm_rpc_stream_recv(struct runm_rpc_stream *s, ProtobufCMessage **msg, runm_error_t *err);
+int runm_rpc_stream_send_raw(struct runm_rpc_stream *s, struct grpc_byte_buffer *bb,
+                             runm_error_t *err);
+/* 1 with *bb, 0 when the stream has ended (any status: see stream_status). */
+int runm_rpc_stream_recv_raw(struct runm_rpc_stream *s, struct grpc_byte_buffer **bb,
+                             runm_error_t *err);
+/* After the stream ended: its gRPC status code; *details is malloc'ed. */
+int runm_rpc_stream_status(struct runm_rpc_stream *s, char **details);
 /* Cancels the call; pending and later recv/send fail. Thread-safe. */
 void runm_rpc_stream_cancel(struct runm_rpc_stream *s);
 void runm_rpc_stream_free(struct runm_rpc_stream *s);

@@ -299,25 +299,36 @@ struct runm_rpc_stream *runm_rpc_stream_open(struct runm_rpc_client *c, const ch
   return s;
 }
 
-int runm_rpc_stream_send(struct runm_rpc_stream *s, const ProtobufCMessage *msg, runm_error_t *err)
+int runm_rpc_stream_send_raw(struct runm_rpc_stream *s, grpc_byte_buffer *bb, runm_error_t *err)
 {
   grpc_op op;
   grpc_event ev;
-  grpc_byte_buffer *bb = runm_rpc_pack(msg, err);
 
-  if (bb == NULL) return -1;
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_MESSAGE;
   op.data.send_message.send_message = bb;
-  if (grpc_call_start_batch(s->call, &op, 1, &s->send_tag, NULL) != GRPC_CALL_OK) {
-    grpc_byte_buffer_destroy(bb);
+  if (grpc_call_start_batch(s->call, &op, 1, &s->send_tag, NULL) != GRPC_CALL_OK)
     return runm_make_error(err, EIO, "%s: cannot send", s->method);
-  }
   ev = grpc_completion_queue_pluck(s->cq, &s->send_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  grpc_byte_buffer_destroy(bb);
   if (ev.type != GRPC_OP_COMPLETE || !ev.success)
     return runm_make_error(err, EPIPE, "%s: the call has ended", s->method);
   return 0;
+}
+
+int runm_rpc_stream_send(struct runm_rpc_stream *s, const ProtobufCMessage *msg, runm_error_t *err)
+{
+  grpc_byte_buffer *bb = runm_rpc_pack(msg, err);
+  int r;
+  if (bb == NULL) return -1;
+  r = runm_rpc_stream_send_raw(s, bb, err);
+  grpc_byte_buffer_destroy(bb);
+  return r;
+}
+
+int runm_rpc_stream_status(struct runm_rpc_stream *s, char **details)
+{
+  *details = s->ended ? grpc_slice_to_c_string(s->details) : strdup("stream has not ended");
+  return s->ended ? (int)s->status : GRPC_STATUS_UNKNOWN;
 }
 
 int runm_rpc_stream_close_send(struct runm_rpc_stream *s, runm_error_t *err)
@@ -331,6 +342,36 @@ int runm_rpc_stream_close_send(struct runm_rpc_stream *s, runm_error_t *err)
   ev = grpc_completion_queue_pluck(s->cq, &s->send_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
   if (ev.type != GRPC_OP_COMPLETE || !ev.success)
     return runm_make_error(err, EPIPE, "%s: the call has ended", s->method);
+  return 0;
+}
+
+int runm_rpc_stream_recv_raw(struct runm_rpc_stream *s, grpc_byte_buffer **out, runm_error_t *err)
+{
+  grpc_op ops[2];
+  size_t n = 0;
+  grpc_byte_buffer *bb = NULL;
+  grpc_event ev;
+
+  *out = NULL;
+  if (s->ended) return 0;
+  memset(ops, 0, sizeof(ops));
+  if (!s->got_initial_md) {
+    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+    s->got_initial_md = true;
+  }
+  ops[n].op = GRPC_OP_RECV_MESSAGE;
+  ops[n++].data.recv_message.recv_message = &bb;
+  if (grpc_call_start_batch(s->call, ops, n, &s->recv_tag, NULL) != GRPC_CALL_OK)
+    return runm_make_error(err, EIO, "%s: cannot receive", s->method);
+  ev = grpc_completion_queue_pluck(s->cq, &s->recv_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  if (ev.type == GRPC_OP_COMPLETE && ev.success && bb) {
+    *out = bb;
+    return 1;
+  }
+  if (bb) grpc_byte_buffer_destroy(bb);
+  grpc_completion_queue_pluck(s->cq, &s->status_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  s->ended = true;
   return 0;
 }
 

@@ -51,6 +51,11 @@ struct runm_rpc_call {
   void (*hook)(void *);
   void *hook_arg;
   bool cancelled;
+
+  bool finished;   /* status sent; guarded by send_lock */
+  bool status_set; /* set by runm_rpc_call_set_status */
+  int status_code;
+  char *status_details;
 };
 
 static int shutdown_tag;
@@ -72,6 +77,7 @@ static void call_free(struct runm_rpc_call *c)
   }
   pthread_mutex_destroy(&c->send_lock);
   pthread_mutex_destroy(&c->hook_lock);
+  free(c->status_details);
   free(c->method_name);
   free(c);
 }
@@ -161,6 +167,54 @@ static void start_close_watch(struct runm_rpc_call *c)
   c->watching = true;
 }
 
+int runm_rpc_call_send_raw(struct runm_rpc_call *c, grpc_byte_buffer *bb, runm_error_t *err)
+{
+  grpc_op ops[2];
+  size_t n = 0;
+  bool ok;
+
+  memset(ops, 0, sizeof(ops));
+  pthread_mutex_lock(&c->send_lock);
+  if (!c->sent_initial_md) {
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    c->sent_initial_md = true;
+  }
+  ops[n].op = GRPC_OP_SEND_MESSAGE;
+  ops[n++].data.send_message.send_message = bb;
+  ok = run_batch(c, ops, n, &c->send_tag);
+  pthread_mutex_unlock(&c->send_lock);
+  if (!ok) return runm_make_error(err, EPIPE, "%s: client went away", c->method_name);
+  return 0;
+}
+
+int runm_rpc_call_recv_raw(struct runm_rpc_call *c, grpc_byte_buffer **bb, runm_error_t *err)
+{
+  grpc_op op;
+  *bb = NULL;
+  memset(&op, 0, sizeof(op));
+  op.op = GRPC_OP_RECV_MESSAGE;
+  op.data.recv_message.recv_message = bb;
+  if (!run_batch(c, &op, 1, &c->recv_tag))
+    return runm_make_error(err, ECANCELED, "%s: call cancelled", c->method_name);
+  return *bb ? 1 : 0;
+}
+
+void runm_rpc_call_set_status(struct runm_rpc_call *c, int code, const char *details)
+{
+  free(c->status_details);
+  c->status_details = strdup(details ? details : "");
+  c->status_code = code;
+  c->status_set = true;
+}
+
+static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *details,
+                   grpc_byte_buffer *resp);
+
+void runm_rpc_call_finish(struct runm_rpc_call *c, int code, const char *details)
+{
+  finish(c, (grpc_status_code)code, details, NULL);
+}
+
 int runm_rpc_call_send(struct runm_rpc_call *c, const ProtobufCMessage *msg, runm_error_t *err)
 {
   grpc_op ops[2];
@@ -205,13 +259,23 @@ int runm_rpc_call_recv(struct runm_rpc_call *c, ProtobufCMessage **msg, runm_err
 static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *details,
                    grpc_byte_buffer *resp)
 {
+  if (c->status_set) {
+    code = (grpc_status_code)c->status_code;
+    details = c->status_details;
+  }
   grpc_op ops[4];
   size_t n = 0;
   int cancelled = 0;
-  grpc_slice det = grpc_slice_from_copied_string(details ? details : "");
+  grpc_slice det;
 
   memset(ops, 0, sizeof(ops));
   pthread_mutex_lock(&c->send_lock);
+  if (c->finished) {
+    pthread_mutex_unlock(&c->send_lock);
+    return;
+  }
+  c->finished = true;
+  det = grpc_slice_from_copied_string(details ? details : "");
   if (!c->sent_initial_md) {
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     c->sent_initial_md = true;
@@ -282,6 +346,15 @@ static void dispatch(struct runm_rpc_call *c)
   const struct runm_rpc_method *m = c->method;
   int ret;
 
+  if (m == NULL && c->srv->cfg.fallback) {
+    start_close_watch(c);
+    ret = c->srv->cfg.fallback(c->srv->cfg.opaque, c, NULL, &err);
+    if (ret < 0)
+      finish_error(c, &err);
+    else
+      finish(c, GRPC_STATUS_OK, "", NULL);
+    return;
+  }
   if (m == NULL) {
     cleanup_free char *msg = NULL;
     if (asprintf(&msg, "unknown method %s", c->method_name) < 0) msg = NULL;

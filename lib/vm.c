@@ -132,6 +132,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   if (n < 0 || (size_t)n >= sizeof(plan->dir))
     return runm_make_error(err, ENAMETOOLONG, "state dir path for `%s` is too long", cfg->id);
   snprintf(plan->rpc_sock, sizeof(plan->rpc_sock), "%s/rpc.sock", plan->dir);
+  snprintf(plan->api_sock, sizeof(plan->api_sock), "%s/api.sock", plan->dir);
   snprintf(plan->console_log, sizeof(plan->console_log), "%s/console.log", plan->dir);
   if (strlen(plan->rpc_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
     return runm_make_error(err, ENAMETOOLONG,

@@ -65,7 +65,8 @@ int runm_vm_share_check(const char *path, runm_error_t *err);
 /* Paths and choices fixed before the backend spawns anything. */
 struct runm_vm_plan {
   char dir[256];
-  char rpc_sock[300];
+  char rpc_sock[300];  /* QEMU's end of the channel: one connection at a time */
+  char api_sock[300];  /* the owner's proxy: any number of clients */
   char console_log[300];
   enum runm_accel accel;
   enum runm_transport transport;

@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "json.h"
+#include "rpc.h"
 #include "runmctl.h"
 #include "vm.h"
 
@@ -99,8 +100,22 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
     report(ready_fd, line);
     return 1;
   }
-  /* The serial port carries one connection: leave it to runmctl's users. */
-  runm_vm_drop_client(vm);
+  /* The serial port carries one connection: the supervisor keeps it and
+   * serves a proxy socket that any number of clients can share. */
+  struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = vm->client};
+  struct runm_rpc_server *proxy = runm_rpc_server_new(&pcfg, &err);
+  if (proxy == NULL || runm_rpc_server_listen_unix(proxy, vm->plan.api_sock, &err) < 0 ||
+      runm_rpc_server_start(proxy, &err) < 0) {
+    cleanup_free char *msg = runm_error_string(err);
+    snprintf(line, sizeof(line), "ERR %d proxy socket: %s\n", err ? err->status : EIO,
+             msg ? msg : "error");
+    report(ready_fd, line);
+    runm_rpc_server_free(proxy);
+    runm_error_release(&err);
+    runm_vm_stop(vm, 0, &err);
+    runm_vm_free(vm);
+    return 1;
+  }
 
   memset(&info, 0, sizeof(info));
   snprintf(info.id, sizeof(info.id), "%s", vm->id);
@@ -108,7 +123,7 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
   info.supervisor_pid = getpid();
   snprintf(info.accel, sizeof(info.accel), "%s", runm_accel_name(vm->plan.accel));
   snprintf(info.transport, sizeof(info.transport), "%s", runm_transport_name(vm->plan.transport));
-  snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.rpc_sock);
+  snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.api_sock);
   snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
   info.spawn_ns = vm->spawn_ns;
   info.ready_ns = vm->ready_ns;
@@ -117,11 +132,12 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
     snprintf(line, sizeof(line), "ERR %d %s\n", err->status, msg ? msg : "error");
     report(ready_fd, line);
     runm_error_release(&err);
+    runm_rpc_server_free(proxy);
     runm_vm_stop(vm, 0, &err);
     runm_vm_free(vm);
     return 1;
   }
-  snprintf(line, sizeof(line), "OK %s %s %s %s %lld\n", vm->id, vm->plan.rpc_sock,
+  snprintf(line, sizeof(line), "OK %s %s %s %s %lld\n", vm->id, vm->plan.api_sock,
            runm_accel_name(vm->plan.accel), runm_transport_name(vm->plan.transport),
            (long long)(vm->ready_ns - vm->spawn_ns));
   report(ready_fd, line);
@@ -147,6 +163,10 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
       break;
     }
   }
+  /* Stop serving first: freeing the server cancels the proxied calls and
+   * waits for their handlers, which use the VM's client until they end. */
+  runm_rpc_server_free(proxy);
+  runm_vm_drop_client(vm);
   runm_vm_stop(vm, 3000, &err);
   runm_vm_free(vm);
   return 0;

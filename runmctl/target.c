@@ -20,7 +20,10 @@ int target_resolve(struct runmctl *ctl, const char *id, const char *socket, stru
   if (id == NULL || *id == '\0')
     return runm_make_error(err, EINVAL, "no VM given (--vm ID, --socket PATH or $RUNM_VM)");
   if (runmctl_vm_dir(ctl, id, t->dir, sizeof(t->dir), err) < 0) return -1;
-  snprintf(t->socket, sizeof(t->socket), "%s/rpc.sock", t->dir);
+  /* The owner's proxy socket when there is one (the channel itself carries
+   * a single connection, which the owner holds). */
+  snprintf(t->socket, sizeof(t->socket), "%s/api.sock", t->dir);
+  if (access(t->socket, F_OK) < 0) snprintf(t->socket, sizeof(t->socket), "%s/rpc.sock", t->dir);
   cleanup_error runm_error_t e2 = NULL;
   t->have_info = vm_info_read(t->dir, &t->info, &e2) == 0;
   return 0;

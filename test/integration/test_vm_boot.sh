@@ -9,7 +9,7 @@ if [ $rc -eq 0 ]; then ok "vm start succeeds"; else not_ok "vm start succeeds" "
 sock=$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["socket"])')
 boot=$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["boot_seconds"])')
 echo "# boot to first Ping: $boot s"
-check "start reports the VM's socket" test "$sock" = "$RUNM_STATE_DIR/vm/boot1/rpc.sock"
+check "start reports the VM's API socket" test "$sock" = "$RUNM_STATE_DIR/vm/boot1/api.sock"
 check "socket is mode 0600" test "$(stat -c %a "$sock")" = 600
 check "state dir is mode 0700" test "$(stat -c %a "$RUNM_STATE_DIR/vm/boot1")" = 700
 check "nothing listens on TCP for QEMU" bash -c "! ss -ltnp 2>/dev/null | grep -q qemu"

@@ -267,6 +267,80 @@ int main(void)
            "the handler was woken by the cancel hook");
   }
 
+  /* The transparent proxy: a second server forwarding everything to the
+   * first through one client connection. */
+  {
+    cleanup_free char *psock = NULL, *ptarget = NULL;
+    if (asprintf(&psock, "%s/proxy.sock", dir) < 0 || asprintf(&ptarget, "unix:%s", psock) < 0)
+      abort();
+    struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = cl};
+    struct runm_rpc_server *ps = runm_rpc_server_new(&pcfg, &err);
+    ok(ps && runm_rpc_server_listen_unix(ps, psock, &err) == 0 &&
+           runm_rpc_server_start(ps, &err) == 0,
+       "proxy server starts");
+    struct runm_rpc_client *pc = runm_rpc_client_new(ptarget, -1, &err);
+    int good_p = 0;
+    for (int i = 0; i < 20; i++) {
+      if (call_ping(pc, "/runm.v1.Guest/Ping", "via", 3, &resp, &err) == 0 && resp &&
+          resp->data.len == 3 && memcmp(resp->data.data, "via", 3) == 0)
+        good_p++;
+      if (resp) protobuf_c_message_free_unpacked(&resp->base, NULL);
+      resp = NULL;
+      runm_error_release(&err);
+    }
+    is_int(good_p, 20, "unary calls pass through the proxy");
+    ret = call_ping(pc, "/runm.v1.Guest/Ping", "gone", 4, &resp, &err);
+    ok(ret < 0 && err && err->status == ENOENT && strstr(err->msg, "container `gone` not found"),
+       "status code and details pass through the proxy");
+    runm_error_release(&err);
+    ret = call_ping(pc, "/runm.v1.Guest/Nope", "x", 1, &resp, &err);
+    ok(ret < 0 && err && err->status == ENOSYS, "UNIMPLEMENTED passes through the proxy");
+    runm_error_release(&err);
+
+    Runm__V1__EventsRequest er = RUNM__V1__EVENTS_REQUEST__INIT;
+    struct runm_rpc_stream *sm = runm_rpc_stream_open(pc, "/runm.v1.Guest/Events", &er.base,
+                                                      &runm__v1__event__descriptor, 5000, &err);
+    ProtobufCMessage *m;
+    int n = 0, r;
+    while (sm && (r = runm_rpc_stream_recv(sm, &m, &err)) == 1) {
+      n++;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    ok(n == 5 && r == 0, "server stream passes through the proxy");
+    runm_rpc_stream_free(sm);
+
+    sm = runm_rpc_stream_open(pc, "/runm.v1.Guest/Stdio", NULL, &runm__v1__stdio_out__descriptor,
+                              5000, &err);
+    Runm__V1__StdioIn in = RUNM__V1__STDIO_IN__INIT;
+    int echo = 0;
+    in.stdin.data = (uint8_t *)"abc";
+    in.stdin.len = 3;
+    in.close_stdin = true;
+    runm_rpc_stream_send(sm, &in.base, &err);
+    if (runm_rpc_stream_recv(sm, &m, &err) == 1) {
+      Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
+      echo = o->stdout.len == 3 && memcmp(o->stdout.data, "ABC", 3) == 0 && o->exited;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    runm_rpc_stream_close_send(sm, &err);
+    ok(echo && runm_rpc_stream_recv(sm, &m, &err) == 0, "bidi stream passes through the proxy");
+    runm_rpc_stream_free(sm);
+
+    /* A client that goes away mid-call through the proxy reaches the handler. */
+    int before = __atomic_load_n(&cancelled_waits, __ATOMIC_SEQ_CST);
+    Runm__V1__WaitRequest wr = RUNM__V1__WAIT_REQUEST__INIT;
+    m = NULL;
+    ret = runm_rpc_client_unary(pc, "/runm.v1.Guest/Wait", &wr.base,
+                                &runm__v1__wait_response__descriptor, &m, 300, false, &err);
+    runm_error_release(&err);
+    for (int i = 0; i < 200 && __atomic_load_n(&cancelled_waits, __ATOMIC_SEQ_CST) == before; i++)
+      usleep(10000);
+    is_int(__atomic_load_n(&cancelled_waits, __ATOMIC_SEQ_CST), before + 1,
+           "cancel through the proxy wakes the upstream handler");
+    runm_rpc_client_free(pc);
+    runm_rpc_server_free(ps);
+  }
+
   runm_rpc_client_cancel_all(cl, "peer VM exited");
   ret = call_ping(cl, "/runm.v1.Guest/Ping", "x", 1, &resp, &err);
   ok(ret < 0 && err && strstr(err->msg, "peer VM exited"), "cancel_all fails later calls");
