@@ -99,6 +99,16 @@ char *runm_vm_console_tail(const char *path, size_t max)
   }
   /* The guest is untrusted: keep printable text only. */
   {
+    /* microvm keeps PCI for virtio-pci, and the kernel always says this;
+     * it is noise in an error report. */
+    static const char noise[] = "PCI: Fatal: No config space access function found";
+    char *hit;
+    while ((hit = strstr(start, noise))) {
+      char *eol = strchr(hit, '\n');
+      memmove(hit, eol ? eol + 1 : hit + strlen(hit), strlen(eol ? eol + 1 : hit + strlen(hit)) + 1);
+    }
+  }
+  {
     char *w = start;
     for (char *p = start; *p; p++) {
       if (*p == '\r') continue; /* serial consoles end lines with \r\n */
@@ -110,6 +120,30 @@ char *runm_vm_console_tail(const char *path, size_t max)
     start[strlen(start) - 1] = '\0';
   memmove(buf, start, strlen(start) + 1);
   return buf;
+}
+
+/* Host TSC rate in kHz from /proc/cpuinfo's "cpu MHz", 0 when unknown. */
+static unsigned long host_tsc_khz(void)
+{
+  cleanup_file FILE *f = fopen("/proc/cpuinfo", "re");
+  char line[256];
+  double mhz;
+  if (f == NULL) return 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "cpu MHz : %lf", &mhz) == 1 && mhz > 100) return (unsigned long)(mhz * 1000);
+  return 0;
+}
+
+/* Under TCG the guest often cannot calibrate its TSC (then it falls back to
+ * a 4 ms jiffies clock) and spends ~0.25 s calibrating the local APIC timer:
+ * tell it the rate, and with one vCPU skip the LAPIC timer. Measured: boot
+ * to init 0.80-0.95 s -> 0.58 s. */
+static void tcg_tuning(const struct runm_vm_config *cfg, char *out, size_t len)
+{
+  unsigned long khz = host_tsc_khz();
+  out[0] = '\0';
+  if (khz) snprintf(out, len, " tsc_early_khz=%lu tsc=reliable", khz);
+  if ((cfg->vcpus ? cfg->vcpus : 1) == 1) strncat(out, " nolapic_timer", len - strlen(out) - 1);
 }
 
 static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *log,
@@ -142,11 +176,13 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   /* CIDs 0-2 are reserved; derive one from the pid and time to avoid clashes. */
   plan->vsock_cid = 3 + (unsigned)((getpid() * 2654435761u) ^ (unsigned)time(NULL)) % 0x7ffffff0u;
 
+  char tuning[128] = "";
+  if (plan->accel == RUNM_ACCEL_TCG) tcg_tuning(cfg, tuning, sizeof(tuning));
   clock_gettime(CLOCK_REALTIME, &now);
   n = snprintf(plan->append, sizeof(plan->append),
-               "console=ttyS0 reboot=t panic=-1 quiet runm.id=%s runm.transport=%s runm.port=%s "
+               "console=ttyS0 reboot=t panic=-1 quiet%s runm.id=%s runm.transport=%s runm.port=%s "
                "runm.vsock_port=%u runm.time=%lld.%09ld%s%s%s",
-               cfg->id, runm_transport_name(plan->transport), RUNM_VM_RPC_PORT_NAME,
+               tuning, cfg->id, runm_transport_name(plan->transport), RUNM_VM_RPC_PORT_NAME,
                RUNM_VM_VSOCK_PORT, (long long)now.tv_sec, now.tv_nsec,
                cfg->debug ? " runm.debug=1" : "", cfg->extra_append ? " " : "",
                cfg->extra_append ? cfg->extra_append : "");

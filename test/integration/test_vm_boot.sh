@@ -46,6 +46,17 @@ while IFS= read -r line; do
   esac
 done < <(/usr/bin/python3 "$TMP/check_info.py" "$TMP/info.json" 2>&1 || echo "not ok - info JSON parses")
 
+# Many clients at once share the VM's one channel through the API socket.
+"$RUNMCTL" ping --count 200 boot1 >"$TMP/bg1" 2>&1 &
+b1=$!
+"$RUNMCTL" ping --count 200 boot1 >"$TMP/bg2" 2>&1 &
+b2=$!
+"$RUNMCTL" info boot1 >"$TMP/fg" 2>&1
+fg=$?
+wait $b1; r1=$?
+wait $b2; r2=$?
+if [ $fg -eq 0 ] && [ $r1 -eq 0 ] && [ $r2 -eq 0 ]; then ok "three concurrent clients all served"; else not_ok "three concurrent clients all served" "$fg/$r1/$r2: $(cat "$TMP/bg1" "$TMP/fg")"; fi
+
 "$RUNMCTL" vm ls --json >"$TMP/ls.json"
 check "vm ls shows it running" grep -q '"id":"boot1","state":"running"' "$TMP/ls.json"
 
