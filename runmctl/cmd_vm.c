@@ -82,7 +82,7 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
 {
   cleanup_error runm_error_t err = NULL;
   struct runm_vm *vm = NULL;
-  struct vm_info info;
+  struct runm_vm_info info;
   sigset_t mask;
   int sfd, devnull;
   char line[4096];
@@ -127,7 +127,7 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
   snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
   info.spawn_ns = vm->spawn_ns;
   info.ready_ns = vm->ready_ns;
-  if (vm_info_write(vm->plan.dir, &info, &err) < 0) {
+  if (runm_vm_info_write(vm->plan.dir, &info, &err) < 0) {
     cleanup_free char *msg = runm_error_string(err);
     snprintf(line, sizeof(line), "ERR %d %s\n", err->status, msg ? msg : "error");
     report(ready_fd, line);
@@ -403,13 +403,13 @@ static int stop_one(struct runmctl *ctl, const char *id, int timeout_s)
 {
   cleanup_error runm_error_t err = NULL;
   char dir[512];
-  struct vm_info info;
+  struct runm_vm_info info;
 
   if (runmctl_vm_dir(ctl, id, dir, sizeof(dir), &err) < 0) {
     fprintf(stderr, "runmctl vm stop: %s\n", err->msg);
     return runmctl_exit_code(err);
   }
-  if (vm_info_read(dir, &info, &err) < 0) {
+  if (runm_vm_info_read(dir, &info, &err) < 0) {
     fprintf(stderr, "runmctl vm stop: VM `%s` is still starting or not standalone (%s)\n", id,
             err->msg);
     return RUNMCTL_FAIL;
@@ -495,12 +495,12 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
   }
   while (d && (de = readdir(d))) {
     char dir[4400];
-    struct vm_info info;
+    struct runm_vm_info info;
     cleanup_error runm_error_t err = NULL;
     const char *state;
     if (de->d_name[0] == '.' || !runm_vm_id_valid(de->d_name)) continue;
     snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
-    if (vm_info_read(dir, &info, &err) < 0) {
+    if (runm_vm_info_read(dir, &info, &err) < 0) {
       state = "starting";
       snprintf(info.id, sizeof(info.id), "%s", de->d_name);
     } else {

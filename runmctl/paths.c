@@ -75,58 +75,6 @@ int runmctl_find_artifact(const char *env, const char *name, char *out, size_t l
                          strcmp(name, "vmlinux") == 0 ? "kernel" : "image", name, env);
 }
 
-int vm_info_write(const char *dir, const struct vm_info *i, runm_error_t *err)
-{
-  char tmp[400], path[400];
-  cleanup_file FILE *f = NULL;
-  int fd;
-
-  snprintf(tmp, sizeof(tmp), "%s/vm.info.tmp", dir);
-  snprintf(path, sizeof(path), "%s/vm.info", dir);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return runm_make_error(err, errno, "create `%s`", tmp);
-  f = fdopen(fd, "w");
-  if (f == NULL) {
-    close(fd);
-    return runm_make_error(err, errno, "fdopen");
-  }
-  fprintf(f, "id=%s\nqemu_pid=%d\nsupervisor_pid=%d\naccel=%s\ntransport=%s\nsocket=%s\n"
-             "console=%s\nspawn_ns=%lld\nready_ns=%lld\n",
-          i->id, (int)i->qemu_pid, (int)i->supervisor_pid, i->accel, i->transport, i->socket,
-          i->console, i->spawn_ns, i->ready_ns);
-  if (fflush(f) != 0) return runm_make_error(err, errno, "write `%s`", tmp);
-  if (rename(tmp, path) < 0) return runm_make_error(err, errno, "rename `%s`", tmp);
-  return 0;
-}
-
-int vm_info_read(const char *dir, struct vm_info *i, runm_error_t *err)
-{
-  char path[400], line[512];
-  cleanup_file FILE *f = NULL;
-
-  memset(i, 0, sizeof(*i));
-  snprintf(path, sizeof(path), "%s/vm.info", dir);
-  f = fopen(path, "re");
-  if (f == NULL) return runm_make_error(err, errno, "read `%s`", path);
-  while (fgets(line, sizeof(line), f)) {
-    char *eq = strchr(line, '='), *v;
-    if (eq == NULL) continue;
-    *eq = '\0';
-    v = eq + 1;
-    v[strcspn(v, "\n")] = '\0';
-    if (strcmp(line, "id") == 0) snprintf(i->id, sizeof(i->id), "%s", v);
-    else if (strcmp(line, "qemu_pid") == 0) i->qemu_pid = atoi(v);
-    else if (strcmp(line, "supervisor_pid") == 0) i->supervisor_pid = atoi(v);
-    else if (strcmp(line, "accel") == 0) snprintf(i->accel, sizeof(i->accel), "%s", v);
-    else if (strcmp(line, "transport") == 0) snprintf(i->transport, sizeof(i->transport), "%s", v);
-    else if (strcmp(line, "socket") == 0) snprintf(i->socket, sizeof(i->socket), "%s", v);
-    else if (strcmp(line, "console") == 0) snprintf(i->console, sizeof(i->console), "%s", v);
-    else if (strcmp(line, "spawn_ns") == 0) i->spawn_ns = atoll(v);
-    else if (strcmp(line, "ready_ns") == 0) i->ready_ns = atoll(v);
-  }
-  return 0;
-}
-
 int runmctl_exit_code(const runm_error_t err)
 {
   if (err == NULL) return RUNMCTL_FAIL;

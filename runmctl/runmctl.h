@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "vm_info.h"
 
 /* Exit codes scripts can rely on. */
 enum {
@@ -25,24 +26,12 @@ struct runmctl {
   struct runm_logger log;
 };
 
-/* What a standalone VM's supervisor records in <dir>/vm.info. */
-struct vm_info {
-  char id[80];
-  pid_t qemu_pid;
-  pid_t supervisor_pid;
-  char accel[16], transport[16];
-  char socket[300], console[300];
-  long long spawn_ns, ready_ns;
-};
-
 /* paths.c */
 void runmctl_default_state_root(char *buf, size_t len);
 int runmctl_vm_dir(const struct runmctl *ctl, const char *id, char *out, size_t len,
                    runm_error_t *err);
 int runmctl_find_artifact(const char *env, const char *name, char *out, size_t len,
                           runm_error_t *err);
-int vm_info_read(const char *dir, struct vm_info *info, runm_error_t *err);
-int vm_info_write(const char *dir, const struct vm_info *info, runm_error_t *err);
 int runmctl_exit_code(const runm_error_t err);
 
 /* target.c: which guest service a command talks to */
@@ -50,7 +39,7 @@ struct rpc_target {
   char socket[512];
   char dir[512];
   bool have_info;
-  struct vm_info info;
+  struct runm_vm_info info;
 };
 struct runm_rpc_client;
 int target_resolve(struct runmctl *ctl, const char *id, const char *socket, struct rpc_target *t,

@@ -25,7 +25,7 @@ int target_resolve(struct runmctl *ctl, const char *id, const char *socket, stru
   snprintf(t->socket, sizeof(t->socket), "%s/api.sock", t->dir);
   if (access(t->socket, F_OK) < 0) snprintf(t->socket, sizeof(t->socket), "%s/rpc.sock", t->dir);
   cleanup_error runm_error_t e2 = NULL;
-  t->have_info = vm_info_read(t->dir, &t->info, &e2) == 0;
+  t->have_info = runm_vm_info_read(t->dir, &t->info, &e2) == 0;
   return 0;
 }
 
