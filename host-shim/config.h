@@ -1,0 +1,29 @@
+/* The shim's settings: /etc/runm/config.toml (or $RUNM_CONFIG), then
+ * environment overrides, then defaults. */
+#ifndef SHIM_CONFIG_H
+#define SHIM_CONFIG_H
+
+#include <stdbool.h>
+#include <limits.h>
+
+#include "error.h"
+#include "vm.h"
+
+struct shim_config {
+  char kernel[PATH_MAX], initrd[PATH_MAX], mbin[PATH_MAX];
+  char state_dir[PATH_MAX];
+  enum runm_accel accel;
+  enum runm_transport transport;
+  unsigned memory_mib; /* default VM memory; grown to fit the spec's limit */
+  unsigned vcpus;
+  unsigned boot_timeout_s;
+  bool debug;
+};
+
+/* exe_dir: where the shim binary lives (artifacts default to
+ * exe_dir/../share/runm). */
+int shim_config_load(struct shim_config *cfg, const char *exe_dir, runm_error_t *err);
+/* Parses one config file into cfg (exposed for unit tests). */
+int shim_config_parse_file(struct shim_config *cfg, const char *path, runm_error_t *err);
+
+#endif

@@ -1,0 +1,38 @@
+/* A process's stdio on the host: containerd's FIFOs (or file:// URIs)
+ * relayed to and from the guest's Stdio stream. */
+#ifndef SHIM_IO_H
+#define SHIM_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "log.h"
+
+struct runm_rpc_client;
+struct io_relay;
+
+/* Called once, from the relay thread, after every byte the process wrote
+ * has been written to its outputs: exited=false means the guest stream
+ * failed (the VM died) and status is meaningless. */
+typedef void (*io_exit_fn)(void *opaque, bool exited, uint32_t status);
+
+struct io_config {
+  const char *id, *exec_id;
+  const char *stdin_path, *stdout_path, *stderr_path; /* "" = none */
+  bool terminal;
+  io_exit_fn on_exit;
+  void *opaque;
+  const struct runm_logger *log;
+};
+
+/* Attaches to the guest Stdio stream now (before Start, so no output waits)
+ * and starts relaying on its own threads. */
+struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_config *cfg,
+                                runm_error_t *err);
+/* Closes the process's stdin (CloseIO). */
+void io_relay_close_stdin(struct io_relay *io);
+/* Stops the relay (cancels the stream if still open) and frees it. */
+void io_relay_free(struct io_relay *io);
+
+#endif

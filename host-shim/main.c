@@ -1,0 +1,461 @@
+/* containerd-shim-runm-v1: containerd's shim v2 contract. `start` spawns
+ * the long-lived shim and prints its ttrpc address; `delete` cleans up after
+ * a shim that died; with no subcommand the process is the shim itself,
+ * serving the Task service on the socket `start` passed it as fd 3. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "containerd/runtime/task/v2/shim.pb-c.h"
+#include "events.h"
+#include "rootfs.h"
+#include "shim.h"
+#include "task.h"
+#include "ttrpc.h"
+#include "vm.h"
+#include "vm_info.h"
+
+extern char **environ;
+
+#define LISTEN_FD 3
+
+struct args {
+  const char *ns, *address, *publish_binary, *id, *bundle, *socket;
+  bool debug;
+  const char *action; /* "start", "delete", or NULL (serve) */
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+  memset(a, 0, sizeof(*a));
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    /* Go's flag package: -name value, --name value, -name=value. */
+    if (f[0] == '-') {
+      const char *name = f + (f[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
+      char key[32];
+      const char *val;
+      size_t kl = eq ? (size_t)(eq - name) : strlen(name);
+      if (kl >= sizeof(key)) return -1;
+      memcpy(key, name, kl);
+      key[kl] = '\0';
+      if (strcmp(key, "debug") == 0) {
+        a->debug = !eq || strcmp(eq + 1, "true") == 0;
+        continue;
+      }
+      if (strcmp(key, "v") == 0 || strcmp(key, "version") == 0) {
+        a->action = "version";
+        continue;
+      }
+      if (eq)
+        val = eq + 1;
+      else if (i + 1 < argc)
+        val = argv[++i];
+      else
+        return -1;
+      if (strcmp(key, "namespace") == 0) a->ns = val;
+      else if (strcmp(key, "address") == 0) a->address = val;
+      else if (strcmp(key, "publish-binary") == 0) a->publish_binary = val;
+      else if (strcmp(key, "id") == 0) a->id = val;
+      else if (strcmp(key, "bundle") == 0) a->bundle = val;
+      else if (strcmp(key, "socket") == 0) a->socket = val;
+      /* Flags of newer containerds we do not use are accepted silently. */
+    } else if (a->action == NULL) {
+      a->action = f;
+    }
+  }
+  return 0;
+}
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+void shim_vm_id(const char *ns, const char *id, char *out, size_t len)
+{
+  char want[300];
+  snprintf(want, sizeof(want), "%s-%s", ns, id);
+  if (runm_vm_id_valid(want)) {
+    snprintf(out, len, "%s", want);
+    return;
+  }
+  uint64_t h = fnv1a(id, fnv1a("/", fnv1a(ns, 1469598103934665603ULL)));
+  snprintf(out, len, "%.40s-%016llx", id, (unsigned long long)h);
+  for (char *p = out; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '-' || *p == '_' || *p == '.'))
+      *p = '_';
+  if (!((out[0] >= 'a' && out[0] <= 'z') || (out[0] >= 'A' && out[0] <= 'Z') ||
+        (out[0] >= '0' && out[0] <= '9')))
+    out[0] = 'x';
+}
+
+/* The socket the shim serves: one per (containerd, namespace, id), under
+ * runm's state dir, short enough for sun_path. */
+static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
+{
+  uint64_t h = fnv1a(a->id, fnv1a("/", fnv1a(a->ns, fnv1a(a->address ? a->address : "", 1469598103934665603ULL))));
+  snprintf(out, len, "%s/s/%016llx.sock", cfg->state_dir, (unsigned long long)h);
+}
+
+static void exe_dir(char *out, size_t len)
+{
+  ssize_t n = readlink("/proc/self/exe", out, len - 1);
+  if (n <= 0) {
+    out[0] = '\0';
+    return;
+  }
+  out[n] = '\0';
+  char *slash = strrchr(out, '/');
+  if (slash) *slash = '\0';
+}
+
+static int die(const char *what, runm_error_t err)
+{
+  cleanup_free char *msg = runm_error_string(err);
+  fprintf(stderr, "containerd-shim-runm-v1: %s: %s\n", what, msg ? msg : "error");
+  return 1;
+}
+
+static int listen_socket(const char *path, runm_error_t *err)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return runm_make_error(err, errno, "socket");
+  if (strlen(path) >= sizeof(addr.sun_path))
+    return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", path);
+  memcpy(addr.sun_path, path, strlen(path) + 1);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+    return runm_make_error(err, errno, "bind `%s`", path);
+  if (chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+    int e = errno;
+    unlink(path);
+    return runm_make_error(err, e, "listen `%s`", path);
+  }
+  return runm_steal_fd(&fd);
+}
+
+static bool socket_alive(const char *path)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) return false;
+  memcpy(addr.sun_path, path, strlen(path) + 1);
+  return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+static int write_file(const char *path, const char *content, runm_error_t *err)
+{
+  cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content))
+    return runm_make_error(err, errno, "write `%s`", path);
+  return 0;
+}
+
+static int cmd_start(const struct args *a, int argc, char **argv)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim_config cfg;
+  char dir[PATH_MAX], sock[PATH_MAX], sdir[PATH_MAX + 8], address[PATH_MAX + 16], cwd[PATH_MAX];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  char **child_argv;
+  int lfd, moved, r;
+  pid_t pid;
+
+  exe_dir(dir, sizeof(dir));
+  if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
+  if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
+  socket_path(&cfg, a, sock, sizeof(sock));
+  snprintf(address, sizeof(address), "unix://%s", sock);
+  mkdir(cfg.state_dir, 0711);
+  snprintf(sdir, sizeof(sdir), "%s/s", cfg.state_dir);
+  if (mkdir(sdir, 0700) < 0 && errno != EEXIST) {
+    runm_make_error(&err, errno, "mkdir `%s`", sdir);
+    return die("start", err);
+  }
+  if (access(sock, F_OK) == 0) {
+    if (socket_alive(sock)) {
+      /* A shim already serves this task (containerd retried): reuse it. */
+      write_file("address", address, &err);
+      printf("%s", address);
+      return 0;
+    }
+    unlink(sock);
+  }
+  lfd = listen_socket(sock, &err);
+  if (lfd < 0) return die("start", err);
+  if (lfd == LISTEN_FD) {
+    moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
+    close(lfd);
+    lfd = moved;
+  }
+  child_argv = calloc((size_t)argc + 1, sizeof(char *));
+  for (int i = 0, j = 0; i < argc; i++)
+    if (strcmp(argv[i], "start") != 0) child_argv[j++] = argv[i];
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, lfd, LISTEN_FD);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  /* containerd reads start's stdout and stderr until EOF: the long-lived
+   * shim must hold neither (it logs to the bundle's log FIFO), nor any
+   * other descriptor containerd happened to leak to us. */
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, LISTEN_FD + 1);
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, child_argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  free(child_argv);
+  close(lfd);
+  if (r != 0) {
+    unlink(sock);
+    runm_make_error(&err, r, "spawn the shim");
+    return die("start", err);
+  }
+  if (write_file("address", address, &err) < 0) {
+    kill(pid, SIGKILL);
+    unlink(sock);
+    return die("start", err);
+  }
+  printf("%s", address);
+  return 0;
+}
+
+/* After a shim died: kill its VM, unmount its rootfs, remove its state,
+ * and tell containerd how the task ended (SIGKILL, now). */
+static int cmd_delete(const struct args *a)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim_config cfg;
+  char dir[PATH_MAX], vmid[80], vmdir[PATH_MAX + 100], sock[PATH_MAX], cwd[PATH_MAX];
+  struct runm_vm_info info;
+  Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+  struct timespec now;
+  uint8_t buf[128];
+  size_t len;
+
+  exe_dir(dir, sizeof(dir));
+  if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
+  shim_vm_id(a->ns ? a->ns : "", a->id ? a->id : "", vmid, sizeof(vmid));
+  snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
+  if (runm_vm_info_read(vmdir, &info, &err) == 0) {
+    char cmdline_path[64], cmd[4096] = "";
+    snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
+    int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+      close(fd);
+      if (n > 0) {
+        char want[120];
+        cmd[n] = '\0';
+        snprintf(want, sizeof(want), "runm-%s", vmid);
+        /* Only a QEMU that is this VM's (pids get reused). */
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
+          if (strcmp(cmd + i, want) == 0) {
+            kill(info.qemu_pid, SIGKILL);
+            break;
+          }
+      }
+    }
+    if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
+  }
+  runm_error_release(&err);
+  /* QEMU may take a moment to die and release its files; removal of
+   * sockets and logs does not need it gone. */
+  if (runm_vm_remove_dir(vmdir, &err) < 0) runm_log_error(NULL, err, "delete");
+  runm_error_release(&err);
+  if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
+    runm_log_error(NULL, err, "delete");
+  socket_path(&cfg, a, sock, sizeof(sock));
+  unlink(sock);
+  clock_gettime(CLOCK_REALTIME, &now);
+  ts.seconds = now.tv_sec;
+  ts.nanos = (int32_t)now.tv_nsec;
+  resp.exit_status = 128 + SIGKILL;
+  resp.exited_at = &ts;
+  len = protobuf_c_message_pack(&resp.base, buf);
+  fwrite(buf, 1, len, stdout);
+  return 0;
+}
+
+static int handle(void *opaque, struct runm_ttrpc_call *call, const ProtobufCMessage *req,
+                  ProtobufCMessage **resp, runm_error_t *err)
+{
+  struct shim *s = opaque;
+  const char *m = runm_ttrpc_call_method(call);
+  for (size_t i = 0; i < n_task_methods; i++)
+    if (strcmp(task_methods[i].name, m) == 0) {
+      runm_log(&s->log, RUNM_LOG_DEBUG, "Task.%s", m);
+      int r = task_methods[i].fn(s, req, resp, err);
+      if (r < 0) {
+        cleanup_free char *msg = runm_error_string(*err);
+        runm_log(&s->log, RUNM_LOG_WARN, "Task.%s: %s", m, msg ? msg : "error");
+      }
+      return r;
+    }
+  return runm_make_error(err, ENOSYS, "unknown method %s", m);
+}
+
+static void log_sink(void *opaque, enum runm_log_level level, const char *line)
+{
+  int fd = *(int *)opaque;
+  char buf[2400];
+  int n = snprintf(buf, sizeof(buf), "%s\n", line);
+  if (fd >= 0 && n > 0 && write(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0) {
+    /* containerd went away; nobody to tell */
+  }
+}
+
+struct sigwait_arg {
+  struct shim *s;
+  sigset_t mask;
+};
+
+/* SIGTERM/SIGINT end the shim like a Shutdown(now). */
+static void *signal_thread(void *arg)
+{
+  struct sigwait_arg *sa = arg;
+  int sig;
+  sigwait(&sa->mask, &sig);
+  pthread_mutex_lock(&sa->s->lock);
+  sa->s->shutdown_requested = true;
+  pthread_cond_broadcast(&sa->s->changed);
+  pthread_mutex_unlock(&sa->s->lock);
+  free(sa);
+  return NULL;
+}
+
+static int serve(const struct args *a)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim *s = calloc(1, sizeof(*s));
+  struct runm_ttrpc_method *methods;
+  struct runm_ttrpc_server *srv;
+  struct runm_ttrpc_server_config scfg = {0};
+  char sock[PATH_MAX];
+  int logfd;
+  sigset_t mask;
+
+  if (s == NULL) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  /* Blocked before any thread starts, so only signal_thread takes them. */
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, NULL);
+  /* containerd reads the shim's log from the "log" FIFO in the bundle. */
+  logfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (logfd >= 0) fcntl(logfd, F_SETFL, O_WRONLY);
+  else logfd = STDERR_FILENO;
+  snprintf(s->ns, sizeof(s->ns), "%s", a->ns ? a->ns : "default");
+  snprintf(s->id, sizeof(s->id), "%s", a->id ? a->id : "");
+  if (getcwd(s->bundle, sizeof(s->bundle)) == NULL) return 1;
+  if (a->bundle) snprintf(s->bundle, sizeof(s->bundle), "%s", a->bundle);
+  snprintf(s->containerd_address, sizeof(s->containerd_address), "%s", a->address ? a->address : "");
+  snprintf(s->publish_binary, sizeof(s->publish_binary), "%s", a->publish_binary ? a->publish_binary : "");
+  snprintf(s->ttrpc_address, sizeof(s->ttrpc_address), "%s",
+           getenv("TTRPC_ADDRESS") ? getenv("TTRPC_ADDRESS") : "");
+  exe_dir(s->exe_dir, sizeof(s->exe_dir));
+  s->log.component = "containerd-shim-runm-v1";
+  s->log.id = s->id;
+  s->log.sink = log_sink;
+  s->log.opaque = &logfd;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->changed, NULL);
+  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) {
+    runm_log_error(&s->log, err, "config");
+    return 1;
+  }
+  s->log.max_level = a->debug || s->cfg.debug ? RUNM_LOG_DEBUG : RUNM_LOG_INFO;
+  shim_vm_id(s->ns, s->id, s->vm_id, sizeof(s->vm_id));
+  s->pub = publisher_new(s->ns, s->ttrpc_address, s->publish_binary, s->containerd_address, &s->log, &err);
+  if (s->pub == NULL) {
+    runm_log_error(&s->log, err, "events");
+    return 1;
+  }
+
+  methods = calloc(2 * n_task_methods, sizeof(*methods));
+  for (size_t i = 0; i < n_task_methods; i++) {
+    methods[2 * i] = (struct runm_ttrpc_method){"containerd.task.v2.Task", task_methods[i].name,
+                                               task_methods[i].request, handle};
+    methods[2 * i + 1] = (struct runm_ttrpc_method){"containerd.task.v3.Task", task_methods[i].name,
+                                                   task_methods[i].request, handle};
+  }
+  scfg.methods = methods;
+  scfg.n_methods = 2 * n_task_methods;
+  scfg.opaque = s;
+  scfg.require_same_user = true;
+  srv = runm_ttrpc_server_new(&scfg, &err);
+  if (srv == NULL || runm_ttrpc_server_listen_fd(srv, LISTEN_FD, &err) < 0 ||
+      runm_ttrpc_server_start(srv, &err) < 0) {
+    runm_log_error(&s->log, err, "serve");
+    return 1;
+  }
+  runm_log(&s->log, RUNM_LOG_INFO, "serving task %s/%s (VM %s)", s->ns, s->id, s->vm_id);
+
+  {
+    pthread_t t;
+    struct sigwait_arg *sa = malloc(sizeof(*sa));
+    sa->s = s;
+    sa->mask = mask;
+    if (pthread_create(&t, NULL, signal_thread, sa) == 0) pthread_detach(t);
+  }
+
+  pthread_mutex_lock(&s->lock);
+  while (!s->shutdown_requested) pthread_cond_wait(&s->changed, &s->lock);
+  pthread_mutex_unlock(&s->lock);
+  runm_log(&s->log, RUNM_LOG_INFO, "shutting down");
+  runm_ttrpc_server_shutdown(srv, 2000);
+  task_cleanup(s);
+  publisher_free(s->pub);
+  runm_ttrpc_server_free(srv);
+  free(methods);
+  {
+    struct args copy = *a;
+    struct shim_config *cfg = &s->cfg;
+    socket_path(cfg, &copy, sock, sizeof(sock));
+    unlink(sock);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  struct args a;
+  if (parse_args(argc, argv, &a) < 0) {
+    fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
+                    "-id ID [-debug] [start|delete]\n");
+    return 2;
+  }
+  if (a.action && strcmp(a.action, "version") == 0) {
+    printf("containerd-shim-runm-v1:\n  Version: 0.1.0\n  Runtime: io.containerd.runm.v1\n");
+    return 0;
+  }
+  if (a.id == NULL || a.ns == NULL) {
+    fprintf(stderr, "containerd-shim-runm-v1: -namespace and -id are required\n");
+    return 2;
+  }
+  if (a.action && strcmp(a.action, "start") == 0) return cmd_start(&a, argc, argv);
+  if (a.action && strcmp(a.action, "delete") == 0) return cmd_delete(&a);
+  if (a.action) {
+    fprintf(stderr, "containerd-shim-runm-v1: unknown action `%s`\n", a.action);
+    return 2;
+  }
+  return serve(&a);
+}

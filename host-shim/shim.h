@@ -1,0 +1,59 @@
+/* containerd-shim-runm-v1: one shim per container task; it owns the task's
+ * VM and turns containerd's Task calls into guest-service calls. */
+#ifndef SHIM_H
+#define SHIM_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+
+struct runm_vm;
+struct runm_rpc_server;
+struct io_relay;
+struct publisher;
+
+/* One process of the task: the init (exec_id "") or an exec. */
+struct shim_process {
+  char *exec_id;
+  char *stdin_path, *stdout_path, *stderr_path;
+  bool terminal;
+  uint32_t pid;
+  bool started;
+  bool exited;
+  uint32_t exit_status;
+  int64_t exited_at_ns;
+  struct io_relay *io;
+  struct shim *shim;
+  struct shim_process *next;
+};
+
+struct shim {
+  /* Fixed at start. */
+  char ns[128], id[128], bundle[PATH_MAX];
+  char containerd_address[PATH_MAX], ttrpc_address[PATH_MAX], publish_binary[PATH_MAX];
+  char exe_dir[PATH_MAX];
+  char vm_id[80];
+  struct shim_config cfg;
+  struct runm_logger log;
+  struct publisher *pub;
+
+  pthread_mutex_t lock; /* guards everything below */
+  pthread_cond_t changed; /* a process exited, or the task went away */
+  struct runm_vm *vm;
+  struct runm_rpc_server *debug_proxy;
+  bool rootfs_mounted;
+  bool created, deleted;
+  struct shim_process *procs; /* init first */
+  bool shutdown_requested;
+};
+
+/* The VM id for a (namespace, id) pair: readable when it fits, hashed when
+ * not; the same in the serving shim and in `delete`. */
+void shim_vm_id(const char *ns, const char *id, char *out, size_t len);
+
+#endif

@@ -1,0 +1,33 @@
+/* What the shim needs from a bundle's OCI config.json: the host directories
+ * its bind mounts name (to share into the VM) and its resource limits (to
+ * size the VM). */
+#ifndef SHIM_SPEC_H
+#define SHIM_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define SPEC_MAX_BINDS 16
+
+struct spec_bind {
+  char *source; /* absolute host path */
+  bool readonly;
+  bool is_dir;
+};
+
+struct spec_info {
+  struct spec_bind binds[SPEC_MAX_BINDS];
+  size_t n_binds;
+  int64_t memory_limit; /* bytes, 0 = none */
+  double cpus;          /* quota/period, 0 = none */
+  bool terminal;
+  char *root; /* root.path made absolute (relative = under the bundle) */
+};
+
+int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);
+void spec_free(struct spec_info *info);
+
+#endif

@@ -1,0 +1,917 @@
+/* containerd's Task service on top of the guest service: each method maps
+ * onto one or two runm.v1 calls; events follow in containerd's order. */
+#include "task.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "containerd/cgroups/v2/metrics.pb-c.h"
+#include "containerd/events/task.pb-c.h"
+#include "containerd/runtime/task/v2/shim.pb-c.h"
+#include "events.h"
+#include "io.h"
+#include "rootfs.h"
+#include "rpc.h"
+#include "runm/v1/guest.pb-c.h"
+#include "spec.h"
+#include "vm.h"
+#include "vm_info.h"
+
+#define VERSION "runm 0.1.0"
+#define GUEST_TIMEOUT_MS 120000
+
+typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
+
+static int64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static Google__Protobuf__Timestamp *timestamp(int64_t ns)
+{
+  Google__Protobuf__Timestamp *t = malloc(sizeof(*t));
+  if (t == NULL) return NULL;
+  google__protobuf__timestamp__init(t);
+  t->seconds = ns / 1000000000LL;
+  t->nanos = (int32_t)(ns % 1000000000LL);
+  return t;
+}
+
+static char *xstrdup(const char *s)
+{
+  return strdup(s ? s : "");
+}
+
+static struct shim_process *find_proc(struct shim *s, const char *exec_id)
+{
+  const char *e = exec_id ? exec_id : "";
+  for (struct shim_process *p = s->procs; p; p = p->next)
+    if (strcmp(p->exec_id, e) == 0) return p;
+  return NULL;
+}
+
+static int check_id(struct shim *s, const char *id, runm_error_t *err)
+{
+  if (id == NULL || strcmp(id, s->id) != 0)
+    return runm_make_error(err, ENOENT, "task `%s` not found in this shim (it serves `%s`)",
+                           id ? id : "", s->id);
+  return 0;
+}
+
+/* The guest call, with the shim lock NOT held (calls can take a second). */
+static int guest(struct shim *s, const char *method, const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, runm_error_t *err)
+{
+  char full[96];
+  struct runm_rpc_client *cl;
+  pthread_mutex_lock(&s->lock);
+  cl = s->vm ? s->vm->client : NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (cl == NULL) return runm_make_error(err, ENOENT, "task `%s` has no VM", s->id);
+  snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
+  return runm_rpc_client_unary(cl, full, req, rd, resp, GUEST_TIMEOUT_MS, false, err);
+}
+
+static void free_msg(ProtobufCMessage *m)
+{
+  if (m) protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void proc_free(struct shim_process *p)
+{
+  if (p == NULL) return;
+  io_relay_free(p->io);
+  free(p->exec_id);
+  free(p->stdin_path);
+  free(p->stdout_path);
+  free(p->stderr_path);
+  free(p);
+}
+
+/* Called by a process's io relay once all its output is out. */
+static void proc_exited(void *opaque, bool exited, uint32_t status)
+{
+  struct shim_process *p = opaque;
+  struct shim *s = p->shim;
+  Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+  pthread_mutex_lock(&s->lock);
+  if (p->exited) {
+    pthread_mutex_unlock(&s->lock);
+    return;
+  }
+  p->exited = true;
+  /* The VM died under the process: report it as killed. */
+  p->exit_status = exited ? status : 128 + 9;
+  p->exited_at_ns = now_ns();
+  if (!exited)
+    runm_log(&s->log, RUNM_LOG_ERROR, "process `%s` lost: the VM's stdio stream failed",
+             p->exec_id[0] ? p->exec_id : s->id);
+  ev.container_id = s->id;
+  ev.id = p->exec_id[0] ? p->exec_id : s->id;
+  ev.pid = p->pid;
+  ev.exit_status = p->exit_status;
+  ts.seconds = p->exited_at_ns / 1000000000LL;
+  ts.nanos = (int32_t)(p->exited_at_ns % 1000000000LL);
+  ev.exited_at = &ts;
+  /* Published under the lock so a Delete cannot publish before the exit. */
+  publisher_publish(s->pub, "/tasks/exit", &ev.base);
+  pthread_cond_broadcast(&s->changed);
+  pthread_mutex_unlock(&s->lock);
+}
+
+static int start_io(struct shim *s, struct shim_process *p, runm_error_t *err)
+{
+  struct io_config ic = {
+      .id = s->id,
+      .exec_id = p->exec_id,
+      .stdin_path = p->stdin_path,
+      .stdout_path = p->stdout_path,
+      .stderr_path = p->stderr_path,
+      .terminal = p->terminal,
+      .on_exit = proc_exited,
+      .opaque = p,
+      .log = &s->log,
+  };
+  p->io = io_relay_start(s->vm->client, &ic, err);
+  return p->io ? 0 : -1;
+}
+
+static unsigned host_cpus(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+/* Shares for the VM: the bundle (rootfs lives below it) and the directories
+ * the spec's bind mounts name. A file bind shares its directory. */
+static int plan_shares(struct shim *s, const struct spec_info *si, struct runm_vm_share *shares,
+                       char paths[][PATH_MAX], size_t *n, runm_error_t *err)
+{
+  *n = 0;
+  snprintf(paths[0], PATH_MAX, "%s", s->bundle);
+  shares[(*n)++] = (struct runm_vm_share){paths[0], false};
+  /* A root outside the bundle (ctr run --rootfs) is shared as well. */
+  if (si->root && realpath(si->root, paths[1])) {
+    size_t l = strlen(paths[0]);
+    if (!(strncmp(paths[1], paths[0], l) == 0 && (paths[1][l] == '/' || paths[1][l] == '\0')))
+      shares[(*n)++] = (struct runm_vm_share){paths[1], false};
+  }
+  for (size_t i = 0; i < si->n_binds; i++) {
+    char dir[PATH_MAX];
+    bool dup = false;
+    if (*n >= RUNM_VM_MAX_SHARES)
+      return runm_make_error(err, E2BIG, "too many bind mounts to share (max %d)",
+                             RUNM_VM_MAX_SHARES - 1);
+    snprintf(dir, sizeof(dir), "%s", si->binds[i].source);
+    if (!si->binds[i].is_dir) {
+      char *slash = strrchr(dir, '/');
+      if (slash && slash != dir) *slash = '\0';
+      else snprintf(dir, sizeof(dir), "/");
+    }
+    if (realpath(dir, paths[*n]) == NULL) return runm_make_error(err, errno, "bind source `%s`", dir);
+    for (size_t k = 0; k < *n; k++) {
+      size_t l = strlen(shares[k].path);
+      /* Already visible through a share that contains it. */
+      if (strncmp(paths[*n], shares[k].path, l) == 0 &&
+          (paths[*n][l] == '\0' || paths[*n][l] == '/') && (!shares[k].readonly || si->binds[i].readonly))
+        dup = true;
+    }
+    if (dup) continue;
+    shares[*n] = (struct runm_vm_share){paths[*n], si->binds[i].readonly};
+    (*n)++;
+  }
+  return 0;
+}
+
+static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err)
+{
+  struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
+  char paths[RUNM_VM_MAX_SHARES][PATH_MAX];
+  struct runm_vm_config vc = {0};
+  struct runm_vm *vm = NULL;
+  struct runm_vm_info info;
+  size_t n = 0;
+  unsigned mem = s->cfg.memory_mib, cpus = s->cfg.vcpus;
+
+  if (plan_shares(s, si, shares, paths, &n, err) < 0) return -1;
+  /* Size the VM to the container's limits, plus room for the guest itself. */
+  if (si->memory_limit > 0 && (unsigned)(si->memory_limit >> 20) + 128 > mem)
+    mem = (unsigned)(si->memory_limit >> 20) + 128;
+  if (si->cpus > cpus) cpus = (unsigned)(si->cpus + 0.999);
+  if (cpus > host_cpus()) cpus = host_cpus();
+  vc.id = s->vm_id;
+  vc.state_root = s->cfg.state_dir;
+  vc.kernel = s->cfg.kernel;
+  vc.initrd = s->cfg.initrd;
+  vc.mbin = s->cfg.mbin;
+  vc.accel = s->cfg.accel;
+  vc.transport = s->cfg.transport;
+  vc.mem_mib = mem;
+  vc.vcpus = cpus;
+  vc.shares = shares;
+  vc.n_shares = n;
+  vc.boot_timeout_ms = (int64_t)s->cfg.boot_timeout_s * 1000;
+  vc.debug = s->cfg.debug;
+  if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
+
+  {
+    struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = vm->client};
+    cleanup_error runm_error_t e2 = NULL;
+    s->debug_proxy = runm_rpc_server_new(&pcfg, &e2);
+    if (s->debug_proxy == NULL || runm_rpc_server_listen_unix(s->debug_proxy, vm->plan.api_sock, &e2) < 0 ||
+        runm_rpc_server_start(s->debug_proxy, &e2) < 0) {
+      runm_log_error(&s->log, e2, "debug socket");
+      runm_rpc_server_free(s->debug_proxy);
+      s->debug_proxy = NULL;
+    }
+  }
+  memset(&info, 0, sizeof(info));
+  snprintf(info.id, sizeof(info.id), "%s", vm->id);
+  info.qemu_pid = vm->pid;
+  info.supervisor_pid = getpid();
+  snprintf(info.accel, sizeof(info.accel), "%s", runm_accel_name(vm->plan.accel));
+  snprintf(info.transport, sizeof(info.transport), "%s", runm_transport_name(vm->plan.transport));
+  snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.api_sock);
+  snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
+  info.spawn_ns = vm->spawn_ns;
+  info.ready_ns = vm->ready_ns;
+  snprintf(info.owner, sizeof(info.owner), "shim");
+  {
+    cleanup_error runm_error_t e2 = NULL;
+    if (runm_vm_info_write(vm->plan.dir, &info, &e2) < 0) runm_log_error(&s->log, e2, "vm.info");
+  }
+  runm_log(&s->log, RUNM_LOG_INFO, "VM %s ready in %.3f s (%s, %s, %u MiB, %u vCPU)", vm->id,
+           (vm->ready_ns - vm->spawn_ns) / 1e9, runm_accel_name(vm->plan.accel),
+           runm_transport_name(vm->plan.transport), mem, cpus);
+  s->vm = vm;
+  return 0;
+}
+
+static void stop_vm(struct shim *s)
+{
+  cleanup_error runm_error_t err = NULL;
+  if (s->debug_proxy) {
+    runm_rpc_server_free(s->debug_proxy);
+    s->debug_proxy = NULL;
+  }
+  if (s->vm) {
+    if (runm_vm_stop(s->vm, 2000, &err) < 0) runm_log_error(&s->log, err, "stop VM");
+    runm_vm_free(s->vm);
+    s->vm = NULL;
+  }
+}
+
+void task_cleanup(struct shim *s)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim_process *p, *next;
+  /* Relays first: they use the VM's client. */
+  pthread_mutex_lock(&s->lock);
+  p = s->procs;
+  s->procs = NULL;
+  pthread_mutex_unlock(&s->lock);
+  for (; p; p = next) {
+    next = p->next;
+    proc_free(p);
+  }
+  stop_vm(s);
+  if (s->rootfs_mounted && rootfs_unmount(s->bundle, &err) < 0) runm_log_error(&s->log, err, "rootfs");
+  s->rootfs_mounted = false;
+}
+
+static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                    runm_error_t *err)
+{
+  const CreateReq *r = (const CreateReq *)rq;
+  struct spec_info si;
+  struct shim_process *p = NULL;
+  Runm__V1__CreateRequest gr = RUNM__V1__CREATE_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__CreateTaskResponse *out;
+  struct rootfs_mount mounts[8];
+  size_t nm = r->n_rootfs;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  if (r->checkpoint && r->checkpoint[0])
+    return runm_make_error(err, ENOSYS, "restoring from a checkpoint is not supported by runm");
+  if (nm > sizeof(mounts) / sizeof(mounts[0]))
+    return runm_make_error(err, E2BIG, "%zu rootfs mounts; runm takes at most 8", nm);
+  pthread_mutex_lock(&s->lock);
+  if (s->created) {
+    pthread_mutex_unlock(&s->lock);
+    return runm_make_error(err, EEXIST, "task `%s` already exists", s->id);
+  }
+  s->created = true;
+  pthread_mutex_unlock(&s->lock);
+
+  if (spec_read(s->bundle, &si, err) < 0) goto fail;
+  for (size_t i = 0; i < nm; i++)
+    mounts[i] = (struct rootfs_mount){r->rootfs[i]->type, r->rootfs[i]->source,
+                                      (const char *const *)r->rootfs[i]->options,
+                                      r->rootfs[i]->n_options};
+  if (rootfs_mount(s->bundle, mounts, nm, err) < 0) {
+    spec_free(&si);
+    goto fail;
+  }
+  s->rootfs_mounted = nm > 0;
+  if (boot_vm(s, &si, err) < 0) {
+    spec_free(&si);
+    goto fail;
+  }
+  spec_free(&si);
+
+  gr.id = s->id;
+  gr.bundle = s->bundle;
+  gr.terminal = r->terminal;
+  gr.stdin = r->stdin && r->stdin[0];
+  if (guest(s, "Create", &gr.base, &runm__v1__create_response__descriptor, &gresp, err) < 0) goto fail;
+  p = calloc(1, sizeof(*p));
+  if (p == NULL) {
+    runm_make_error(err, ENOMEM, "create");
+    goto fail_guest;
+  }
+  p->shim = s;
+  p->exec_id = xstrdup("");
+  p->stdin_path = xstrdup(r->stdin);
+  p->stdout_path = xstrdup(r->stdout);
+  p->stderr_path = xstrdup(r->stderr);
+  p->terminal = r->terminal;
+  p->pid = ((Runm__V1__CreateResponse *)gresp)->pid;
+  free_msg(gresp);
+  gresp = NULL;
+  if (start_io(s, p, err) < 0) goto fail_guest;
+  pthread_mutex_lock(&s->lock);
+  p->next = s->procs;
+  s->procs = p;
+  {
+    Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+    Containerd__Events__TaskIO tio = CONTAINERD__EVENTS__TASK_IO__INIT;
+    tio.stdin = p->stdin_path;
+    tio.stdout = p->stdout_path;
+    tio.stderr = p->stderr_path;
+    tio.terminal = p->terminal;
+    ev.container_id = s->id;
+    ev.bundle = s->bundle;
+    ev.n_rootfs = r->n_rootfs;
+    ev.rootfs = r->rootfs;
+    ev.io = &tio;
+    ev.pid = p->pid;
+    publisher_publish(s->pub, "/tasks/create", &ev.base);
+  }
+  pthread_mutex_unlock(&s->lock);
+  out = malloc(sizeof(*out));
+  containerd__task__v2__create_task_response__init(out);
+  out->pid = p->pid;
+  *resp = &out->base;
+  return 0;
+
+fail_guest : {
+  Runm__V1__DeleteRequest dr = RUNM__V1__DELETE_REQUEST__INIT;
+  ProtobufCMessage *dresp = NULL;
+  cleanup_error runm_error_t e2 = NULL;
+  dr.id = s->id;
+  dr.force = true;
+  guest(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp, &e2);
+  free_msg(dresp);
+  proc_free(p);
+}
+fail:
+  free_msg(gresp);
+  task_cleanup(s);
+  pthread_mutex_lock(&s->lock);
+  s->created = false;
+  pthread_mutex_unlock(&s->lock);
+  return -1;
+}
+
+static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                   runm_error_t *err)
+{
+  const Containerd__Task__V2__StartRequest *r = (const void *)rq;
+  Runm__V1__StartRequest gr = RUNM__V1__START_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__StartResponse *out;
+  struct shim_process *p;
+  uint32_t pid;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  pthread_mutex_unlock(&s->lock);
+  if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  if (guest(s, "Start", &gr.base, &runm__v1__start_response__descriptor, &gresp, err) < 0) return -1;
+  pid = ((Runm__V1__StartResponse *)gresp)->pid;
+  free_msg(gresp);
+  pthread_mutex_lock(&s->lock);
+  p->pid = pid;
+  p->started = true;
+  if (p->exec_id[0]) {
+    Containerd__Events__TaskExecStarted ev = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
+    ev.container_id = s->id;
+    ev.exec_id = p->exec_id;
+    ev.pid = pid;
+    publisher_publish(s->pub, "/tasks/exec-started", &ev.base);
+  } else {
+    Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+    ev.container_id = s->id;
+    ev.pid = pid;
+    publisher_publish(s->pub, "/tasks/start", &ev.base);
+  }
+  pthread_mutex_unlock(&s->lock);
+  out = malloc(sizeof(*out));
+  containerd__task__v2__start_response__init(out);
+  out->pid = pid;
+  *resp = &out->base;
+  return 0;
+}
+
+static ProtobufCMessage *empty(void)
+{
+  Google__Protobuf__Empty *e = malloc(sizeof(*e));
+  google__protobuf__empty__init(e);
+  return &e->base;
+}
+
+static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                  runm_error_t *err)
+{
+  const Containerd__Task__V2__ExecProcessRequest *r = (const void *)rq;
+  Runm__V1__ExecRequest gr = RUNM__V1__EXEC_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  struct shim_process *p;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  if (r->exec_id == NULL || r->exec_id[0] == '\0') return runm_make_error(err, EINVAL, "exec id is empty");
+  if (r->spec == NULL || r->spec->value.len == 0)
+    return runm_make_error(err, EINVAL, "exec `%s` has no process spec", r->exec_id);
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  pthread_mutex_unlock(&s->lock);
+  if (p) return runm_make_error(err, EEXIST, "exec `%s` already exists", r->exec_id);
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  gr.process_json = r->spec->value;
+  gr.terminal = r->terminal;
+  gr.stdin = r->stdin && r->stdin[0];
+  if (guest(s, "Exec", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
+  free_msg(gresp);
+  p = calloc(1, sizeof(*p));
+  if (p == NULL) return runm_make_error(err, ENOMEM, "exec");
+  p->shim = s;
+  p->exec_id = xstrdup(r->exec_id);
+  p->stdin_path = xstrdup(r->stdin);
+  p->stdout_path = xstrdup(r->stdout);
+  p->stderr_path = xstrdup(r->stderr);
+  p->terminal = r->terminal;
+  if (start_io(s, p, err) < 0) {
+    Runm__V1__DeleteRequest dr = RUNM__V1__DELETE_REQUEST__INIT;
+    cleanup_error runm_error_t e2 = NULL;
+    dr.id = s->id;
+    dr.exec_id = r->exec_id;
+    dr.force = true;
+    guest(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &gresp, &e2);
+    free_msg(gresp);
+    proc_free(p);
+    return -1;
+  }
+  pthread_mutex_lock(&s->lock);
+  /* Execs go after the init, which stays first. */
+  struct shim_process **tail = &s->procs;
+  while (*tail) tail = &(*tail)->next;
+  *tail = p;
+  {
+    Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
+    ev.container_id = s->id;
+    ev.exec_id = p->exec_id;
+    publisher_publish(s->pub, "/tasks/exec-added", &ev.base);
+  }
+  pthread_mutex_unlock(&s->lock);
+  *resp = empty();
+  return 0;
+}
+
+static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                  runm_error_t *err)
+{
+  const Containerd__Task__V2__KillRequest *r = (const void *)rq;
+  Runm__V1__KillRequest gr = RUNM__V1__KILL_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  if (check_id(s, r->id, err) < 0) return -1;
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  gr.signal = r->signal;
+  gr.all = r->all;
+  if (guest(s, "Kill", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
+  free_msg(gresp);
+  *resp = empty();
+  return 0;
+}
+
+/* Waits (lock held) until the process's output is drained and its exit
+ * published, so that Delete never overtakes TaskExit. */
+static void wait_exit_locked(struct shim *s, struct shim_process *p)
+{
+  while (!p->exited) pthread_cond_wait(&s->changed, &s->lock);
+}
+
+static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                    runm_error_t *err)
+{
+  const Containerd__Task__V2__DeleteRequest *r = (const void *)rq;
+  Runm__V1__DeleteRequest gr = RUNM__V1__DELETE_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__DeleteResponse *out;
+  struct shim_process *p;
+  bool init = r->exec_id == NULL || r->exec_id[0] == '\0';
+  uint32_t pid, status;
+  int64_t at;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  pthread_mutex_unlock(&s->lock);
+  if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", init ? s->id : r->exec_id);
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  /* A created-but-never-started process is killed, as runc-v2 does. */
+  gr.force = !p->started;
+  if (guest(s, "Delete", &gr.base, &runm__v1__delete_response__descriptor, &gresp, err) < 0) {
+    if (!(init && (*err)->status == ECONNREFUSED)) return -1;
+    runm_error_release(err); /* the VM is gone: deleting must still work */
+  }
+  free_msg(gresp);
+  pthread_mutex_lock(&s->lock);
+  if (p->started || !init) wait_exit_locked(s, p);
+  else if (!p->exited) {
+    p->exited = true;
+    p->exit_status = 128 + 9;
+    p->exited_at_ns = now_ns();
+  }
+  pid = p->pid;
+  status = p->exit_status;
+  at = p->exited_at_ns;
+  for (struct shim_process **pp = &s->procs; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+  if (init) {
+    Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    ts.seconds = at / 1000000000LL;
+    ts.nanos = (int32_t)(at % 1000000000LL);
+    ev.container_id = s->id;
+    ev.pid = pid;
+    ev.exit_status = status;
+    ev.exited_at = &ts;
+    ev.id = s->id;
+    publisher_publish(s->pub, "/tasks/delete", &ev.base);
+    s->deleted = true;
+  }
+  pthread_mutex_unlock(&s->lock);
+  proc_free(p);
+  if (init) task_cleanup(s);
+  out = malloc(sizeof(*out));
+  containerd__task__v2__delete_response__init(out);
+  out->pid = pid;
+  out->exit_status = status;
+  out->exited_at = timestamp(at);
+  *resp = &out->base;
+  return 0;
+}
+
+static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                   runm_error_t *err)
+{
+  const Containerd__Task__V2__StateRequest *r = (const void *)rq;
+  Runm__V1__StateRequest gr = RUNM__V1__STATE_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__StateResponse *out;
+  struct shim_process *p;
+  Containerd__V1__Types__Status st = CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  pthread_mutex_unlock(&s->lock);
+  if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
+  out = calloc(1, sizeof(*out));
+  containerd__task__v2__state_response__init(out);
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  pthread_mutex_lock(&s->lock);
+  bool exited = p->exited;
+  pthread_mutex_unlock(&s->lock);
+  if (!exited && guest(s, "State", &gr.base, &runm__v1__state_response__descriptor, &gresp, err) == 0) {
+    const char *g = ((Runm__V1__StateResponse *)gresp)->status;
+    if (strcmp(g, "created") == 0) st = CONTAINERD__V1__TYPES__STATUS__CREATED;
+    else if (strcmp(g, "running") == 0) st = CONTAINERD__V1__TYPES__STATUS__RUNNING;
+    else if (strcmp(g, "paused") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSED;
+    else if (strcmp(g, "pausing") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSING;
+    else if (strcmp(g, "stopped") == 0) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+    free_msg(gresp);
+  } else {
+    runm_error_release(err);
+    st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+  }
+  pthread_mutex_lock(&s->lock);
+  if (p->exited) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+  out->id = xstrdup(p->exec_id[0] ? p->exec_id : s->id);
+  out->exec_id = xstrdup(p->exec_id);
+  out->bundle = xstrdup(s->bundle);
+  out->pid = p->pid;
+  out->status = st;
+  out->stdin = xstrdup(p->stdin_path);
+  out->stdout = xstrdup(p->stdout_path);
+  out->stderr = xstrdup(p->stderr_path);
+  out->terminal = p->terminal;
+  out->exit_status = p->exit_status;
+  if (p->exited) out->exited_at = timestamp(p->exited_at_ns);
+  pthread_mutex_unlock(&s->lock);
+  *resp = &out->base;
+  return 0;
+}
+
+static int t_pids(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                  runm_error_t *err)
+{
+  const Containerd__Task__V2__PidsRequest *r = (const void *)rq;
+  Runm__V1__PidsRequest gr = RUNM__V1__PIDS_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__PidsResponse *out;
+  Runm__V1__PidsResponse *g;
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  gr.id = s->id;
+  if (guest(s, "Pids", &gr.base, &runm__v1__pids_response__descriptor, &gresp, err) < 0) return -1;
+  g = (Runm__V1__PidsResponse *)gresp;
+  out = malloc(sizeof(*out));
+  containerd__task__v2__pids_response__init(out);
+  out->processes = calloc(g->n_processes + 1, sizeof(*out->processes));
+  for (size_t i = 0; i < g->n_processes; i++) {
+    Containerd__V1__Types__ProcessInfo *pi = malloc(sizeof(*pi));
+    containerd__v1__types__process_info__init(pi);
+    pi->pid = g->processes[i]->pid;
+    out->processes[out->n_processes++] = pi;
+  }
+  free_msg(gresp);
+  *resp = &out->base;
+  return 0;
+}
+
+static int pause_resume(struct shim *s, const char *id, bool pause, ProtobufCMessage **resp,
+                        runm_error_t *err)
+{
+  Runm__V1__ContainerRequest gr = RUNM__V1__CONTAINER_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  if (check_id(s, id, err) < 0) return -1;
+  gr.id = s->id;
+  if (guest(s, pause ? "Pause" : "Resume", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0)
+    return -1;
+  free_msg(gresp);
+  pthread_mutex_lock(&s->lock);
+  if (pause) {
+    Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
+    ev.container_id = s->id;
+    publisher_publish(s->pub, "/tasks/paused", &ev.base);
+  } else {
+    Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
+    ev.container_id = s->id;
+    publisher_publish(s->pub, "/tasks/resumed", &ev.base);
+  }
+  pthread_mutex_unlock(&s->lock);
+  *resp = empty();
+  return 0;
+}
+
+static int t_pause(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                   runm_error_t *err)
+{
+  return pause_resume(s, ((const Containerd__Task__V2__PauseRequest *)rq)->id, true, resp, err);
+}
+
+static int t_resume(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                    runm_error_t *err)
+{
+  return pause_resume(s, ((const Containerd__Task__V2__ResumeRequest *)rq)->id, false, resp, err);
+}
+
+static int t_checkpoint(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                        runm_error_t *err)
+{
+  return runm_make_error(err, ENOSYS,
+                         "checkpoint is not supported by runm: the container's state lives in "
+                         "its VM, and runc's CRIU checkpointing is not available there");
+}
+
+static int t_resize(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                    runm_error_t *err)
+{
+  const Containerd__Task__V2__ResizePtyRequest *r = (const void *)rq;
+  Runm__V1__ResizePtyRequest gr = RUNM__V1__RESIZE_PTY_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  if (check_id(s, r->id, err) < 0) return -1;
+  gr.id = s->id;
+  gr.exec_id = r->exec_id;
+  gr.rows = r->height;
+  gr.cols = r->width;
+  if (guest(s, "ResizePty", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
+  free_msg(gresp);
+  *resp = empty();
+  return 0;
+}
+
+static int t_closeio(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                     runm_error_t *err)
+{
+  const Containerd__Task__V2__CloseIORequest *r = (const void *)rq;
+  struct shim_process *p;
+  if (check_id(s, r->id, err) < 0) return -1;
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  if (p && r->stdin && p->io) io_relay_close_stdin(p->io);
+  pthread_mutex_unlock(&s->lock);
+  if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
+  *resp = empty();
+  return 0;
+}
+
+static int t_update(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                    runm_error_t *err)
+{
+  const Containerd__Task__V2__UpdateTaskRequest *r = (const void *)rq;
+  Runm__V1__UpdateRequest gr = RUNM__V1__UPDATE_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  if (check_id(s, r->id, err) < 0) return -1;
+  if (r->resources == NULL || r->resources->value.len == 0)
+    return runm_make_error(err, EINVAL, "update without resources");
+  gr.id = s->id;
+  gr.resources_json = r->resources->value;
+  if (guest(s, "Update", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
+  free_msg(gresp);
+  *resp = empty();
+  return 0;
+}
+
+static int t_wait(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                  runm_error_t *err)
+{
+  const Containerd__Task__V2__WaitRequest *r = (const void *)rq;
+  Containerd__Task__V2__WaitResponse *out;
+  struct shim_process *p;
+  if (check_id(s, r->id, err) < 0) return -1;
+  pthread_mutex_lock(&s->lock);
+  p = find_proc(s, r->exec_id);
+  if (p == NULL) {
+    pthread_mutex_unlock(&s->lock);
+    return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
+  }
+  wait_exit_locked(s, p);
+  out = malloc(sizeof(*out));
+  containerd__task__v2__wait_response__init(out);
+  out->exit_status = p->exit_status;
+  out->exited_at = timestamp(p->exited_at_ns);
+  pthread_mutex_unlock(&s->lock);
+  *resp = &out->base;
+  return 0;
+}
+
+static void *pack_any(const ProtobufCMessage *m, const char *url, Google__Protobuf__Any **out)
+{
+  Google__Protobuf__Any *a = malloc(sizeof(*a));
+  google__protobuf__any__init(a);
+  a->type_url = strdup(url);
+  a->value.len = protobuf_c_message_get_packed_size(m);
+  a->value.data = malloc(a->value.len ? a->value.len : 1);
+  protobuf_c_message_pack(m, a->value.data);
+  *out = a;
+  return a;
+}
+
+static int t_stats(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                   runm_error_t *err)
+{
+  const Containerd__Task__V2__StatsRequest *r = (const void *)rq;
+  Runm__V1__ContainerRequest gr = RUNM__V1__CONTAINER_REQUEST__INIT;
+  ProtobufCMessage *gresp = NULL;
+  Containerd__Task__V2__StatsResponse *out;
+  Runm__V1__StatsResponse *g;
+  Io__Containerd__Cgroups__V2__Metrics m = IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+  Io__Containerd__Cgroups__V2__PidsStat pids = IO__CONTAINERD__CGROUPS__V2__PIDS_STAT__INIT;
+  Io__Containerd__Cgroups__V2__CPUStat cpu = IO__CONTAINERD__CGROUPS__V2__CPUSTAT__INIT;
+  Io__Containerd__Cgroups__V2__MemoryStat mem = IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+  Io__Containerd__Cgroups__V2__MemoryEvents mev = IO__CONTAINERD__CGROUPS__V2__MEMORY_EVENTS__INIT;
+  Io__Containerd__Cgroups__V2__IOStat io = IO__CONTAINERD__CGROUPS__V2__IOSTAT__INIT;
+  Io__Containerd__Cgroups__V2__IOEntry ioe = IO__CONTAINERD__CGROUPS__V2__IOENTRY__INIT;
+  Io__Containerd__Cgroups__V2__IOEntry *ioes[1] = {&ioe};
+
+  if (check_id(s, r->id, err) < 0) return -1;
+  gr.id = s->id;
+  if (guest(s, "Stats", &gr.base, &runm__v1__stats_response__descriptor, &gresp, err) < 0) return -1;
+  g = (Runm__V1__StatsResponse *)gresp;
+  pids.current = g->pids_current;
+  pids.limit = g->pids_max;
+  cpu.usage_usec = g->cpu_usage_usec;
+  cpu.user_usec = g->cpu_user_usec;
+  cpu.system_usec = g->cpu_system_usec;
+  cpu.nr_periods = g->cpu_nr_periods;
+  cpu.nr_throttled = g->cpu_nr_throttled;
+  cpu.throttled_usec = g->cpu_throttled_usec;
+  mem.anon = g->memory_anon;
+  mem.file = g->memory_file;
+  mem.usage = g->memory_current;
+  mem.usage_limit = g->memory_max;
+  mem.swap_usage = g->memory_swap_current;
+  mev.max = g->memory_events_max;
+  mev.oom = g->memory_events_oom;
+  mev.oom_kill = g->memory_events_oom_kill;
+  ioe.rbytes = g->io_rbytes;
+  ioe.wbytes = g->io_wbytes;
+  ioe.rios = g->io_rios;
+  ioe.wios = g->io_wios;
+  io.n_usage = 1;
+  io.usage = ioes;
+  m.pids = &pids;
+  m.cpu = &cpu;
+  m.memory = &mem;
+  m.memory_events = &mev;
+  m.io = &io;
+  out = malloc(sizeof(*out));
+  containerd__task__v2__stats_response__init(out);
+  pack_any(&m.base, "io.containerd.cgroups.v2.Metrics", &out->stats);
+  free_msg(gresp);
+  *resp = &out->base;
+  return 0;
+}
+
+static int t_connect(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                     runm_error_t *err)
+{
+  const Containerd__Task__V2__ConnectRequest *r = (const void *)rq;
+  Containerd__Task__V2__ConnectResponse *out;
+  if (check_id(s, r->id, err) < 0) return -1;
+  out = malloc(sizeof(*out));
+  containerd__task__v2__connect_response__init(out);
+  out->shim_pid = (uint32_t)getpid();
+  pthread_mutex_lock(&s->lock);
+  struct shim_process *p = find_proc(s, "");
+  out->task_pid = p ? p->pid : 0;
+  pthread_mutex_unlock(&s->lock);
+  out->version = strdup(VERSION);
+  *resp = &out->base;
+  return 0;
+}
+
+static int t_shutdown(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
+                      runm_error_t *err)
+{
+  const Containerd__Task__V2__ShutdownRequest *r = (const void *)rq;
+  pthread_mutex_lock(&s->lock);
+  /* Like runc-v2: a shim with a live task stays unless told `now`. */
+  if (r->now || s->procs == NULL) {
+    s->shutdown_requested = true;
+    pthread_cond_broadcast(&s->changed);
+  }
+  pthread_mutex_unlock(&s->lock);
+  *resp = empty();
+  return 0;
+}
+
+#define M(n, req, resp, fn) {n, &req##__descriptor, &resp##__descriptor, fn}
+const struct task_method task_methods[] = {
+    M("State", containerd__task__v2__state_request, containerd__task__v2__state_response, t_state),
+    M("Create", containerd__task__v2__create_task_request, containerd__task__v2__create_task_response,
+      t_create),
+    M("Start", containerd__task__v2__start_request, containerd__task__v2__start_response, t_start),
+    M("Delete", containerd__task__v2__delete_request, containerd__task__v2__delete_response,
+      t_delete),
+    M("Pids", containerd__task__v2__pids_request, containerd__task__v2__pids_response, t_pids),
+    M("Pause", containerd__task__v2__pause_request, google__protobuf__empty, t_pause),
+    M("Resume", containerd__task__v2__resume_request, google__protobuf__empty, t_resume),
+    M("Checkpoint", containerd__task__v2__checkpoint_task_request, google__protobuf__empty,
+      t_checkpoint),
+    M("Kill", containerd__task__v2__kill_request, google__protobuf__empty, t_kill),
+    M("Exec", containerd__task__v2__exec_process_request, google__protobuf__empty, t_exec),
+    M("ResizePty", containerd__task__v2__resize_pty_request, google__protobuf__empty, t_resize),
+    M("CloseIO", containerd__task__v2__close_iorequest, google__protobuf__empty, t_closeio),
+    M("Update", containerd__task__v2__update_task_request, google__protobuf__empty, t_update),
+    M("Wait", containerd__task__v2__wait_request, containerd__task__v2__wait_response, t_wait),
+    M("Stats", containerd__task__v2__stats_request, containerd__task__v2__stats_response, t_stats),
+    M("Connect", containerd__task__v2__connect_request, containerd__task__v2__connect_response,
+      t_connect),
+    M("Shutdown", containerd__task__v2__shutdown_request, google__protobuf__empty, t_shutdown),
+};
+const size_t n_task_methods = sizeof(task_methods) / sizeof(task_methods[0]);
