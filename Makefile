@@ -38,8 +38,22 @@ BIN := $(BUILD)/bin
 SHARE := build/share/runm
 GEN := $(BUILD)/gen
 
-PROTOS := proto/runm/v1/guest.proto
-PROTO_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTOS := proto/runm/v1/guest.proto \
+          proto/google/rpc/status.proto \
+          proto/containerd/ttrpc/request.proto \
+          proto/containerd/types/mount.proto \
+          proto/containerd/types/task/task.proto \
+          proto/containerd/runtime/task/v2/shim.proto \
+          proto/containerd/events/task.proto \
+          proto/containerd/services/ttrpc/events/v1/events.proto \
+          proto/containerd/cgroups/v2/metrics.proto
+# Well-known types the containerd protos import: protoc-c ships their .proto
+# files but no C code for them, so they are generated like ours.
+PROTO_SYS ?= /usr/include
+WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/protobuf/timestamp.proto
+# Every generated file, relative to the gen directory.
+PROTO_GEN := $(patsubst proto/%.proto,%.pb-c,$(PROTOS)) $(patsubst %.proto,%.pb-c,$(WKT_PROTOS))
+PROTO_C := $(addprefix $(GEN)/,$(addsuffix .c,$(PROTO_GEN)))
 PROTO_H := $(PROTO_C:.c=.h)
 
 # librunm: what several binaries share.
@@ -49,6 +63,7 @@ LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
 LIBRUNM := $(BUILD)/librunm.a
 
 RUNMCTL_SRCS := $(wildcard runmctl/*.c)
+SHIM_SRCS := $(wildcard host-shim/*.c)
 INIT_SRCS := $(wildcard guest/init/*.c)
 MOUNTER_SRCS := $(wildcard guest/mounter/*.c)
 MKIMAGE_SRCS := $(wildcard tools/mkimage/*.c)
@@ -58,7 +73,7 @@ MOUNTER_LIB := lib/error.c lib/cmdline.c
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 
-HOST_BINS := $(BIN)/runmctl $(BIN)/runm-mkimage
+HOST_BINS := $(BIN)/runmctl $(BIN)/runm-mkimage $(BIN)/containerd-shim-runm-v1
 GUEST_BINS := $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-linux-mounter
 
 KERNEL := $(SHARE)/vmlinux
@@ -66,7 +81,7 @@ INITRD := $(SHARE)/initrd.cpio
 MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
-.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check
+.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check fuzz
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -78,7 +93,10 @@ deps:
 # ---- generated protobuf-c code (out of the source tree) ----
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
-	$(PROTOC_C) --proto_path=proto --c_out=$(GEN) $<
+	$(PROTOC_C) --proto_path=proto --proto_path=$(PROTO_SYS) --c_out=$(GEN) $<
+$(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: $(PROTO_SYS)/google/protobuf/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) --proto_path=$(PROTO_SYS) --c_out=$(GEN) $<
 
 # ---- host objects ----
 $(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(wildcard lib/*.h)
@@ -95,6 +113,10 @@ $(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBRUNM)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
+$(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBRUNM)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+
 $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBRUNM) $(SQFS_LIBS) $(GRPC_LIBS) $(HOST_LDFLAGS)
@@ -105,14 +127,14 @@ $(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
 
 # ---- guest binaries (never sanitized) ----
-$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(patsubst proto/%.proto,build/gen/%.pb-c.h,$(PROTOS)) $(wildcard lib/*.h)
+$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -c -o $@ $<
 $(GUEST_BUILD)/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
 GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
-                  $(patsubst proto/%.proto,$(GUEST_BUILD)/obj/gen/%.pb-c.o,$(PROTOS))
+                  $(addprefix $(GUEST_BUILD)/obj/gen/,$(addsuffix .o,$(PROTO_GEN)))
 $(GUEST_BUILD)/librunm.a: $(GUEST_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
@@ -127,7 +149,10 @@ $(GUEST_BUILD)/runm-linux-mounter: $(MOUNTER_SRCS) $(wildcard guest/mounter/*.h)
 ifneq ($(SANITIZE),1)
 build/gen/%.pb-c.c build/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p build/gen
-	$(PROTOC_C) --proto_path=proto --c_out=build/gen $<
+	$(PROTOC_C) --proto_path=proto --proto_path=$(PROTO_SYS) --c_out=build/gen $<
+build/gen/google/protobuf/%.pb-c.c build/gen/google/protobuf/%.pb-c.h: $(PROTO_SYS)/google/protobuf/%.proto
+	@mkdir -p build/gen
+	$(PROTOC_C) --proto_path=$(PROTO_SYS) --c_out=build/gen $<
 endif
 
 # ---- guest kernel (cached by fragment + source version) ----
@@ -154,6 +179,27 @@ build/bin/runm-mkimage:
 	$(MAKE) SANITIZE=0 build/bin/runm-mkimage
 endif
 
+# ---- fuzzing (clang + libFuzzer; not part of `all`) ----
+# `make fuzz` builds the ttrpc fuzzer, writes a seed corpus of real frames
+# and fuzzes for FUZZ_TIME seconds; it fails on any crash or leak.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 20
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Ilib -Ibuild/gen -fno-omit-frame-pointer
+FUZZ_TTRPC_SRCS := test/fuzz/fuzz_ttrpc.c lib/ttrpc_frame.c lib/error.c \
+                   $(addprefix build/gen/,$(addsuffix .c,$(PROTO_GEN)))
+fuzz: $(FUZZ_DIR)/fuzz_ttrpc $(FUZZ_DIR)/fuzz_ttrpc_seeds
+	rm -rf $(FUZZ_DIR)/corpus_ttrpc && mkdir -p $(FUZZ_DIR)/corpus_ttrpc
+	$(FUZZ_DIR)/fuzz_ttrpc_seeds $(FUZZ_DIR)/corpus_ttrpc
+	$(FUZZ_DIR)/fuzz_ttrpc -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ttrpc
+$(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+$(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_WRITE_SEEDS -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+
 # ---- tests ----
 test: deps
 	@bash test/run.sh
@@ -169,7 +215,7 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runm
-	install -m 0755 build/bin/runmctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 build/bin/runmctl build/bin/containerd-shim-runm-v1 $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(KERNEL) $(INITRD) $(MBIN) $(DESTDIR)$(PREFIX)/share/runm/
 
 format-check:
