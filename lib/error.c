@@ -63,6 +63,10 @@ char *runm_error_string(const runm_error_t err)
   char *s = NULL;
   if (err == NULL) return strdup("unknown error");
   if (err->status > 0) {
+    const char *e = strerror(err->status);
+    size_t ml = err->msg ? strlen(err->msg) : 0, el = strlen(e);
+    /* A message relayed from a peer often ends with the reason already. */
+    if (ml >= el && strcmp(err->msg + ml - el, e) == 0) return strdup(err->msg);
     if (asprintf(&s, "%s: %s", err->msg ? err->msg : "", strerror(err->status)) < 0) s = NULL;
   } else {
     s = strdup(err->msg ? err->msg : "error");
