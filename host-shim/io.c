@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -20,7 +22,7 @@
 
 struct io_relay {
   struct io_config cfg;
-  char *id, *exec_id, *in_path, *out_path, *err_path;
+  char *ns, *id, *exec_id, *in_path, *out_path, *err_path;
   struct runm_rpc_stream *st;
   pthread_t out_thread, in_thread;
   bool in_started;
@@ -45,6 +47,93 @@ static int open_output(const char *uri, runm_error_t *err)
   fd = open(uri, O_RDWR | O_CLOEXEC);
   if (fd < 0) return runm_make_error(err, errno, "open FIFO `%s`", uri);
   return fd;
+}
+
+static int hexval(char c)
+{
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decoding in place; '+' is a space in a query. */
+static void url_decode(char *s, bool query)
+{
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
+      *w++ = (char)(hexval(r[1]) * 16 + hexval(r[2]));
+      r += 2;
+    } else if (query && *r == '+') {
+      *w++ = ' ';
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = '\0';
+}
+
+/* containerd's logging-binary protocol: the binary gets the container's
+ * stdout and stderr as fds 3 and 4, and closes fd 5 once it is ready;
+ * CONTAINER_ID and CONTAINER_NAMESPACE in its environment; each query key
+ * (and its value) as arguments. */
+static int spawn_logger(struct io_relay *io, const char *uri, int *out, int *errfd, pid_t *pid,
+                        runm_error_t *err)
+{
+  cleanup_free char *copy = strdup(uri + strlen("binary://"));
+  char *query, *argv[34], env_id[300], env_ns[300];
+  char *envp[] = {env_id, env_ns, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+  int o[2] = {-1, -1}, e[2] = {-1, -1}, w[2] = {-1, -1}, argc = 0, r;
+  posix_spawn_file_actions_t fa;
+  char c;
+
+  if (copy == NULL) return runm_make_error(err, ENOMEM, "logger");
+  query = strchr(copy, '?');
+  if (query) *query++ = '\0';
+  url_decode(copy, false);
+  if (copy[0] != '/') return runm_make_error(err, EINVAL, "logging binary in `%s` is not an absolute path", uri);
+  argv[argc++] = copy;
+  for (char *kv = query ? strtok(query, "&") : NULL; kv && argc < 32; kv = strtok(NULL, "&")) {
+    char *eq = strchr(kv, '=');
+    if (eq) *eq = '\0';
+    url_decode(kv, true);
+    argv[argc++] = kv;
+    if (eq && eq[1]) {
+      url_decode(eq + 1, true);
+      argv[argc++] = eq + 1;
+    }
+  }
+  argv[argc] = NULL;
+  snprintf(env_id, sizeof(env_id), "CONTAINER_ID=%s", io->id);
+  snprintf(env_ns, sizeof(env_ns), "CONTAINER_NAMESPACE=%s", io->ns);
+  if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0 || pipe2(w, O_CLOEXEC) < 0) {
+    r = runm_make_error(err, errno, "pipe");
+    goto out;
+  }
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, o[0], 3);
+  posix_spawn_file_actions_adddup2(&fa, e[0], 4);
+  posix_spawn_file_actions_adddup2(&fa, w[1], 5);
+  r = posix_spawn(pid, copy, &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  if (r != 0) {
+    r = runm_make_error(err, r, "start logging binary `%s`", copy);
+    goto out;
+  }
+  close(w[1]);
+  w[1] = -1;
+  /* Ready when it closes (or writes to) its end of the wait pipe. */
+  while (read(w[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  *out = o[1];
+  *errfd = e[1];
+  o[1] = e[1] = -1;
+  r = 0;
+out:
+  for (int i = 0; i < 2; i++) {
+    if (o[i] >= 0) close(o[i]);
+    if (e[i] >= 0) close(e[i]);
+    if (w[i] >= 0) close(w[i]);
+  }
+  return r;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -111,16 +200,29 @@ static void *out_thread(void *arg)
 {
   struct io_relay *io = arg;
   cleanup_error runm_error_t err = NULL;
-  cleanup_close int out = open_output(io->out_path, &err);
+  cleanup_close int out = -1;
   cleanup_close int errfd = -1;
   bool exited = false;
   uint32_t status = 0;
+  pid_t logger = -1;
 
-  if (out < 0 && err) {
+  if (strncmp(io->out_path, "binary://", 9) == 0) {
+    if (spawn_logger(io, io->out_path, &out, &errfd, &logger, &err) < 0) {
+      runm_log_error(io->cfg.log, err, "stdout");
+      runm_error_release(&err);
+    }
+  } else {
+    out = open_output(io->out_path, &err);
+  }
+  if (logger > 0) {
+    /* both streams already go to the logger */
+  } else if (out < 0 && err) {
     runm_log_error(io->cfg.log, err, "stdout");
     runm_error_release(&err);
   }
-  if (io->err_path && io->out_path && strcmp(io->err_path, io->out_path) == 0 && out >= 0)
+  if (logger > 0)
+    ;
+  else if (io->err_path && io->out_path && strcmp(io->err_path, io->out_path) == 0 && out >= 0)
     errfd = dup(out);
   else
     errfd = open_output(io->err_path, &err);
@@ -156,6 +258,12 @@ static void *out_thread(void *arg)
   /* Closing our ends gives containerd's readers EOF before TaskExit. */
   if (out >= 0) close(runm_steal_fd(&out));
   if (errfd >= 0) close(runm_steal_fd(&errfd));
+  if (logger > 0) {
+    int st;
+    /* The logger drains and exits on EOF; reap it so it is not left over. */
+    while (waitpid(logger, &st, 0) < 0 && errno == EINTR) {
+    }
+  }
   io->cfg.on_exit(io->cfg.opaque, exited, status);
   return NULL;
 }
@@ -178,6 +286,7 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
   pthread_mutex_init(&io->lock, NULL);
   io->stopfd = eventfd(0, EFD_CLOEXEC);
   io->cfg = *cfg;
+  io->ns = dup_or_empty(cfg->ns);
   io->id = dup_or_empty(cfg->id);
   io->exec_id = dup_or_empty(cfg->exec_id);
   io->in_path = dup_or_empty(cfg->stdin_path);
@@ -205,6 +314,7 @@ fail:
   if (io->st) runm_rpc_stream_free(io->st);
   io->st = NULL;
   if (io->stopfd >= 0) close(io->stopfd);
+  free(io->ns);
   free(io->id);
   free(io->exec_id);
   free(io->in_path);
@@ -233,6 +343,7 @@ void io_relay_free(struct io_relay *io)
   }
   if (io->stopfd >= 0) close(io->stopfd);
   runm_rpc_stream_free(io->st);
+  free(io->ns);
   free(io->id);
   free(io->exec_id);
   free(io->in_path);

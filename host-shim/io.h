@@ -1,5 +1,7 @@
-/* A process's stdio on the host: containerd's FIFOs (or file:// URIs)
- * relayed to and from the guest's Stdio stream. */
+/* A process's stdio on the host: containerd's FIFOs, or the URIs containerd
+ * clients use (file:///path appends to a file; binary:///path?k=v runs a
+ * logging binary, nerdctl's default), relayed to and from the guest's Stdio
+ * stream. */
 #ifndef SHIM_IO_H
 #define SHIM_IO_H
 
@@ -18,6 +20,7 @@ struct io_relay;
 typedef void (*io_exit_fn)(void *opaque, bool exited, uint32_t status);
 
 struct io_config {
+  const char *ns; /* for binary:// loggers (CONTAINER_NAMESPACE) */
   const char *id, *exec_id;
   const char *stdin_path, *stdout_path, *stderr_path; /* "" = none */
   bool terminal;

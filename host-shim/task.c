@@ -133,6 +133,7 @@ static void proc_exited(void *opaque, bool exited, uint32_t status)
 static int start_io(struct shim *s, struct shim_process *p, runm_error_t *err)
 {
   struct io_config ic = {
+      .ns = s->ns,
       .id = s->id,
       .exec_id = p->exec_id,
       .stdin_path = p->stdin_path,
