@@ -72,6 +72,14 @@ integration_tests() {
   done
 }
 
+e2e_tests() {
+  local bin=$1 label=$2
+  for t in test/e2e/test_*.sh; do
+    [ -f "$t" ] || continue
+    run_tap "e2e$label $(basename "$t" .sh)" env RUNM_BIN="$bin" BUILD=build bash "$t"
+  done
+}
+
 if build; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -84,6 +92,9 @@ if build; then
     echo "== integration tests"
     integration_tests build/bin ""
     integration_tests build-san/bin " [asan]"
+    echo "== end-to-end tests (containerd + ctr)"
+    e2e_tests build/bin ""
+    e2e_tests build-san/bin " [asan]"
   fi
 fi
 
