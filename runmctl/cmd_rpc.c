@@ -230,6 +230,10 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
       runm_json_int(&j, "ncpu", resp->ncpu);
       runm_json_int(&j, "mem_total_bytes", (int64_t)resp->mem_total_bytes);
       runm_json_double(&j, "uptime_seconds", resp->uptime_ns / 1e9);
+      runm_json_int(&j, "open_fds", resp->open_fds);
+      runm_json_int(&j, "threads", resp->threads);
+      runm_json_int(&j, "zombies", resp->zombies);
+      runm_json_int(&j, "containers", resp->containers);
       runm_json_begin_object(&j, "timeline_seconds");
       runm_json_double(&j, "mounter_start", tl ? tl->mounter_start_ns / 1e9 : 0);
       runm_json_double(&j, "init_start", tl ? tl->init_start_ns / 1e9 : 0);
@@ -248,6 +252,8 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
       printf("cpus/memory: %u / %llu MiB\n", resp->ncpu,
              (unsigned long long)(resp->mem_total_bytes >> 20));
       printf("uptime:      %.3f s\n", resp->uptime_ns / 1e9);
+      printf("init:        %u fds, %u threads; %u zombies; %u containers\n", resp->open_fds,
+             resp->threads, resp->zombies, resp->containers);
       printf("boot timeline (guest clock, s since kernel start):\n");
       printf("  mounter start  %.3f\n", tl ? tl->mounter_start_ns / 1e9 : 0);
       printf("  init start     %.3f\n", tl ? tl->init_start_ns / 1e9 : 0);
