@@ -12,6 +12,8 @@
 #define INIT_RPC_SOCKET "/run/runm/guest.sock"
 
 struct reaper;
+struct registry;
+struct events;
 
 struct init_config {
   char vm_id[128];
@@ -33,6 +35,8 @@ struct init_ctx {
   struct init_config cfg;
   struct boot_timeline timeline;
   struct reaper *reaper;
+  struct events *events;     /* exits and OOM kills, in order */
+  struct registry *registry; /* containers and their processes */
   struct runm_logger log;
 };
 

@@ -4,28 +4,63 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 
+/* A registered child: spawned (fn == NULL, reaper_wait collects it) or
+ * adopted (fn routes the exit). */
 struct watched {
   pid_t pid;
   bool exited;
   int status;
+  reaper_exit_fn fn;
+  void *arg;
+  int64_t exited_at;
   struct watched *next;
 };
 
+struct recent_exit {
+  pid_t pid; /* 0: slot unused or already claimed */
+  int status;
+  int64_t exited_at;
+};
+
 struct reaper {
-  pthread_mutex_t lock; /* guards watched */
+  pthread_mutex_t lock; /* guards watched and the recent ring */
   pthread_cond_t changed;
   struct watched *watched;
+  struct recent_exit recent[REAPER_RECENT_MAX];
+  size_t recent_next; /* slot the next unknown exit overwrites */
 };
 
 extern char **environ;
+
+static int64_t realtime_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+uint32_t reaper_exit_code(int status)
+{
+  if (WIFEXITED(status)) return (uint32_t)WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128u + (uint32_t)WTERMSIG(status);
+  return 255;
+}
 
 struct reaper *reaper_new(runm_error_t *err)
 {
@@ -41,29 +76,64 @@ struct reaper *reaper_new(runm_error_t *err)
 
 void reaper_reap(struct reaper *r)
 {
+  struct watched *fired = NULL;
+
   pthread_mutex_lock(&r->lock);
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
+    struct watched **p;
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) break;
-    for (struct watched *w = r->watched; w; w = w->next)
-      if (w->pid == pid) {
-        w->exited = true;
-        w->status = status;
-        break;
-      }
+    for (p = &r->watched; *p; p = &(*p)->next)
+      if ((*p)->pid == pid) break;
+    if (*p == NULL) {
+      struct recent_exit *e = &r->recent[r->recent_next];
+      e->pid = pid;
+      e->status = status;
+      e->exited_at = realtime_ns();
+      r->recent_next = (r->recent_next + 1) % REAPER_RECENT_MAX;
+    } else if ((*p)->fn) {
+      struct watched *w = *p;
+      *p = w->next;
+      w->status = status;
+      w->exited_at = realtime_ns();
+      w->next = fired;
+      fired = w;
+    } else {
+      (*p)->exited = true;
+      (*p)->status = status;
+    }
   }
   pthread_cond_broadcast(&r->changed);
   pthread_mutex_unlock(&r->lock);
+
+  /* Outside the lock: the callbacks take other locks, and a thread holding
+   * one of those may be waiting for this lock in reaper_adopt. Oldest exit
+   * first, so events keep the reap order. */
+  {
+    struct watched *rev = NULL;
+    while (fired) {
+      struct watched *w = fired;
+      fired = w->next;
+      w->next = rev;
+      rev = w;
+    }
+    while (rev) {
+      struct watched *w = rev;
+      rev = w->next;
+      w->fn(w->arg, w->pid, w->status, w->exited_at);
+      free(w);
+    }
+  }
 }
 
-int reaper_spawn(struct reaper *r, pid_t *pid, const char *path,
+int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
                  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                  char *const argv[], char *const envp[], runm_error_t *err)
 {
   struct watched *w = calloc(1, sizeof(*w));
-  int ret;
+  int ret, pidfd = -1, pidfd_errno = 0;
 
   if (w == NULL) return runm_make_error(err, ENOMEM, "spawn %s", path);
   pthread_mutex_lock(&r->lock);
@@ -72,11 +142,28 @@ int reaper_spawn(struct reaper *r, pid_t *pid, const char *path,
     w->next = r->watched;
     r->watched = w;
     *pid = w->pid;
+    /* Still under the lock: the child cannot have been reaped, so the
+     * pidfd is this child's even if it has already exited. */
+    if (ret_pidfd) {
+      pidfd = pidfd_open_(w->pid);
+      if (pidfd < 0) pidfd_errno = errno;
+    }
   }
   pthread_mutex_unlock(&r->lock);
   if (ret != 0) {
     free(w);
     return runm_make_error(err, ret, "spawn `%s`", path);
+  }
+  if (ret_pidfd) {
+    if (pidfd < 0) {
+      /* The child runs; collect it so it does not linger as a zombie. */
+      int status;
+      cleanup_error runm_error_t ignored = NULL;
+      kill(*pid, SIGKILL);
+      reaper_wait(r, *pid, &status, &ignored);
+      return runm_make_error(err, pidfd_errno, "pidfd_open for `%s`", path);
+    }
+    *ret_pidfd = pidfd;
   }
   return 0;
 }
@@ -88,7 +175,7 @@ int reaper_wait(struct reaper *r, pid_t pid, int *status, runm_error_t *err)
   pthread_mutex_lock(&r->lock);
   for (;;) {
     for (p = &r->watched; *p; p = &(*p)->next)
-      if ((*p)->pid == pid) break;
+      if ((*p)->pid == pid && (*p)->fn == NULL) break;
     if (*p == NULL) {
       pthread_mutex_unlock(&r->lock);
       return runm_make_error(err, ECHILD, "pid %d is not a registered child", (int)pid);
@@ -102,6 +189,58 @@ int reaper_wait(struct reaper *r, pid_t pid, int *status, runm_error_t *err)
   *status = w->status;
   free(w);
   return 0;
+}
+
+int reaper_adopt(struct reaper *r, pid_t pid, reaper_exit_fn fn, void *arg, int *ret_pidfd,
+                 int *status, int64_t *exited_at_ns, runm_error_t *err)
+{
+  struct watched *w = calloc(1, sizeof(*w));
+  int pidfd;
+
+  if (w == NULL) return runm_make_error(err, ENOMEM, "adopt pid %d", (int)pid);
+  if (pid <= 1) {
+    free(w);
+    return runm_make_error(err, EINVAL, "cannot adopt pid %d", (int)pid);
+  }
+  pthread_mutex_lock(&r->lock);
+  /* Nothing is reaped while the lock is held: either the process exists now
+   * (alive or a zombie) and its exit will come through reaper_reap, or it
+   * has been reaped already and its status is in the ring. */
+  pidfd = pidfd_open_(pid);
+  if (pidfd >= 0) {
+    /* Older ring entries for this pid belong to an earlier process that
+     * had the same number. */
+    for (size_t i = 0; i < REAPER_RECENT_MAX; i++)
+      if (r->recent[i].pid == pid) r->recent[i].pid = 0;
+    w->pid = pid;
+    w->fn = fn;
+    w->arg = arg;
+    w->next = r->watched;
+    r->watched = w;
+    pthread_mutex_unlock(&r->lock);
+    *ret_pidfd = pidfd;
+    return 0;
+  }
+  if (errno != ESRCH) {
+    int e = errno;
+    pthread_mutex_unlock(&r->lock);
+    free(w);
+    return runm_make_error(err, e, "pidfd_open %d", (int)pid);
+  }
+  /* Newest entry first: the latest process with this number. */
+  for (size_t k = 1; k <= REAPER_RECENT_MAX; k++) {
+    struct recent_exit *e = &r->recent[(r->recent_next + REAPER_RECENT_MAX - k) % REAPER_RECENT_MAX];
+    if (e->pid != pid) continue;
+    *status = e->status;
+    *exited_at_ns = e->exited_at;
+    e->pid = 0;
+    pthread_mutex_unlock(&r->lock);
+    free(w);
+    return 1;
+  }
+  pthread_mutex_unlock(&r->lock);
+  free(w);
+  return runm_make_error(err, ECHILD, "pid %d is gone and its exit status was not kept", (int)pid);
 }
 
 int reaper_run_capture(struct reaper *r, char *const argv[], char *out, size_t cap, int *status,
@@ -118,7 +257,7 @@ int reaper_run_capture(struct reaper *r, char *const argv[], char *out, size_t c
   rd = fds[0];
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  ret = reaper_spawn(r, &pid, argv[0], &fa, NULL, argv, NULL, err);
+  ret = reaper_spawn(r, &pid, NULL, argv[0], &fa, NULL, argv, NULL, err);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   if (ret < 0) return ret;

@@ -1,31 +1,58 @@
 /* The one place PID 1 reaps. Children the init spawned itself are registered
  * (under the reaper lock, so an exit can never be reaped before its waiter is
- * known); every other child (orphans reparented to PID 1) is reaped and
- * forgotten. */
+ * known). Container processes are not spawned by init: runc starts them and
+ * exits, and they are reparented to PID 1; they are "adopted" after the fact
+ * with reaper_adopt. Every other exit (orphans) is kept in a bounded ring of
+ * recent unknown exits, so an adoption that comes after the reap still finds
+ * the status. */
 #ifndef RUNM_REAPER_H
 #define RUNM_REAPER_H
 
 #include <spawn.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
 
+/* Recent unknown exits kept for late adoption. */
+#define REAPER_RECENT_MAX 4096
+
 struct reaper;
+
+/* Called once, on the reaping thread and with no reaper lock held, when an
+ * adopted process exits. `status` is the waitpid status; `exited_at_ns` is
+ * CLOCK_REALTIME at the reap. */
+typedef void (*reaper_exit_fn)(void *arg, pid_t pid, int status, int64_t exited_at_ns);
 
 struct reaper *reaper_new(runm_error_t *err);
 /* Reaps everything that has exited; called by main when SIGCHLD arrives. */
 void reaper_reap(struct reaper *r);
 
-/* posix_spawn with the child registered before anyone can reap it. */
-int reaper_spawn(struct reaper *r, pid_t *pid, const char *path,
+/* posix_spawn with the child registered before anyone can reap it. When
+ * ret_pidfd is not NULL it receives a pidfd of the child (O_CLOEXEC), opened
+ * before the child can be reaped, so polling it is a race-free exit wait. */
+int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
                  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                  char *const argv[], char *const envp[], runm_error_t *err);
-/* Blocks until a registered child exits; *status is the waitpid status. */
+/* Blocks until a registered (spawned) child exits; *status is the waitpid
+ * status. */
 int reaper_wait(struct reaper *r, pid_t pid, int *status, runm_error_t *err);
+
+/* Routes the exit of `pid`, a process init did not spawn, to fn(arg).
+ * Returns 0 when the process is alive (or a zombie not yet reaped): fn will
+ * run once it is reaped, and *ret_pidfd holds a pidfd for it (signals sent
+ * through it can never hit a recycled pid). Returns 1 when it was already
+ * reaped: *status and *exited_at_ns are filled and fn will not run. */
+int reaper_adopt(struct reaper *r, pid_t pid, reaper_exit_fn fn, void *arg, int *ret_pidfd,
+                 int *status, int64_t *exited_at_ns, runm_error_t *err);
 
 /* Runs argv, captures up to cap bytes of stdout (stderr to the console), and
  * returns the wait status. Output beyond cap is read and dropped. */
 int reaper_run_capture(struct reaper *r, char *const argv[], char *out, size_t cap, int *status,
                        runm_error_t *err);
+
+/* The exit code containerd reports for a waitpid status: the exit status, or
+ * 128 + signal for a signal death. */
+uint32_t reaper_exit_code(int status);
 
 #endif

@@ -1,5 +1,11 @@
-/* The runm.v1.Guest service: method table and handlers. */
+/* The runm.v1.Guest service: the method table, Ping, Info, and the two
+ * streams (Events, Stdio); the container handlers live in task.c and
+ * control.c. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
@@ -9,8 +15,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "container.h"
+#include "events.h"
+#include "handlers.h"
 #include "init.h"
 #include "reaper.h"
+#include "stdio_relay.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -65,6 +75,58 @@ static char *runc_version(struct reaper *r)
   return strdup(buf);
 }
 
+static uint32_t count_fds(void)
+{
+  cleanup_dir DIR *d = opendir("/proc/self/fd");
+  struct dirent *de;
+  uint32_t n = 0;
+
+  if (d == NULL) return 0;
+  while ((de = readdir(d)))
+    if (de->d_name[0] != '.') n++;
+  return n > 0 ? n - 1 : 0; /* not the one opendir holds */
+}
+
+static uint32_t count_threads(void)
+{
+  char buf[4096], *t;
+  cleanup_close int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0) return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  t = strstr(buf, "\nThreads:");
+  return t ? (uint32_t)strtoul(t + 9, NULL, 10) : 0;
+}
+
+/* Processes in state Z anywhere in the guest. */
+static uint32_t count_zombies(void)
+{
+  cleanup_dir DIR *d = opendir("/proc");
+  struct dirent *de;
+  uint32_t n = 0;
+
+  if (d == NULL) return 0;
+  while ((de = readdir(d))) {
+    char path[64], buf[512], *rp;
+    cleanup_close int fd = -1;
+    ssize_t len;
+    if (!isdigit((unsigned char)de->d_name[0])) continue;
+    snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    len = read(fd, buf, sizeof(buf) - 1);
+    if (len <= 0) continue;
+    buf[len] = '\0';
+    /* "pid (comm) S ...": comm may hold spaces and parentheses. */
+    rp = strrchr(buf, ')');
+    if (rp && rp[1] == ' ' && rp[2] == 'Z') n++;
+  }
+  return n;
+}
+
 static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                    runm_error_t *err)
 {
@@ -90,6 +152,10 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   out->vm_id = strdup(ctx->cfg.vm_id);
   out->uptime_ns = init_boottime_ns();
   out->ncpu = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+  out->open_fds = count_fds();
+  out->threads = count_threads();
+  out->zombies = count_zombies();
+  out->containers = registry_count(ctx->registry);
   if (sysinfo(&si) == 0) out->mem_total_bytes = (uint64_t)si.totalram * si.mem_unit;
   tl->mounter_start_ns = ctx->timeline.mounter_start_ns;
   tl->init_start_ns = ctx->timeline.init_start_ns;
@@ -106,11 +172,45 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   return 0;
 }
 
+static int do_events(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                     runm_error_t *err)
+{
+  struct init_ctx *ctx = opaque;
+  return events_serve(ctx->events, call, ((const Runm__V1__EventsRequest *)req)->since, err);
+}
+
+static int do_stdio(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req,
+                    runm_error_t *err)
+{
+  struct init_ctx *ctx = opaque;
+  return stdio_serve(ctx->registry, call, err);
+}
+
+#define UNARY(name, req, resp, fn)                                                                 \
+  {"/runm.v1.Guest/" name, RUNM_RPC_UNARY, &runm__v1__##req##__descriptor,                         \
+   &runm__v1__##resp##__descriptor, fn, NULL}
+
 static const struct runm_rpc_method methods[] = {
-    {"/runm.v1.Guest/Ping", RUNM_RPC_UNARY, &runm__v1__ping_request__descriptor,
-     &runm__v1__ping_response__descriptor, do_ping, NULL},
-    {"/runm.v1.Guest/Info", RUNM_RPC_UNARY, &runm__v1__info_request__descriptor,
-     &runm__v1__info_response__descriptor, do_info, NULL},
+    UNARY("Ping", ping_request, ping_response, do_ping),
+    UNARY("Info", info_request, info_response, do_info),
+    UNARY("Create", create_request, create_response, svc_create),
+    UNARY("Start", start_request, start_response, svc_start),
+    UNARY("Exec", exec_request, empty, svc_exec),
+    UNARY("Kill", kill_request, empty, svc_kill),
+    UNARY("Delete", delete_request, delete_response, svc_delete),
+    UNARY("State", state_request, state_response, svc_state),
+    UNARY("Pids", pids_request, pids_response, svc_pids),
+    UNARY("Pause", container_request, empty, svc_pause),
+    UNARY("Resume", container_request, empty, svc_resume),
+    UNARY("Update", update_request, empty, svc_update),
+    UNARY("Stats", container_request, stats_response, svc_stats),
+    UNARY("Wait", wait_request, wait_response, svc_wait),
+    UNARY("ResizePty", resize_pty_request, empty, svc_resize_pty),
+    UNARY("CloseStdin", process_request, empty, svc_close_stdin),
+    {"/runm.v1.Guest/Events", RUNM_RPC_SERVER_STREAM, &runm__v1__events_request__descriptor,
+     &runm__v1__event__descriptor, NULL, do_events},
+    {"/runm.v1.Guest/Stdio", RUNM_RPC_BIDI, &runm__v1__stdio_in__descriptor,
+     &runm__v1__stdio_out__descriptor, NULL, do_stdio},
 };
 
 static void on_call(void *opaque, const char *method)
@@ -130,9 +230,15 @@ int init_service_start(struct init_ctx *ctx, runm_error_t *err)
       .opaque = ctx,
       .on_call = on_call,
   };
-  /* The server lives as long as PID 1. */
-  struct runm_rpc_server *srv = runm_rpc_server_new(&cfg, err);
+  struct runm_rpc_server *srv;
 
+  /* These, like the server, live as long as PID 1. */
+  ctx->events = events_new(err);
+  if (ctx->events == NULL) return -1;
+  ctx->registry = registry_new(ctx->reaper, ctx->events, &ctx->log, err);
+  if (ctx->registry == NULL) return -1;
+  if (oom_watch_start(ctx->registry, err) < 0) return -1;
+  srv = runm_rpc_server_new(&cfg, err);
   if (srv == NULL) return -1;
   if (runm_rpc_server_listen_unix(srv, INIT_RPC_SOCKET, err) < 0 ||
       runm_rpc_server_start(srv, err) < 0) {

@@ -1,0 +1,27 @@
+/* Just enough JSON reading for what runc prints (`runc state`, `runc ps
+ * --format json`, --log-format json lines): find a key in an object, read a
+ * string or an integer, walk an array of integers. Never allocates; every
+ * read is bounded by the given length. */
+#ifndef RUNM_JSONSCAN_H
+#define RUNM_JSONSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_span {
+  const char *p;
+  size_t len;
+};
+
+/* Finds `key` among the members of the object that starts `in` (leading
+ * whitespace allowed); *val is the raw value text. Returns false when `in`
+ * is not an object, is malformed, or has no such member. */
+bool json_object_get(struct json_span in, const char *key, struct json_span *val);
+/* Decodes a JSON string value into out (NUL-terminated, truncated to cap). */
+bool json_string(struct json_span val, char *out, size_t cap);
+bool json_int(struct json_span val, int64_t *out);
+/* Calls fn for each integer of an array; false if malformed or fn refuses. */
+bool json_int_array(struct json_span in, bool (*fn)(void *arg, int64_t v), void *arg);
+
+#endif
