@@ -27,7 +27,8 @@ struct io_relay {
   pthread_t out_thread, in_thread;
   bool in_started;
   int stopfd; /* eventfd: tells the stdin thread to stop */
-  pthread_mutex_t lock; /* guards stdin_closed */
+  pthread_mutex_t lock;      /* guards stdin_closed */
+  pthread_mutex_t send_lock; /* one sender at a time on the stream (gRPC allows one) */
   bool stdin_closed;
 };
 
@@ -158,7 +159,9 @@ static void send_close_stdin(struct io_relay *io)
   pthread_mutex_unlock(&io->lock);
   if (already) return;
   in.close_stdin = true;
+  pthread_mutex_lock(&io->send_lock);
   runm_rpc_stream_send(io->st, &in.base, &err);
+  pthread_mutex_unlock(&io->send_lock);
 }
 
 static void *in_thread(void *arg)
@@ -190,7 +193,14 @@ static void *in_thread(void *arg)
     if (n <= 0) break;
     in.stdin.data = buf;
     in.stdin.len = (size_t)n;
-    if (runm_rpc_stream_send(io->st, &in.base, &err) < 0) return NULL;
+    pthread_mutex_lock(&io->lock);
+    bool closed = io->stdin_closed;
+    pthread_mutex_unlock(&io->lock);
+    if (closed) break; /* CloseIO came first: the rest is not wanted */
+    pthread_mutex_lock(&io->send_lock);
+    int r = runm_rpc_stream_send(io->st, &in.base, &err);
+    pthread_mutex_unlock(&io->send_lock);
+    if (r < 0) return NULL;
   }
   send_close_stdin(io);
   return NULL;
@@ -284,6 +294,7 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
     return NULL;
   }
   pthread_mutex_init(&io->lock, NULL);
+  pthread_mutex_init(&io->send_lock, NULL);
   io->stopfd = eventfd(0, EFD_CLOEXEC);
   io->cfg = *cfg;
   io->ns = dup_or_empty(cfg->ns);
@@ -321,6 +332,7 @@ fail:
   free(io->out_path);
   free(io->err_path);
   pthread_mutex_destroy(&io->lock);
+  pthread_mutex_destroy(&io->send_lock);
   free(io);
   return NULL;
 }
@@ -350,5 +362,6 @@ void io_relay_free(struct io_relay *io)
   free(io->out_path);
   free(io->err_path);
   pthread_mutex_destroy(&io->lock);
+  pthread_mutex_destroy(&io->send_lock);
   free(io);
 }
