@@ -130,24 +130,6 @@ static int die(const char *what, runm_error_t err)
   return 1;
 }
 
-static int listen_socket(const char *path, runm_error_t *err)
-{
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  if (strlen(path) >= sizeof(addr.sun_path))
-    return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", path);
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return runm_make_error(err, errno, "bind `%s`", path);
-  if (chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-    int e = errno;
-    unlink(path);
-    return runm_make_error(err, e, "listen `%s`", path);
-  }
-  return runm_steal_fd(&fd);
-}
-
 static bool socket_alive(const char *path)
 {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -196,7 +178,7 @@ static int cmd_start(const struct args *a, int argc, char **argv)
     }
     unlink(sock);
   }
-  lfd = listen_socket(sock, &err);
+  lfd = runm_listen_unix(sock, 64, &err);
   if (lfd < 0) return die("start", err);
   if (lfd == LISTEN_FD) {
     moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);

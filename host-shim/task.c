@@ -201,7 +201,6 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   char paths[RUNM_VM_MAX_SHARES][PATH_MAX];
   struct runm_vm_config vc = {0};
   struct runm_vm *vm = NULL;
-  struct runm_vm_info info;
   size_t n = 0;
   unsigned mem = s->cfg.memory_mib, cpus = s->cfg.vcpus;
 
@@ -227,30 +226,9 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
 
   {
-    struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = vm->client};
+    /* The debug socket is a convenience: the task runs without it. */
     cleanup_error runm_error_t e2 = NULL;
-    s->debug_proxy = runm_rpc_server_new(&pcfg, &e2);
-    if (s->debug_proxy == NULL || runm_rpc_server_listen_unix(s->debug_proxy, vm->plan.api_sock, &e2) < 0 ||
-        runm_rpc_server_start(s->debug_proxy, &e2) < 0) {
-      runm_log_error(&s->log, e2, "debug socket");
-      runm_rpc_server_free(s->debug_proxy);
-      s->debug_proxy = NULL;
-    }
-  }
-  memset(&info, 0, sizeof(info));
-  snprintf(info.id, sizeof(info.id), "%s", vm->id);
-  info.qemu_pid = vm->pid;
-  info.supervisor_pid = getpid();
-  snprintf(info.accel, sizeof(info.accel), "%s", runm_accel_name(vm->plan.accel));
-  snprintf(info.transport, sizeof(info.transport), "%s", runm_transport_name(vm->plan.transport));
-  snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.api_sock);
-  snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
-  info.spawn_ns = vm->spawn_ns;
-  info.ready_ns = vm->ready_ns;
-  snprintf(info.owner, sizeof(info.owner), "shim");
-  {
-    cleanup_error runm_error_t e2 = NULL;
-    if (runm_vm_info_write(vm->plan.dir, &info, &e2) < 0) runm_log_error(&s->log, e2, "vm.info");
+    if (runm_vm_own(vm, "shim", &s->debug_proxy, &e2) < 0) runm_log_error(&s->log, e2, "debug socket");
   }
   runm_log(&s->log, RUNM_LOG_INFO, "VM %s ready in %.3f s (%s, %s, %u MiB, %u vCPU)", vm->id,
            (vm->ready_ns - vm->spawn_ns) / 1e9, runm_accel_name(vm->plan.accel),

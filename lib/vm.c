@@ -202,7 +202,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   return 0;
 }
 
-static int listen_unix(const char *path, runm_error_t *err)
+int runm_listen_unix(const char *path, int backlog, runm_error_t *err)
 {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -214,7 +214,11 @@ static int listen_unix(const char *path, runm_error_t *err)
   if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
     return runm_make_error(err, errno, "bind `%s`", path);
   if (chmod(path, 0600) < 0) return runm_make_error(err, errno, "chmod `%s`", path);
-  if (listen(fd, 4) < 0) return runm_make_error(err, errno, "listen `%s`", path);
+  if (listen(fd, backlog) < 0) {
+    int e = errno;
+    unlink(path);
+    return runm_make_error(err, e, "listen `%s`", path);
+  }
   return runm_steal_fd(&fd);
 }
 
@@ -402,7 +406,7 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     goto fail_free;
   }
   if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
-    lfd = listen_unix(vm->plan.rpc_sock, err);
+    lfd = runm_listen_unix(vm->plan.rpc_sock, 4, err);
     if (lfd < 0) goto fail_dir;
   }
   if (spawn_vm(cfg, vm, lfd, err) < 0) goto fail_dir;

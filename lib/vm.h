@@ -113,4 +113,12 @@ char *runm_vm_console_tail(const char *console_log, size_t max);
 
 int64_t runm_now_ns(void);
 
+/* A listening unix socket at path, mode 0600 (the path must not exist). */
+int runm_listen_unix(const char *path, int backlog, runm_error_t *err);
+
+/* vm_owner.c: serve the API proxy on plan.api_sock and write vm.info. */
+struct runm_rpc_server;
+int runm_vm_own(struct runm_vm *vm, const char *owner, struct runm_rpc_server **proxy,
+                runm_error_t *err);
+
 #endif

@@ -82,7 +82,6 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
 {
   cleanup_error runm_error_t err = NULL;
   struct runm_vm *vm = NULL;
-  struct runm_vm_info info;
   sigset_t mask;
   int sfd, devnull;
   char line[4096];
@@ -102,37 +101,12 @@ static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int 
   }
   /* The serial port carries one connection: the supervisor keeps it and
    * serves a proxy socket that any number of clients can share. */
-  struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = vm->client};
-  struct runm_rpc_server *proxy = runm_rpc_server_new(&pcfg, &err);
-  if (proxy == NULL || runm_rpc_server_listen_unix(proxy, vm->plan.api_sock, &err) < 0 ||
-      runm_rpc_server_start(proxy, &err) < 0) {
+  struct runm_rpc_server *proxy = NULL;
+  if (runm_vm_own(vm, "runmctl", &proxy, &err) < 0) {
     cleanup_free char *msg = runm_error_string(err);
-    snprintf(line, sizeof(line), "ERR %d proxy socket: %s\n", err ? err->status : EIO,
-             msg ? msg : "error");
-    report(ready_fd, line);
-    runm_rpc_server_free(proxy);
-    runm_error_release(&err);
-    runm_vm_stop(vm, 0, &err);
-    runm_vm_free(vm);
-    return 1;
-  }
-
-  memset(&info, 0, sizeof(info));
-  snprintf(info.id, sizeof(info.id), "%s", vm->id);
-  info.qemu_pid = vm->pid;
-  info.supervisor_pid = getpid();
-  snprintf(info.accel, sizeof(info.accel), "%s", runm_accel_name(vm->plan.accel));
-  snprintf(info.transport, sizeof(info.transport), "%s", runm_transport_name(vm->plan.transport));
-  snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.api_sock);
-  snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
-  info.spawn_ns = vm->spawn_ns;
-  info.ready_ns = vm->ready_ns;
-  if (runm_vm_info_write(vm->plan.dir, &info, &err) < 0) {
-    cleanup_free char *msg = runm_error_string(err);
-    snprintf(line, sizeof(line), "ERR %d %s\n", err->status, msg ? msg : "error");
+    snprintf(line, sizeof(line), "ERR %d %s\n", err ? err->status : EIO, msg ? msg : "error");
     report(ready_fd, line);
     runm_error_release(&err);
-    runm_rpc_server_free(proxy);
     runm_vm_stop(vm, 0, &err);
     runm_vm_free(vm);
     return 1;
