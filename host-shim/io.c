@@ -26,7 +26,8 @@ struct io_relay {
   struct runm_rpc_stream *st;
   pthread_t out_thread, in_thread;
   bool in_started;
-  int stopfd; /* eventfd: tells the stdin thread to stop */
+  int stopfd;  /* eventfd: tells the stdin thread to stop */
+  int closefd; /* eventfd: CloseIO; the stdin thread drains what is written, then closes */
   pthread_mutex_t lock;      /* guards stdin_closed */
   pthread_mutex_t send_lock; /* one sender at a time on the stream (gRPC allows one) */
   bool stdin_closed;
@@ -178,25 +179,32 @@ static void *in_thread(void *arg)
     send_close_stdin(io);
     return NULL;
   }
+  bool draining = false;
   for (;;) {
     Runm__V1__StdioIn in = RUNM__V1__STDIO_IN__INIT;
     cleanup_error runm_error_t err = NULL;
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = io->stopfd, .events = POLLIN}};
+    struct pollfd p[3] = {{.fd = fd, .events = POLLIN},
+                          {.fd = io->stopfd, .events = POLLIN},
+                          {.fd = io->closefd, .events = POLLIN}};
     ssize_t n;
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
+    if (!draining) {
+      if (poll(p, 3, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (p[1].revents) return NULL;
+      /* CloseIO: what the client wrote before it still goes in. */
+      if (p[2].revents) draining = true;
     }
-    if (p[1].revents) return NULL;
     n = read(fd, buf, sizeof(buf));
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (draining) break;
+      continue;
+    }
     if (n <= 0) break;
     in.stdin.data = buf;
     in.stdin.len = (size_t)n;
-    pthread_mutex_lock(&io->lock);
-    bool closed = io->stdin_closed;
-    pthread_mutex_unlock(&io->lock);
-    if (closed) break; /* CloseIO came first: the rest is not wanted */
     pthread_mutex_lock(&io->send_lock);
     int r = runm_rpc_stream_send(io->st, &in.base, &err);
     pthread_mutex_unlock(&io->send_lock);
@@ -296,6 +304,7 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
   pthread_mutex_init(&io->lock, NULL);
   pthread_mutex_init(&io->send_lock, NULL);
   io->stopfd = eventfd(0, EFD_CLOEXEC);
+  io->closefd = eventfd(0, EFD_CLOEXEC);
   io->cfg = *cfg;
   io->ns = dup_or_empty(cfg->ns);
   io->id = dup_or_empty(cfg->id);
@@ -325,6 +334,7 @@ fail:
   if (io->st) runm_rpc_stream_free(io->st);
   io->st = NULL;
   if (io->stopfd >= 0) close(io->stopfd);
+  if (io->closefd >= 0) close(io->closefd);
   free(io->ns);
   free(io->id);
   free(io->exec_id);
@@ -339,6 +349,8 @@ fail:
 
 void io_relay_close_stdin(struct io_relay *io)
 {
+  uint64_t one = 1;
+  if (io->in_started && write(io->closefd, &one, sizeof(one)) == sizeof(one)) return;
   send_close_stdin(io);
 }
 
@@ -354,6 +366,7 @@ void io_relay_free(struct io_relay *io)
     pthread_join(io->in_thread, NULL);
   }
   if (io->stopfd >= 0) close(io->stopfd);
+  if (io->closefd >= 0) close(io->closefd);
   runm_rpc_stream_free(io->st);
   free(io->ns);
   free(io->id);
