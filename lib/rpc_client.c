@@ -377,38 +377,20 @@ int runm_rpc_stream_recv_raw(struct runm_rpc_stream *s, grpc_byte_buffer **out, 
 
 int runm_rpc_stream_recv(struct runm_rpc_stream *s, ProtobufCMessage **msg, runm_error_t *err)
 {
-  grpc_op ops[2];
-  size_t n = 0;
   grpc_byte_buffer *bb = NULL;
-  grpc_event ev;
   int ret;
 
   *msg = NULL;
   if (s->ended) return runm_make_error(err, EPIPE, "%s: stream already ended", s->method);
-  memset(ops, 0, sizeof(ops));
-  if (!s->got_initial_md) {
-    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
-    s->got_initial_md = true;
-  }
-  ops[n].op = GRPC_OP_RECV_MESSAGE;
-  ops[n++].data.recv_message.recv_message = &bb;
-  if (grpc_call_start_batch(s->call, ops, n, &s->recv_tag, NULL) != GRPC_CALL_OK)
-    return runm_make_error(err, EIO, "%s: cannot receive", s->method);
-  ev = grpc_completion_queue_pluck(s->cq, &s->recv_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  if (ev.type == GRPC_OP_COMPLETE && ev.success && bb) {
+  ret = runm_rpc_stream_recv_raw(s, &bb, err);
+  if (ret < 0) return ret;
+  if (ret == 1) {
     ret = runm_rpc_unpack(bb, s->resp_desc, RUNM_RPC_MAX_MESSAGE, msg, err);
     grpc_byte_buffer_destroy(bb);
-    if (ret < 0) {
-      runm_error_wrap(err, "%s", s->method);
-      return ret;
-    }
+    if (ret < 0) return runm_error_wrap(err, "%s", s->method);
     return 1;
   }
-  if (bb) grpc_byte_buffer_destroy(bb);
   /* No message: the stream is over; its status says how. */
-  grpc_completion_queue_pluck(s->cq, &s->status_tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  s->ended = true;
   if (s->status == GRPC_STATUS_OK) return 0;
   {
     cleanup_free char *det = grpc_slice_to_c_string(s->details);

@@ -217,40 +217,23 @@ void runm_rpc_call_finish(struct runm_rpc_call *c, int code, const char *details
 
 int runm_rpc_call_send(struct runm_rpc_call *c, const ProtobufCMessage *msg, runm_error_t *err)
 {
-  grpc_op ops[2];
-  size_t n = 0;
-  bool ok;
   grpc_byte_buffer *bb = runm_rpc_pack(msg, err);
+  int ret;
 
   if (bb == NULL) return -1;
-  memset(ops, 0, sizeof(ops));
-  pthread_mutex_lock(&c->send_lock);
-  if (!c->sent_initial_md) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    c->sent_initial_md = true;
-  }
-  ops[n].op = GRPC_OP_SEND_MESSAGE;
-  ops[n++].data.send_message.send_message = bb;
-  ok = run_batch(c, ops, n, &c->send_tag);
-  pthread_mutex_unlock(&c->send_lock);
+  ret = runm_rpc_call_send_raw(c, bb, err);
   grpc_byte_buffer_destroy(bb);
-  if (!ok) return runm_make_error(err, EPIPE, "%s: client went away", c->method_name);
-  return 0;
+  return ret;
 }
 
 int runm_rpc_call_recv(struct runm_rpc_call *c, ProtobufCMessage **msg, runm_error_t *err)
 {
-  grpc_op op;
   grpc_byte_buffer *bb = NULL;
   int ret;
 
   *msg = NULL;
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &bb;
-  if (!run_batch(c, &op, 1, &c->recv_tag))
-    return runm_make_error(err, ECANCELED, "%s: call cancelled", c->method_name);
-  if (bb == NULL) return 0; /* half-close */
+  ret = runm_rpc_call_recv_raw(c, &bb, err);
+  if (ret <= 0) return ret; /* cancelled, or the client's half-close */
   ret = runm_rpc_unpack(bb, c->method->request, RUNM_RPC_MAX_MESSAGE, msg, err);
   grpc_byte_buffer_destroy(bb);
   return ret < 0 ? ret : 1;
