@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fdio.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -138,18 +139,6 @@ out:
   return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static void send_close_stdin(struct io_relay *io)
 {
   Runm__V1__StdioIn in = RUNM__V1__STDIO_IN__INIT;
@@ -257,11 +246,11 @@ static void *out_thread(void *arg)
     }
     Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
     /* A reader that went away must not stop the relay: drain regardless. */
-    if (o->stdout.len && out >= 0 && write_all(out, o->stdout.data, o->stdout.len) < 0) {
+    if (o->stdout.len && out >= 0 && runm_write_all(out, o->stdout.data, o->stdout.len) < 0) {
       close(out);
       out = -1;
     }
-    if (o->stderr.len && errfd >= 0 && write_all(errfd, o->stderr.data, o->stderr.len) < 0) {
+    if (o->stderr.len && errfd >= 0 && runm_write_all(errfd, o->stderr.data, o->stderr.len) < 0) {
       close(errfd);
       errfd = -1;
     }

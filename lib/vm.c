@@ -348,11 +348,9 @@ static int boot_error(struct runm_vm *vm, runm_error_t *err)
   cleanup_free char *cause = runm_error_string(*err);
   cleanup_free char *qtail = NULL;
   char qlog[320];
-  int status = *err ? (*err)->status : EIO;
 
   snprintf(qlog, sizeof(qlog), "%s/qemu.log", vm->plan.dir);
   qtail = runm_vm_console_tail(qlog, 400);
-  (void)status;
   return runm_make_error(err, 0, "VM `%s` failed to boot: %s%s%s%s%s", vm->id,
                          cause ? cause : "error",
                          qtail && *qtail ? "\nQEMU: " : "", qtail && *qtail ? qtail : "",

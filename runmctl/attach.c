@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fdio.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -24,18 +25,6 @@ struct attach_ctx {
   bool tty;
   sigset_t sigs;
 };
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
 
 int attach_resize(struct runm_rpc_client *cl, const char *id, const char *exec_id, int fd,
                   runm_error_t *err)
@@ -162,8 +151,8 @@ int attach_relay(struct runm_rpc_client *cl, struct runm_rpc_stream *st, const c
       break;
     }
     Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
-    if (o->stdout.len) write_all(STDOUT_FILENO, o->stdout.data, o->stdout.len);
-    if (o->stderr.len) write_all(STDERR_FILENO, o->stderr.data, o->stderr.len);
+    if (o->stdout.len) runm_write_all(STDOUT_FILENO, o->stdout.data, o->stdout.len);
+    if (o->stderr.len) runm_write_all(STDERR_FILENO, o->stderr.data, o->stderr.len);
     if (o->exited) {
       *status = (int)o->exit_status;
       protobuf_c_message_free_unpacked(m, NULL);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fdio.h"
 #include "json.h"
 #include "rpc.h"
 #include "runmctl.h"
@@ -69,13 +70,8 @@ static void random_id(char *out, size_t len)
 /* Supervisor side of the start handshake: one line on the pipe. */
 static void report(int fd, const char *line)
 {
-  size_t len = strlen(line), off = 0;
-  while (off < len) {
-    ssize_t n = write(fd, line + off, len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += (size_t)n;
-  }
+  /* The parent may have gone; then nobody is waiting for the answer. */
+  (void)runm_write_all(fd, line, strlen(line));
 }
 
 static int supervise(struct runmctl *ctl, const struct runm_vm_config *cfg, int ready_fd)
