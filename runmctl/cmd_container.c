@@ -584,6 +584,27 @@ static int c_update(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   return r;
 }
 
+/* A flat response as a JSON object, every scalar field by its proto name,
+ * read through the message's descriptor. */
+static void print_json_fields(const ProtobufCMessage *m)
+{
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  struct runm_json j;
+  runm_json_init(&j, stdout);
+  runm_json_begin_object(&j, NULL);
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const char *at = (const char *)m + f->offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_UINT32: runm_json_int(&j, f->name, *(const uint32_t *)at); break;
+    case PROTOBUF_C_TYPE_INT64: runm_json_int(&j, f->name, *(const int64_t *)at); break;
+    case PROTOBUF_C_TYPE_UINT64: runm_json_int(&j, f->name, (int64_t)*(const uint64_t *)at); break;
+    default: break; /* only the scalar responses above use this */
+    }
+  }
+  runm_json_end_object(&j);
+}
+
 static int c_stats(struct runmctl *ctl, struct copts *o, int argc, char **argv)
 {
   Runm__V1__ContainerRequest req = RUNM__V1__CONTAINER_REQUEST__INIT;
@@ -594,22 +615,15 @@ static int c_stats(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.id = (char *)id;
   r = simple(ctl, o, "stats", "Stats", &req.base, &runm__v1__stats_response__descriptor, &resp);
   if (r != RUNMCTL_OK) return r;
-  /* Every field, by its proto name, from the descriptor. */
-  const ProtobufCMessageDescriptor *d = resp->descriptor;
-  struct runm_json j;
+  /* Every field, by its proto name, from the descriptor (all uint64). */
   if (ctl->json) {
-    runm_json_init(&j, stdout);
-    runm_json_begin_object(&j, NULL);
+    print_json_fields(resp);
+  } else {
+    const ProtobufCMessageDescriptor *d = resp->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++)
+      printf("%-24s %llu\n", d->fields[i].name,
+             (unsigned long long)*(const uint64_t *)((const char *)resp + d->fields[i].offset));
   }
-  for (unsigned i = 0; i < d->n_fields; i++) {
-    const ProtobufCFieldDescriptor *f = &d->fields[i];
-    uint64_t v = *(const uint64_t *)((const char *)resp + f->offset);
-    if (ctl->json)
-      runm_json_int(&j, f->name, (int64_t)v);
-    else
-      printf("%-24s %llu\n", f->name, (unsigned long long)v);
-  }
-  if (ctl->json) runm_json_end_object(&j);
   free_msg(resp);
   return RUNMCTL_OK;
 }
@@ -633,17 +647,10 @@ static int c_wait(struct runmctl *ctl, struct copts *o, int argc, char **argv)
                             o->timeout_s > 0 ? o->timeout_s * 1000LL : 0, false, &err);
   runm_rpc_client_free(cl);
   if (r < 0) return fail("wait", err);
-  Runm__V1__WaitResponse *w = (Runm__V1__WaitResponse *)resp;
-  if (ctl->json) {
-    struct runm_json j;
-    runm_json_init(&j, stdout);
-    runm_json_begin_object(&j, NULL);
-    runm_json_int(&j, "exit_status", w->exit_status);
-    runm_json_int(&j, "exited_at_ns", w->exited_at_ns);
-    runm_json_end_object(&j);
-  } else {
-    printf("%u\n", w->exit_status);
-  }
+  if (ctl->json)
+    print_json_fields(resp);
+  else
+    printf("%u\n", ((Runm__V1__WaitResponse *)resp)->exit_status);
   free_msg(resp);
   return RUNMCTL_OK;
 }
@@ -660,18 +667,10 @@ static int c_delete(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.force = o->force;
   r = simple(ctl, o, "delete", "Delete", &req.base, &runm__v1__delete_response__descriptor, &resp);
   if (r != RUNMCTL_OK) return r;
-  Runm__V1__DeleteResponse *d = (Runm__V1__DeleteResponse *)resp;
-  if (ctl->json) {
-    struct runm_json j;
-    runm_json_init(&j, stdout);
-    runm_json_begin_object(&j, NULL);
-    runm_json_int(&j, "pid", d->pid);
-    runm_json_int(&j, "exit_status", d->exit_status);
-    runm_json_int(&j, "exited_at_ns", d->exited_at_ns);
-    runm_json_end_object(&j);
-  } else {
-    printf("%u\n", d->exit_status);
-  }
+  if (ctl->json)
+    print_json_fields(resp);
+  else
+    printf("%u\n", ((Runm__V1__DeleteResponse *)resp)->exit_status);
   free_msg(resp);
   return RUNMCTL_OK;
 }
