@@ -11,6 +11,7 @@ PKGS=(
   busybox-static runc containerd
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
   libfuse3-dev umoci libjson-c-dev
+  libprotobuf-dev
 )
 
 missing=()
