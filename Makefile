@@ -3,7 +3,7 @@
 #   make deps       install the Debian packages the build, image and tests need
 #   make test       deps + build + every test (unit, integration), plus a SANITIZE=1 pass
 #   make demo       deps + build + boot a VM, ping it, show its boot timeline, stop it
-#   make bench      benchmarks
+#   make bench      deps + build + runc-v2 vs runm benchmarks (~15 min) into bench-results/
 #   make SANITIZE=1 ASan+UBSan host binaries (in build-san/)
 
 SANITIZE ?= 0
@@ -27,6 +27,8 @@ GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c
 GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
+FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null) -lpthread
 
 HOST_CFLAGS := $(BASE_CFLAGS) $(GRPC_CFLAGS) $(SANFLAGS)
 HOST_LDFLAGS := $(SANFLAGS)
@@ -39,6 +41,7 @@ SHARE := build/share/runm
 GEN := $(BUILD)/gen
 
 PROTOS := proto/runm/v1/guest.proto \
+          proto/runm/v1/host.proto \
           proto/google/rpc/status.proto \
           proto/containerd/ttrpc/request.proto \
           proto/containerd/types/mount.proto \
@@ -66,22 +69,28 @@ RUNMCTL_SRCS := $(wildcard runmctl/*.c)
 SHIM_SRCS := $(wildcard host-shim/*.c)
 INIT_SRCS := $(wildcard guest/init/*.c)
 MOUNTER_SRCS := $(wildcard guest/mounter/*.c)
+PROXY_SRCS := $(wildcard guest/fork-exec-proxy/*.c)
 MKIMAGE_SRCS := $(wildcard tools/mkimage/*.c)
+BINDFS_SRCS := $(wildcard bindfs/*.c)
+# What runm-bindfs's unit tests link: the pure parts.
+BINDFS_PURE := bindfs/map.c bindfs/options.c
 # The mounter is static and syscall-only: it links these few lib files directly.
 MOUNTER_LIB := lib/error.c lib/cmdline.c
 
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 
-HOST_BINS := $(BIN)/runmctl $(BIN)/runm-mkimage $(BIN)/containerd-shim-runm-v1
-GUEST_BINS := $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-linux-mounter
+HOST_BINS := $(BIN)/runmctl $(BIN)/runm-mkimage $(BIN)/containerd-shim-runm-v1 $(BIN)/runm-bindfs \
+             $(BIN)/fuse3.runm-bindfs
+GUEST_BINS := $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-linux-mounter \
+              $(GUEST_BUILD)/runm-fork-exec-proxy
 
 KERNEL := $(SHARE)/vmlinux
 INITRD := $(SHARE)/initrd.cpio
 MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
-.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check fuzz
+.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check fuzz fuzz-ports
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -117,6 +126,14 @@ $(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBRUNM
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
+$(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBRUNM)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(FUSE_CFLAGS) -Ibindfs -o $@ $(BINDFS_SRCS) $(LIBRUNM) $(FUSE_LIBS) $(HOST_LDFLAGS)
+# `mount -t fuse3.runm-bindfs` reaches mount.fuse3, which runs the program
+# named by the whole type (from the default PATH: mount(8) drops PATH).
+$(BIN)/fuse3.runm-bindfs: $(BIN)/runm-bindfs
+	ln -sf runm-bindfs $@
+
 $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBRUNM) $(SQFS_LIBS) $(GRPC_LIBS) $(HOST_LDFLAGS)
@@ -125,6 +142,10 @@ $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
 $(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+# runm-bindfs's tests link its pure parts (option and map parsing).
+$(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBRUNM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ibindfs -o $@ $< $(BINDFS_PURE) $(LIBRUNM) $(HOST_LDFLAGS)
 
 # ---- guest binaries (never sanitized) ----
 $(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(wildcard lib/*.h)
@@ -138,13 +159,32 @@ GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
 $(GUEST_BUILD)/librunm.a: $(GUEST_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
+# Init is linked statically: under TCG, loading ~50 shared libraries (gRPC,
+# abseil, libstdc++) and resolving their symbols cost most of a second of
+# boot. glibc warns that getaddrinfo in a static binary needs its NSS
+# modules at run time; init only ever uses unix: addresses, so it never asks.
+GUEST_STATIC_LIBS := -static -Wl,--start-group \
+  $(shell $(PKG_CONFIG) --static --libs grpc_unsecure libprotobuf-c 2>/dev/null) \
+  -lupb -laddress_sorting -lcares -lz -lstdc++ -lpthread -lm -Wl,--end-group
 $(GUEST_BUILD)/runm-linux-init: $(INIT_SRCS) $(wildcard guest/init/*.h) $(GUEST_BUILD)/librunm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Iguest/init -o $@ $(INIT_SRCS) $(GUEST_BUILD)/librunm.a $(GRPC_LIBS)
+	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Iguest/init -o $@ $(INIT_SRCS) $(GUEST_BUILD)/librunm.a \
+	  $(GUEST_STATIC_LIBS) 2>$@.ld || { cat $@.ld; rm -f $@.ld; exit 1; }
+	@grep -v "statically linked applications requires at runtime\|in function \`" $@.ld || true
+	@rm -f $@.ld
 
 $(GUEST_BUILD)/runm-linux-mounter: $(MOUNTER_SRCS) $(wildcard guest/mounter/*.h) $(MOUNTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Os -static -Iguest/mounter -o $@ $(MOUNTER_SRCS) $(MOUNTER_LIB)
+
+# Static: it runs inside containers (startContainer hooks) where only the
+# bind-mounted binary exists. protobuf-c is its one library.
+$(GUEST_BUILD)/obj/proxy/host.pb-c.o: build/gen/runm/v1/host.pb-c.c build/gen/runm/v1/host.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Os -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
+$(GUEST_BUILD)/runm-fork-exec-proxy: $(PROXY_SRCS) $(GUEST_BUILD)/obj/proxy/host.pb-c.o build/gen/runm/v1/host.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Os -static -s -Ibuild/gen -o $@ $(PROXY_SRCS) $(GUEST_BUILD)/obj/proxy/host.pb-c.o -lprotobuf-c
 
 ifneq ($(SANITIZE),1)
 build/gen/%.pb-c.c build/gen/%.pb-c.h: proto/%.proto
@@ -166,10 +206,12 @@ image: $(INITRD) $(MBIN)
 $(INITRD): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-mounter
 	@mkdir -p $(SHARE)
 	build/bin/runm-mkimage initramfs --out $@ --file $(GUEST_BUILD)/runm-linux-mounter:init
-$(MBIN): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-init
+$(MBIN): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-fork-exec-proxy
 	@mkdir -p $(SHARE)
-	build/bin/runm-mkimage mbin --out $@ \
-	  --elf $(GUEST_BUILD)/runm-linux-init:bin/runm-linux-init \
+	strip -o $(GUEST_BUILD)/runm-linux-init.stripped $(GUEST_BUILD)/runm-linux-init
+	build/bin/runm-mkimage mbin --out $@ --compressor zstd \
+	  --elf $(GUEST_BUILD)/runm-linux-init.stripped:bin/runm-linux-init \
+	  --file $(GUEST_BUILD)/runm-fork-exec-proxy:bin/runm-fork-exec-proxy \
 	  --elf $$(command -v runc):bin/runc \
 	  --elf /bin/busybox:bin/busybox \
 	  --symlink busybox:bin/sh
@@ -199,6 +241,19 @@ $(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
 $(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_WRITE_SEEDS -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+# `make fuzz-ports`: the published-ports parser (annotation / --publish
+# text), seeded with valid and invalid specs, for FUZZ_TIME seconds.
+FUZZ_PORTS_SRCS := test/fuzz/fuzz_ports.c lib/ports.c lib/error.c
+fuzz-ports: $(FUZZ_DIR)/fuzz_ports
+	rm -rf $(FUZZ_DIR)/corpus_ports && mkdir -p $(FUZZ_DIR)/corpus_ports
+	printf '8080:80' >$(FUZZ_DIR)/corpus_ports/a
+	printf '127.0.0.1:5353:53/udp,0.0.0.0:1:65535/tcp' >$(FUZZ_DIR)/corpus_ports/b
+	printf '[::1]:80:80,8080:80/sctp,,1.2.3:4:5' >$(FUZZ_DIR)/corpus_ports/c
+	$(FUZZ_DIR)/fuzz_ports -max_total_time=$(FUZZ_TIME) -max_len=4200 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ports
+$(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_PORTS_SRCS)
 
 # ---- tests ----
 test: deps
@@ -210,12 +265,13 @@ unit: host
 demo: deps all
 	@bash tools/demo.sh
 
-bench: all
+bench: deps all
 	@bash tools/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runm
-	install -m 0755 build/bin/runmctl build/bin/containerd-shim-runm-v1 $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 build/bin/runmctl build/bin/containerd-shim-runm-v1 build/bin/runm-bindfs $(DESTDIR)$(PREFIX)/bin/
+	ln -sf runm-bindfs $(DESTDIR)$(PREFIX)/bin/fuse3.runm-bindfs
 	install -m 0644 $(KERNEL) $(INITRD) $(MBIN) $(DESTDIR)$(PREFIX)/share/runm/
 
 format-check:

@@ -44,6 +44,11 @@ static int set_key(struct shim_config *cfg, const char *key, const char *v, runm
   else if (strcmp(key, "memory_mib") == 0) return set_uint(&cfg->memory_mib, key, v, 1 << 20, err);
   else if (strcmp(key, "vcpus") == 0) return set_uint(&cfg->vcpus, key, v, 256, err);
   else if (strcmp(key, "boot_timeout") == 0) return set_uint(&cfg->boot_timeout_s, key, v, 3600, err);
+  else if (strcmp(key, "pool_size") == 0) {
+    if (strcmp(v, "0") == 0) cfg->pool_size = 0;
+    else return set_uint(&cfg->pool_size, key, v, 16, err);
+  } else if (strcmp(key, "pool_idle_timeout") == 0)
+    return set_uint(&cfg->pool_idle_timeout_s, key, v, 86400, err);
   else if (strcmp(key, "debug") == 0) cfg->debug = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
   else return runm_make_error(err, EINVAL, "unknown setting `%s`", key);
   return 0;
@@ -96,7 +101,8 @@ static int env_override(struct shim_config *cfg, runm_error_t *err)
              {"RUNM_MBIN", "mbin"},         {"RUNM_STATE_DIR", "state_dir"},
              {"RUNM_ACCEL", "accel"},       {"RUNM_TRANSPORT", "transport"},
              {"RUNM_MEMORY", "memory_mib"}, {"RUNM_CPUS", "vcpus"},
-             {"RUNM_DEBUG", "debug"}};
+             {"RUNM_DEBUG", "debug"},       {"RUNM_POOL_SIZE", "pool_size"},
+             {"RUNM_POOL_IDLE_TIMEOUT", "pool_idle_timeout"}};
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
     const char *v = getenv(map[i].env);
     if (v && *v && set_key(cfg, map[i].key, v, err) < 0)
@@ -126,6 +132,7 @@ int shim_config_load(struct shim_config *cfg, const char *exe_dir, runm_error_t 
   cfg->memory_mib = 256;
   cfg->vcpus = 1;
   cfg->boot_timeout_s = 60;
+  cfg->pool_idle_timeout_s = 600;
   if (shim_config_parse_file(cfg, path && *path ? path : "/etc/runm/config.toml", err) < 0)
     return -1;
   if (env_override(cfg, err) < 0) return -1;

@@ -17,6 +17,8 @@ struct shim_config {
   unsigned memory_mib; /* default VM memory; grown to fit the spec's limit */
   unsigned vcpus;
   unsigned boot_timeout_s;
+  unsigned pool_size;           /* pre-booted VMs kept ready; 0 = no pool (docs/pool.md) */
+  unsigned pool_idle_timeout_s; /* a pooled VM unused this long is stopped */
   bool debug;
 };
 

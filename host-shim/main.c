@@ -19,9 +19,12 @@
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "events.h"
+#include "hooks.h"
+#include "pool.h"
 #include "rootfs.h"
 #include "shim.h"
 #include "task.h"
+#include "timing.h"
 #include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
@@ -158,6 +161,11 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   int lfd, moved, r;
   pid_t pid;
 
+  {
+    char vmid[80];
+    shim_vm_id(a->ns, a->id, vmid, sizeof(vmid));
+    shim_timing_mark(vmid, "shim.start", 0);
+  }
   exe_dir(dir, sizeof(dir));
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
@@ -180,6 +188,34 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   }
   lfd = runm_listen_unix(sock, 64, &err);
   if (lfd < 0) return die("start", err);
+  if (cfg.pool_size > 0) {
+    /* A pooled shim takes the task if one is ready; a new spare boots
+     * either way, so the next task finds one. */
+    struct pool_claim c = {.debug = a->debug};
+    int claimed;
+    snprintf(c.ns, sizeof(c.ns), "%s", a->ns);
+    snprintf(c.id, sizeof(c.id), "%s", a->id);
+    snprintf(c.address, sizeof(c.address), "%s", a->address ? a->address : "");
+    snprintf(c.publish_binary, sizeof(c.publish_binary), "%s", a->publish_binary ? a->publish_binary : "");
+    snprintf(c.ttrpc_address, sizeof(c.ttrpc_address), "%s",
+             getenv("TTRPC_ADDRESS") ? getenv("TTRPC_ADDRESS") : "");
+    snprintf(c.bundle, sizeof(c.bundle), "%s", a->bundle ? a->bundle : cwd);
+    claimed = pool_claim(&cfg, &c, lfd, &err);
+    if (claimed < 0) {
+      runm_log_error(NULL, err, "pool");
+      runm_error_release(&err);
+    }
+    if (pool_refill(&cfg, &c, &err) < 0) {
+      runm_log_error(NULL, err, "pool");
+      runm_error_release(&err);
+    }
+    if (claimed > 0) {
+      close(lfd);
+      if (write_file("address", address, &err) < 0) return die("start", err);
+      printf("%s", address);
+      return 0;
+    }
+  }
   if (lfd == LISTEN_FD) {
     moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
     close(lfd);
@@ -246,7 +282,9 @@ static int cmd_delete(const struct args *a)
       if (n > 0) {
         char want[120];
         cmd[n] = '\0';
-        snprintf(want, sizeof(want), "runm-%s", vmid);
+        /* A pooled VM keeps the name it booted with (vm.info says which). */
+        if (info.qemu_name[0]) snprintf(want, sizeof(want), "%s", info.qemu_name);
+        else snprintf(want, sizeof(want), "runm-%s", vmid);
         /* Only a QEMU that is this VM's (pids get reused). */
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
           if (strcmp(cmd + i, want) == 0) {
@@ -258,9 +296,14 @@ static int cmd_delete(const struct args *a)
     if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
   }
   runm_error_release(&err);
+  /* OCI hooks the dead shim was running would outlive it. */
+  hooks_kill_orphans(vmdir);
   /* QEMU may take a moment to die and release its files; removal of
    * sockets and logs does not need it gone. */
   if (runm_vm_remove_dir(vmdir, &err) < 0) runm_log_error(NULL, err, "delete");
+  runm_error_release(&err);
+  /* A pooled VM's binds of the task's dirs. */
+  if (pool_shares_remove(cfg.state_dir, vmid, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
   if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
     runm_log_error(NULL, err, "delete");
@@ -323,48 +366,26 @@ static void *signal_thread(void *arg)
   return NULL;
 }
 
-static int serve(const struct args *a)
+/* Serves one task on lfd until Shutdown or SIGTERM. The shim's identity
+ * (s->ns, id, bundle, addresses) is set; a pooled shim also has its VM. */
+static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
 {
   cleanup_error runm_error_t err = NULL;
-  struct shim *s = calloc(1, sizeof(*s));
   struct runm_ttrpc_method *methods;
   struct runm_ttrpc_server *srv;
   struct runm_ttrpc_server_config scfg = {0};
   char sock[PATH_MAX];
   int logfd;
-  sigset_t mask;
 
-  if (s == NULL) return 1;
-  signal(SIGPIPE, SIG_IGN);
-  /* Blocked before any thread starts, so only signal_thread takes them. */
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &mask, NULL);
   /* containerd reads the shim's log from the "log" FIFO in the bundle. */
   logfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (logfd >= 0) fcntl(logfd, F_SETFL, O_WRONLY);
   else logfd = STDERR_FILENO;
-  snprintf(s->ns, sizeof(s->ns), "%s", a->ns ? a->ns : "default");
-  snprintf(s->id, sizeof(s->id), "%s", a->id ? a->id : "");
-  if (getcwd(s->bundle, sizeof(s->bundle)) == NULL) return 1;
-  if (a->bundle) snprintf(s->bundle, sizeof(s->bundle), "%s", a->bundle);
-  snprintf(s->containerd_address, sizeof(s->containerd_address), "%s", a->address ? a->address : "");
-  snprintf(s->publish_binary, sizeof(s->publish_binary), "%s", a->publish_binary ? a->publish_binary : "");
-  snprintf(s->ttrpc_address, sizeof(s->ttrpc_address), "%s",
-           getenv("TTRPC_ADDRESS") ? getenv("TTRPC_ADDRESS") : "");
-  exe_dir(s->exe_dir, sizeof(s->exe_dir));
   s->log.component = "containerd-shim-runm-v1";
   s->log.id = s->id;
   s->log.sink = log_sink;
   s->log.opaque = &logfd;
-  pthread_mutex_init(&s->lock, NULL);
-  pthread_cond_init(&s->changed, NULL);
-  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) {
-    runm_log_error(&s->log, err, "config");
-    return 1;
-  }
-  s->log.max_level = a->debug || s->cfg.debug ? RUNM_LOG_DEBUG : RUNM_LOG_INFO;
+  s->log.max_level = debug || s->cfg.debug ? RUNM_LOG_DEBUG : RUNM_LOG_INFO;
   shim_vm_id(s->ns, s->id, s->vm_id, sizeof(s->vm_id));
   s->pub = publisher_new(s->ns, s->ttrpc_address, s->publish_binary, s->containerd_address, &s->log, &err);
   if (s->pub == NULL) {
@@ -384,12 +405,13 @@ static int serve(const struct args *a)
   scfg.opaque = s;
   scfg.require_same_user = true;
   srv = runm_ttrpc_server_new(&scfg, &err);
-  if (srv == NULL || runm_ttrpc_server_listen_fd(srv, LISTEN_FD, &err) < 0 ||
+  if (srv == NULL || runm_ttrpc_server_listen_fd(srv, lfd, &err) < 0 ||
       runm_ttrpc_server_start(srv, &err) < 0) {
     runm_log_error(&s->log, err, "serve");
     return 1;
   }
   runm_log(&s->log, RUNM_LOG_INFO, "serving task %s/%s (VM %s)", s->ns, s->id, s->vm_id);
+  shim_timing_mark(s->vm_id, "shim.serving", 0);
 
   {
     pthread_t t;
@@ -405,17 +427,105 @@ static int serve(const struct args *a)
   runm_log(&s->log, RUNM_LOG_INFO, "shutting down");
   runm_ttrpc_server_shutdown(srv, 2000);
   task_cleanup(s);
+  shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
   runm_ttrpc_server_free(srv);
   free(methods);
   {
-    struct args copy = *a;
-    struct shim_config *cfg = &s->cfg;
-    socket_path(cfg, &copy, sock, sizeof(sock));
+    struct args copy = {.ns = s->ns, .id = s->id, .address = s->containerd_address};
+    socket_path(&s->cfg, &copy, sock, sizeof(sock));
     unlink(sock);
   }
   return 0;
 }
+
+static struct shim *shim_new(void)
+{
+  struct shim *s = calloc(1, sizeof(*s));
+  if (s == NULL) return NULL;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->changed, NULL);
+  exe_dir(s->exe_dir, sizeof(s->exe_dir));
+  return s;
+}
+
+/* SIGTERM/SIGINT blocked before any thread starts, so only signal_thread
+ * (or a pooled shim's signalfd) takes them. */
+static sigset_t block_signals(void)
+{
+  sigset_t mask;
+  signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, NULL);
+  return mask;
+}
+
+static int serve(const struct args *a)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim *s = shim_new();
+  sigset_t mask = block_signals();
+
+  if (s == NULL) return 1;
+  snprintf(s->ns, sizeof(s->ns), "%s", a->ns ? a->ns : "default");
+  snprintf(s->id, sizeof(s->id), "%s", a->id ? a->id : "");
+  if (getcwd(s->bundle, sizeof(s->bundle)) == NULL) return 1;
+  if (a->bundle) snprintf(s->bundle, sizeof(s->bundle), "%s", a->bundle);
+  snprintf(s->containerd_address, sizeof(s->containerd_address), "%s", a->address ? a->address : "");
+  snprintf(s->publish_binary, sizeof(s->publish_binary), "%s", a->publish_binary ? a->publish_binary : "");
+  snprintf(s->ttrpc_address, sizeof(s->ttrpc_address), "%s",
+           getenv("TTRPC_ADDRESS") ? getenv("TTRPC_ADDRESS") : "");
+  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) {
+    cleanup_free char *msg = runm_error_string(err);
+    fprintf(stderr, "containerd-shim-runm-v1: config: %s\n", msg ? msg : "error");
+    return 1;
+  }
+  return serve_task(s, LISTEN_FD, a->debug, mask);
+}
+
+/* A pooled shim: boots a spare VM, waits for `start` to hand it a task,
+ * then is that task's shim. Ends quietly when nobody claims it in time. */
+static int serve_pool(const struct args *a)
+{
+  cleanup_error runm_error_t err = NULL;
+  struct shim *s = shim_new();
+  sigset_t mask = block_signals();
+  struct pool_claim c;
+  int stderr_fd = STDERR_FILENO;
+  int lfd = -1, r;
+
+  if (s == NULL) return 1;
+  /* Until the claim, the shim logs to stderr (/dev/null but in tests);
+   * serve_task points the same logger at the task's log. */
+  s->log = (struct runm_logger){.component = "containerd-shim-runm-v1", .id = "pool",
+                                .max_level = RUNM_LOG_INFO, .sink = log_sink, .opaque = &stderr_fd};
+  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) return die("config", err);
+  if (s->cfg.pool_size == 0) {
+    fprintf(stderr, "containerd-shim-runm-v1: pool: pool_size is 0\n");
+    return 2;
+  }
+  r = pool_idle_run(&s->cfg, a->address ? a->address : "", a->publish_binary ? a->publish_binary : "",
+                    &s->log, &s->pool, &c, &lfd, &err);
+  if (r < 0) return die("pool", err);
+  if (r == 0) return 0;
+  snprintf(s->ns, sizeof(s->ns), "%s", c.ns);
+  snprintf(s->id, sizeof(s->id), "%s", c.id);
+  snprintf(s->bundle, sizeof(s->bundle), "%s", c.bundle);
+  snprintf(s->containerd_address, sizeof(s->containerd_address), "%s", c.address);
+  snprintf(s->publish_binary, sizeof(s->publish_binary), "%s", c.publish_binary);
+  snprintf(s->ttrpc_address, sizeof(s->ttrpc_address), "%s", c.ttrpc_address);
+  s->vm = s->pool.vm;
+  s->debug_proxy = s->pool.proxy;
+  s->hooks = s->pool.hooks;
+  s->pooled = true;
+  if (chdir(s->bundle) < 0) {
+    /* Logged once the task's log is open; Create fails on the bundle. */
+  }
+  return serve_task(s, lfd, c.debug, mask);
+}
+
 
 int main(int argc, char **argv)
 {
@@ -435,6 +545,7 @@ int main(int argc, char **argv)
   }
   if (a.action && strcmp(a.action, "start") == 0) return cmd_start(&a, argc, argv);
   if (a.action && strcmp(a.action, "delete") == 0) return cmd_delete(&a);
+  if (a.action && strcmp(a.action, "pool") == 0) return serve_pool(&a);
   if (a.action) {
     fprintf(stderr, "containerd-shim-runm-v1: unknown action `%s`\n", a.action);
     return 2;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "pool.h"
 #include "error.h"
 #include "log.h"
 
@@ -16,6 +17,7 @@ struct runm_vm;
 struct runm_rpc_server;
 struct io_relay;
 struct publisher;
+struct hooks;
 
 /* One process of the task: the init (exec_id "") or an exec. */
 struct shim_process {
@@ -46,6 +48,11 @@ struct shim {
   pthread_cond_t changed; /* a process exited, or the task went away */
   struct runm_vm *vm;
   struct runm_rpc_server *debug_proxy;
+  /* A VM taken from the pool (pool.c): vm and debug_proxy above are
+   * pool.vm and pool.proxy; pool.n_binds says what Create bound. */
+  bool pooled;
+  struct pool_vm pool;
+  struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
   bool rootfs_mounted;
   bool created, deleted;
   struct shim_process *procs; /* init first */
@@ -55,5 +62,10 @@ struct shim {
 /* The VM id for a (namespace, id) pair: readable when it fits, hashed when
  * not; the same in the serving shim and in `delete`. */
 void shim_vm_id(const char *ns, const char *id, char *out, size_t len);
+
+/* The VM settings every runm VM gets from the shim's config (task.c); the
+ * caller adds id, shares and what the task's spec asks for. */
+struct runm_vm_config;
+void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc);
 
 #endif

@@ -40,6 +40,32 @@ static int add_bind(struct spec_info *info, const char *src, bool ro, runm_error
   return 0;
 }
 
+/* The network annotations (docs/networking.md). Any other type than a
+ * string is an error too: a typo must not silently publish nothing. */
+static int read_net_annotations(json_object *root, struct spec_info *info, runm_error_t *err)
+{
+  json_object *ann = NULL, *v = NULL;
+
+  if (!json_object_object_get_ex(root, "annotations", &ann) || ann == NULL) return 0;
+  if (json_object_object_get_ex(ann, RUNM_NET_ANNOTATION, &v)) {
+    if (!json_object_is_type(v, json_type_string))
+      return runm_make_error(err, EINVAL, "annotation %s must be a string", RUNM_NET_ANNOTATION);
+    if (runm_net_mode_parse(json_object_get_string(v), &info->net, err) < 0)
+      return runm_error_wrap(err, "annotation %s", RUNM_NET_ANNOTATION);
+  }
+  if (json_object_object_get_ex(ann, RUNM_PORTS_ANNOTATION, &v)) {
+    if (!json_object_is_type(v, json_type_string))
+      return runm_make_error(err, EINVAL, "annotation %s must be a string", RUNM_PORTS_ANNOTATION);
+    if (runm_ports_parse(json_object_get_string(v), info->ports, RUNM_PORTS_MAX, &info->n_ports,
+                         err) < 0)
+      return runm_error_wrap(err, "annotation %s", RUNM_PORTS_ANNOTATION);
+    if (info->n_ports > 0 && info->net != RUNM_NET_USER)
+      return runm_make_error(err, EINVAL, "annotation %s: published ports need %s=user",
+                             RUNM_PORTS_ANNOTATION, RUNM_NET_ANNOTATION);
+  }
+  return 0;
+}
+
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
 {
   char path[PATH_MAX];
@@ -77,6 +103,7 @@ int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
       ret = add_bind(info, json_object_get_string(src), has_option(opts, "ro"), err);
     }
   }
+  if (ret == 0) ret = read_net_annotations(root, info, err);
   if (ret == 0 && json_object_object_get_ex(root, "linux", &linux_) &&
       json_object_object_get_ex(linux_, "resources", &res)) {
     if (json_object_object_get_ex(res, "memory", &mem) &&

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "ports.h"
 
 #define SPEC_MAX_BINDS 16
 
@@ -25,6 +26,11 @@ struct spec_info {
   double cpus;          /* quota/period, 0 = none */
   bool terminal;
   char *root; /* root.path made absolute (relative = under the bundle) */
+  /* Annotations io.runm.net (user|none) and io.runm.ports (ports.h syntax),
+   * checked strictly: a bad value fails the create before anything starts. */
+  enum runm_net_mode net;
+  struct runm_port_forward ports[RUNM_PORTS_MAX];
+  size_t n_ports;
 };
 
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);

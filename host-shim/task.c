@@ -16,11 +16,15 @@
 #include "containerd/events/task.pb-c.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "events.h"
+#include "guest_spec.h"
+#include "resolv.h"
+#include "hooks.h"
 #include "io.h"
 #include "rootfs.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
+#include "timing.h"
 #include "vm.h"
 #include "vm_info.h"
 
@@ -126,6 +130,7 @@ static void proc_exited(void *opaque, bool exited, uint32_t status)
   ev.exited_at = &ts;
   /* Published under the lock so a Delete cannot publish before the exit. */
   publisher_publish(s->pub, "/tasks/exit", &ev.base);
+  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "exit.published", 0);
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
 }
@@ -195,6 +200,49 @@ static int plan_shares(struct shim *s, const struct spec_info *si, struct runm_v
   return 0;
 }
 
+void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc)
+{
+  vc->state_root = cfg->state_dir;
+  vc->kernel = cfg->kernel;
+  vc->initrd = cfg->initrd;
+  vc->mbin = cfg->mbin;
+  vc->accel = cfg->accel;
+  vc->transport = cfg->transport;
+  vc->mem_mib = cfg->memory_mib;
+  vc->vcpus = cfg->vcpus > host_cpus() ? host_cpus() : cfg->vcpus;
+  vc->boot_timeout_ms = (int64_t)cfg->boot_timeout_s * 1000;
+  vc->debug = cfg->debug;
+}
+
+static void stop_vm(struct shim *s);
+
+/* A pooled VM was booted before the spec was known: it serves the task
+ * when the task needs nothing that is fixed at boot (size, ports, network
+ * mode, the hooks' channel). 1 = it does, 0 = boot a fresh one. */
+static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned mem, unsigned cpus,
+                         const struct runm_vm_share *shares, size_t n, runm_error_t *err)
+{
+  const char *why = NULL;
+  if (!pool_vm_fits(&s->pool, mem, cpus)) why = "needs more memory or CPUs";
+  else if (si->net != RUNM_NET_USER || si->n_ports > 0) why = "asks for its own network or ports";
+  if (why == NULL) {
+    if (pool_vm_prepare(&s->pool, s->vm_id, shares, n, err) == 0) {
+      runm_log(&s->log, RUNM_LOG_INFO, "VM %s from the pool (%u MiB, %u vCPU)", s->vm->id,
+               s->pool.mem_mib, s->pool.vcpus);
+      return 1;
+    }
+    cleanup_free char *msg = runm_error_string(*err);
+    runm_log(&s->log, RUNM_LOG_WARN, "pooled VM unusable (%s): booting a fresh one", msg ? msg : "error");
+    runm_error_release(err);
+  } else {
+    runm_log(&s->log, RUNM_LOG_INFO, "the task %s: booting a fresh VM instead of a pooled one", why);
+  }
+  stop_vm(s);
+  /* The hooks' allow-list stays; the fresh VM gets a channel of its own. */
+  hooks_unlisten(s->hooks);
+  return 0;
+}
+
 static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err)
 {
   struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
@@ -210,19 +258,19 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
     mem = (unsigned)(si->memory_limit >> 20) + 128;
   if (si->cpus > cpus) cpus = (unsigned)(si->cpus + 0.999);
   if (cpus > host_cpus()) cpus = host_cpus();
+  if (s->pooled && s->vm && use_pooled_vm(s, si, mem, cpus, shares, n, err)) return 0;
+  shim_vm_config_base(&s->cfg, &vc);
   vc.id = s->vm_id;
-  vc.state_root = s->cfg.state_dir;
-  vc.kernel = s->cfg.kernel;
-  vc.initrd = s->cfg.initrd;
-  vc.mbin = s->cfg.mbin;
-  vc.accel = s->cfg.accel;
-  vc.transport = s->cfg.transport;
   vc.mem_mib = mem;
   vc.vcpus = cpus;
   vc.shares = shares;
   vc.n_shares = n;
-  vc.boot_timeout_ms = (int64_t)s->cfg.boot_timeout_s * 1000;
-  vc.debug = s->cfg.debug;
+  /* The guest-to-host channel: OCI hooks run through it. */
+  vc.host_listen = hooks_listen;
+  vc.host_opaque = s->hooks;
+  vc.net = si->net;
+  vc.ports = si->ports;
+  vc.n_ports = si->n_ports;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
 
   {
@@ -233,6 +281,11 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   runm_log(&s->log, RUNM_LOG_INFO, "VM %s ready in %.3f s (%s, %s, %u MiB, %u vCPU)", vm->id,
            (vm->ready_ns - vm->spawn_ns) / 1e9, runm_accel_name(vm->plan.accel),
            runm_transport_name(vm->plan.transport), mem, cpus);
+  for (size_t i = 0; i < si->n_ports; i++) {
+    char pf[48];
+    runm_port_format(&si->ports[i], pf, sizeof(pf));
+    runm_log(&s->log, RUNM_LOG_INFO, "published %s", pf);
+  }
   s->vm = vm;
   return 0;
 }
@@ -246,8 +299,16 @@ static void stop_vm(struct shim *s)
   }
   if (s->vm) {
     if (runm_vm_stop(s->vm, 2000, &err) < 0) runm_log_error(&s->log, err, "stop VM");
+    runm_error_release(&err);
     runm_vm_free(s->vm);
     s->vm = NULL;
+  }
+  if (s->pooled) {
+    /* QEMU is gone: nothing holds the binds of the task's dirs now. */
+    if (pool_vm_release(&s->pool, &err) < 0) runm_log_error(&s->log, err, "pool share");
+    s->pool.vm = NULL;
+    s->pool.proxy = NULL;
+    s->pooled = false;
   }
 }
 
@@ -265,8 +326,30 @@ void task_cleanup(struct shim *s)
     proc_free(p);
   }
   stop_vm(s);
+  /* After the VM: nothing can ask for a hook any more; one still running
+   * is killed. */
+  hooks_free(s->hooks);
+  s->hooks = NULL;
   if (s->rootfs_mounted && rootfs_unmount(s->bundle, &err) < 0) runm_log_error(&s->log, err, "rootfs");
   s->rootfs_mounted = false;
+}
+
+/* One parse of config.json gives the hooks' allow-list (s->hooks) and the
+ * guest copy of the spec. */
+static int prepare_spec(struct shim *s, struct guest_spec *gs, runm_error_t *err)
+{
+  json_object *spec = NULL;
+  int ret;
+  if (spec_json_load(s->bundle, &spec, err) < 0) return -1;
+  /* A pooled VM's shim made it when it booted the VM. */
+  ret = s->hooks ? 0 : hooks_new(&s->log, &s->hooks, err);
+  if (ret == 0) ret = hooks_load(s->hooks, spec, s->id, s->bundle, err);
+  /* The container's resolv.conf under user networking (docs/networking.md);
+   * on the parsed copy only: the bundle's config.json is never written. */
+  if (ret == 0) ret = resolv_apply(spec, s->bundle, err);
+  if (ret == 0) ret = guest_spec_build(spec, s->bundle, gs, err);
+  json_object_put(spec);
+  return ret;
 }
 
 static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
@@ -280,6 +363,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   Containerd__Task__V2__CreateTaskResponse *out;
   struct rootfs_mount mounts[8];
   size_t nm = r->n_rootfs;
+  struct guest_spec gs = {0};
 
   if (check_id(s, r->id, err) < 0) return -1;
   if (r->checkpoint && r->checkpoint[0])
@@ -294,7 +378,12 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   s->created = true;
   pthread_mutex_unlock(&s->lock);
 
+  shim_timing_mark(s->vm_id, "create.begin", 0);
   if (spec_read(s->bundle, &si, err) < 0) goto fail;
+  if (prepare_spec(s, &gs, err) < 0) {
+    spec_free(&si);
+    goto fail;
+  }
   for (size_t i = 0; i < nm; i++)
     mounts[i] = (struct rootfs_mount){r->rootfs[i]->type, r->rootfs[i]->source,
                                       (const char *const *)r->rootfs[i]->options,
@@ -304,17 +393,27 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     goto fail;
   }
   s->rootfs_mounted = nm > 0;
+  shim_timing_mark(s->vm_id, "rootfs.mounted", 0);
   if (boot_vm(s, &si, err) < 0) {
     spec_free(&si);
     goto fail;
   }
   spec_free(&si);
+  shim_timing_mark(s->vm_id, "vm.spawn", s->vm->spawn_ns);
+  shim_timing_mark(s->vm_id, "vm.ready", s->vm->ready_ns);
+  shim_timing_mark(s->vm_id, "vm.owned", 0);
 
   gr.id = s->id;
   gr.bundle = s->bundle;
   gr.terminal = r->terminal;
   gr.stdin = r->stdin && r->stdin[0];
+  gr.config_json.data = (uint8_t *)gs.json;
+  gr.config_json.len = gs.len;
+  /* runc runs the create-time hooks (and poststop, if it fails) now. */
+  hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
   if (guest(s, "Create", &gr.base, &runm__v1__create_response__descriptor, &gresp, err) < 0) goto fail;
+  guest_spec_free(&gs);
+  shim_timing_mark(s->vm_id, "guest.created", 0);
   p = calloc(1, sizeof(*p));
   if (p == NULL) {
     runm_make_error(err, ENOMEM, "create");
@@ -349,6 +448,8 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     publisher_publish(s->pub, "/tasks/create", &ev.base);
   }
   pthread_mutex_unlock(&s->lock);
+  shim_timing_mark(s->vm_id, "create.end", 0);
+  hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
   out = malloc(sizeof(*out));
   containerd__task__v2__create_task_response__init(out);
   out->pid = p->pid;
@@ -367,6 +468,7 @@ fail_guest : {
 }
 fail:
   free_msg(gresp);
+  guest_spec_free(&gs);
   task_cleanup(s);
   pthread_mutex_lock(&s->lock);
   s->created = false;
@@ -391,7 +493,15 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
   gr.id = s->id;
   gr.exec_id = r->exec_id;
-  if (guest(s, "Start", &gr.base, &runm__v1__start_response__descriptor, &gresp, err) < 0) return -1;
+  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.begin", 0);
+  /* runc runs startContainer hooks (and poststop, if it fails) now. */
+  if (p->exec_id[0] == '\0') hooks_set_phase(s->hooks, HOOK_PHASE_START);
+  {
+    int gret = guest(s, "Start", &gr.base, &runm__v1__start_response__descriptor, &gresp, err);
+    if (p->exec_id[0] == '\0') hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
+    if (gret < 0) return -1;
+  }
+  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.end", 0);
   pid = ((Runm__V1__StartResponse *)gresp)->pid;
   free_msg(gresp);
   pthread_mutex_lock(&s->lock);
@@ -523,14 +633,19 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   p = find_proc(s, r->exec_id);
   pthread_mutex_unlock(&s->lock);
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", init ? s->id : r->exec_id);
+  if (init) shim_timing_mark(s->vm_id, "delete.begin", 0);
   gr.id = s->id;
   gr.exec_id = r->exec_id;
   /* A created-but-never-started process is killed, as runc-v2 does. */
   gr.force = !p->started;
+  /* runc runs poststop hooks when it deletes the container. */
+  if (init) hooks_set_phase(s->hooks, HOOK_PHASE_DELETE);
   if (guest(s, "Delete", &gr.base, &runm__v1__delete_response__descriptor, &gresp, err) < 0) {
+    if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
     if (!(init && (*err)->status == ECONNREFUSED)) return -1;
     runm_error_release(err); /* the VM is gone: deleting must still work */
   }
+  if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
   free_msg(gresp);
   pthread_mutex_lock(&s->lock);
   if (p->started || !init) wait_exit_locked(s, p);
@@ -563,6 +678,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   pthread_mutex_unlock(&s->lock);
   proc_free(p);
   if (init) task_cleanup(s);
+  if (init) shim_timing_mark(s->vm_id, "delete.end", 0);
   out = malloc(sizeof(*out));
   containerd__task__v2__delete_response__init(out);
   out->pid = pid;

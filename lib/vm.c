@@ -188,6 +188,28 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
                cfg->extra_append ? cfg->extra_append : "");
   if (n < 0 || (size_t)n >= sizeof(plan->append))
     return runm_make_error(err, E2BIG, "kernel command line is too long");
+  {
+    /* guest/init/net.c reads it; slirp's addresses are the guest's defaults. */
+    size_t used = strlen(plan->append);
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.net=%s",
+                 runm_net_mode_name(cfg->net));
+    if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
+      return runm_make_error(err, E2BIG, "kernel command line is too long");
+  }
+  if (cfg->host_listen) {
+    size_t used = strlen(plan->append);
+    snprintf(plan->host_sock, sizeof(plan->host_sock), "%s/host.sock", plan->dir);
+    if (strlen(plan->host_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+      return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", plan->host_sock);
+    /* A host vsock port per VM: the CID is already unique among this
+     * host's VMs. */
+    plan->host_vsock_port = plan->vsock_cid;
+    n = snprintf(plan->append + used, sizeof(plan->append) - used,
+                 " runm.host_port=%s runm.host_vsock_port=%u", RUNM_VM_HOST_PORT_NAME,
+                 plan->host_vsock_port);
+    if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
+      return runm_make_error(err, E2BIG, "kernel command line is too long");
+  }
   if (cfg->n_shares > RUNM_VM_MAX_SHARES)
     return runm_make_error(err, E2BIG, "%zu shares requested; at most %d", cfg->n_shares,
                            RUNM_VM_MAX_SHARES);
@@ -376,6 +398,14 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
       check_file("mbin image", cfg->mbin, err) < 0)
     return -1;
 
+  if (cfg->n_ports > 0 && cfg->net != RUNM_NET_USER)
+    return runm_make_error(err, EINVAL, "published ports need user networking (network is `%s`)",
+                           runm_net_mode_name(cfg->net));
+  if (cfg->n_ports > RUNM_PORTS_MAX)
+    return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
+                           RUNM_PORTS_MAX);
+  if (runm_ports_check_free(cfg->ports, cfg->n_ports, err) < 0) return -1;
+
   for (size_t i = 0; i < cfg->n_shares; i++) {
     struct stat st;
     if (runm_vm_share_check(cfg->shares[i].path, err) < 0) return -1;
@@ -390,6 +420,7 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   vm->pid = -1;
   vm->pidfd = -1;
   snprintf(vm->id, sizeof(vm->id), "%s", cfg->id);
+  snprintf(vm->qemu_name, sizeof(vm->qemu_name), "runm-%s", cfg->id);
   if (plan_vm(cfg, log, &vm->plan, err) < 0) goto fail_free;
 
   if (mkdir_0700(cfg->state_root, true, err) < 0) goto fail_free;
@@ -406,6 +437,12 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
     lfd = runm_listen_unix(vm->plan.rpc_sock, 4, err);
     if (lfd < 0) goto fail_dir;
+  }
+  /* QEMU connects to the host channel at start: it must listen already. */
+  if (cfg->host_listen && cfg->host_listen(cfg->host_opaque, &vm->plan, err) < 0) {
+    if (lfd >= 0) close(lfd);
+    runm_error_wrap(err, "guest-to-host channel");
+    goto fail_dir;
   }
   if (spawn_vm(cfg, vm, lfd, err) < 0) goto fail_dir;
   runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s)", (int)vm->pid,
@@ -502,4 +539,50 @@ void runm_vm_free(struct runm_vm *vm)
   runm_vm_drop_client(vm);
   if (vm->pidfd >= 0) close(vm->pidfd);
   free(vm);
+}
+
+static int repath(char *field, size_t size, const char *old_dir, const char *new_dir)
+{
+  size_t l = strlen(old_dir);
+  char tmp[sizeof(((struct runm_vm_plan *)0)->rpc_sock)];
+  if (field[0] == '\0' || strncmp(field, old_dir, l) != 0) return 0;
+  if (snprintf(tmp, sizeof(tmp), "%s%s", new_dir, field + l) >= (int)sizeof(tmp) ||
+      strlen(tmp) >= size)
+    return -1;
+  memcpy(field, tmp, strlen(tmp) + 1);
+  return 0;
+}
+
+int runm_vm_rename(struct runm_vm *vm, const char *new_id, runm_error_t *err)
+{
+  struct runm_vm_plan *p = &vm->plan;
+  char new_dir[sizeof(p->dir)], old_dir[sizeof(p->dir)], *slash;
+  int n;
+
+  if (!runm_vm_id_valid(new_id)) return runm_make_error(err, EINVAL, "invalid VM id `%s`", new_id);
+  snprintf(old_dir, sizeof(old_dir), "%s", p->dir);
+  slash = strrchr(old_dir, '/');
+  if (slash == NULL) return runm_make_error(err, EINVAL, "VM dir `%s` has no parent", old_dir);
+  n = snprintf(new_dir, sizeof(new_dir), "%.*s/%s", (int)(slash - old_dir), old_dir, new_id);
+  if (n < 0 || (size_t)n >= sizeof(new_dir) ||
+      strlen(new_dir) + strlen("/host.sock") >= sizeof(((struct sockaddr_un *)0)->sun_path))
+    return runm_make_error(err, ENAMETOOLONG, "state dir path for `%s` is too long", new_id);
+  /* NOREPLACE: another VM of that name keeps its dir. */
+  if (renameat2(AT_FDCWD, old_dir, AT_FDCWD, new_dir, RENAME_NOREPLACE) < 0)
+    return runm_make_error(err, errno == EEXIST ? EEXIST : errno, "rename VM dir `%s` to `%s`",
+                           old_dir, new_dir);
+  if (repath(p->rpc_sock, sizeof(p->rpc_sock), old_dir, new_dir) < 0 ||
+      repath(p->api_sock, sizeof(p->api_sock), old_dir, new_dir) < 0 ||
+      repath(p->console_log, sizeof(p->console_log), old_dir, new_dir) < 0 ||
+      repath(p->host_sock, sizeof(p->host_sock), old_dir, new_dir) < 0) {
+    /* Cannot happen after the length check above; undo rather than leave
+     * a plan that names files which are not there. */
+    if (renameat2(AT_FDCWD, new_dir, AT_FDCWD, old_dir, RENAME_NOREPLACE) < 0) {
+      /* both names are ours; nothing better to do */
+    }
+    return runm_make_error(err, ENAMETOOLONG, "paths under `%s` are too long", new_dir);
+  }
+  snprintf(p->dir, sizeof(p->dir), "%s", new_dir);
+  snprintf(vm->id, sizeof(vm->id), "%s", new_id);
+  return 0;
 }

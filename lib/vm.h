@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "ports.h"
 
 enum runm_accel { RUNM_ACCEL_AUTO = 0, RUNM_ACCEL_KVM, RUNM_ACCEL_TCG };
 enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANSPORT_VSOCK };
@@ -18,6 +19,8 @@ enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANS
 #define RUNM_VM_ID_MAX 64
 #define RUNM_VM_RPC_PORT_NAME "runm.rpc"
 #define RUNM_VM_VSOCK_PORT 1024
+/* The guest-to-host channel's virtio-serial port (docs/hooks.md). */
+#define RUNM_VM_HOST_PORT_NAME "runm.host"
 
 /* A host directory shared into the guest at the same absolute path (9p). */
 struct runm_vm_share {
@@ -26,6 +29,7 @@ struct runm_vm_share {
 };
 #define RUNM_VM_MAX_SHARES 16
 
+struct runm_vm_plan;
 struct runm_vm_config {
   const char *id;         /* required, see runm_vm_id_valid */
   const char *state_root; /* runm's state dir; VMs live in <root>/vm/<id> */
@@ -39,6 +43,17 @@ struct runm_vm_config {
   size_t n_shares;
   int64_t boot_timeout_ms;
   bool debug;
+  enum runm_net_mode net;
+  /* Host ports forwarded into the guest (user networking only). Each must be
+   * free on the host, else the start fails naming it and leaves nothing. */
+  const struct runm_port_forward *ports;
+  size_t n_ports;
+  /* The guest-to-host channel (runm.v1.Host), when set: called once the
+   * state dir exists and before QEMU starts; it must leave a listening
+   * socket at plan->host_sock (QEMU connects to it as a client), and on
+   * vsock hosts serve plan->host_vsock_port. On failure the start fails. */
+  int (*host_listen)(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err);
+  void *host_opaque;
 };
 
 /* What the environment offers, probed once (paths injectable for tests). */
@@ -68,9 +83,11 @@ struct runm_vm_plan {
   char rpc_sock[300];  /* QEMU's end of the channel: one connection at a time */
   char api_sock[300];  /* the owner's proxy: any number of clients */
   char console_log[300];
+  char host_sock[300]; /* the owner's runm.v1.Host server ("" = no host channel) */
   enum runm_accel accel;
   enum runm_transport transport;
   unsigned vsock_cid;
+  unsigned host_vsock_port; /* vsock: the port the guest dials on the host CID */
   char append[2048];
 };
 
@@ -78,6 +95,7 @@ struct runm_vm_plan {
 struct runm_vm {
   struct runm_vm_plan plan;
   char id[RUNM_VM_ID_MAX + 1];
+  char qemu_name[RUNM_VM_ID_MAX + 8]; /* QEMU's -name: runm-<id it booted as> */
   pid_t pid;
   int pidfd;         /* -1 where the kernel has no pidfd_open */
   int64_t spawn_ns;  /* host CLOCK_REALTIME */
@@ -105,6 +123,11 @@ int runm_vm_stop(struct runm_vm *vm, int64_t grace_ms, runm_error_t *err);
 /* Waits for the VM process to exit (reaping it); returns its wait status. */
 int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err);
 void runm_vm_free(struct runm_vm *vm);
+/* Gives a running VM a new id (a pooled VM becoming a container's): its
+ * state dir is renamed and the plan's paths follow. QEMU and the owner keep
+ * working: their sockets and files are open or bound, not looked up again.
+ * QEMU keeps its -name (runm-<first id>); vm->qemu_name says what it is. */
+int runm_vm_rename(struct runm_vm *vm, const char *new_id, runm_error_t *err);
 
 /* Remove a VM state dir and what it holds (files only, one level). */
 int runm_vm_remove_dir(const char *dir, runm_error_t *err);

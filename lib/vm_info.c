@@ -28,9 +28,9 @@ int runm_vm_info_write(const char *dir, const struct runm_vm_info *i, runm_error
     return runm_make_error(err, errno, "fdopen");
   }
   fprintf(f, "id=%s\nqemu_pid=%d\nsupervisor_pid=%d\naccel=%s\ntransport=%s\nsocket=%s\n"
-             "console=%s\nspawn_ns=%lld\nready_ns=%lld\nowner=%s\n",
+             "console=%s\nspawn_ns=%lld\nready_ns=%lld\nowner=%s\nqemu_name=%s\n",
           i->id, (int)i->qemu_pid, (int)i->supervisor_pid, i->accel, i->transport, i->socket,
-          i->console, i->spawn_ns, i->ready_ns, i->owner[0] ? i->owner : "runmctl");
+          i->console, i->spawn_ns, i->ready_ns, i->owner[0] ? i->owner : "runmctl", i->qemu_name);
   if (fflush(f) != 0) return runm_make_error(err, errno, "write `%s`", tmp);
   if (rename(tmp, path) < 0) return runm_make_error(err, errno, "rename `%s`", tmp);
   return 0;
@@ -61,6 +61,7 @@ int runm_vm_info_read(const char *dir, struct runm_vm_info *i, runm_error_t *err
     else if (strcmp(line, "spawn_ns") == 0) i->spawn_ns = atoll(v);
     else if (strcmp(line, "ready_ns") == 0) i->ready_ns = atoll(v);
     else if (strcmp(line, "owner") == 0) snprintf(i->owner, sizeof(i->owner), "%s", v);
+    else if (strcmp(line, "qemu_name") == 0) snprintf(i->qemu_name, sizeof(i->qemu_name), "%s", v);
   }
   return 0;
 }

@@ -13,7 +13,8 @@ struct runm_vm_info {
   char accel[16], transport[16];
   char socket[300], console[300];
   long long spawn_ns, ready_ns;
-  char owner[32]; /* "runmctl" or "shim" */
+  char owner[32]; /* "runmctl", "shim" or "pool" */
+  char qemu_name[88]; /* QEMU's -name (runm-<id it booted as>) */
 };
 
 int runm_vm_info_read(const char *dir, struct runm_vm_info *info, runm_error_t *err);

@@ -31,6 +31,7 @@ int runm_vm_own(struct runm_vm *vm, const char *owner, struct runm_rpc_server **
   snprintf(info.socket, sizeof(info.socket), "%s", vm->plan.api_sock);
   snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
   snprintf(info.owner, sizeof(info.owner), "%s", owner);
+  snprintf(info.qemu_name, sizeof(info.qemu_name), "%s", vm->qemu_name);
   info.spawn_ns = vm->spawn_ns;
   info.ready_ns = vm->ready_ns;
   if (runm_vm_info_write(vm->plan.dir, &info, err) < 0) goto fail;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "vm.h"
 
 struct argv_builder {
@@ -99,6 +100,33 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "id=mbin,file=%s,format=raw,if=none,readonly=on", cfg->mbin);
   add(&b, "-device");
   add(&b, "virtio-blk-device,drive=mbin");
+  if (cfg->net == RUNM_NET_USER) {
+    /* User-mode NAT (slirp): outbound TCP/UDP and DNS with no privileges
+     * and nothing to clean up; published ports are hostfwd rules, bound by
+     * QEMU at start (a taken port makes QEMU exit with its reason).
+     * IPv4 only: the guest configures 10.0.2.15 statically (guest/init/net.c). */
+    cleanup_free char *fwd = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&fwd, &len);
+    if (m == NULL) b.oom = true;
+    for (size_t i = 0; m && i < cfg->n_ports; i++) {
+      const struct runm_port_forward *pf = &cfg->ports[i];
+      /* Parsed by runm_ports_parse; recheck what reaches QEMU's syntax. */
+      if (pf->host_addr[0] == '\0' || strspn(pf->host_addr, "0123456789.") != strlen(pf->host_addr) ||
+          pf->host_port == 0 || pf->guest_port == 0) {
+        fclose(m);
+        runm_argv_free(b.v);
+        return runm_make_error(err, EINVAL, "bad published port %zu", i);
+      }
+      fprintf(m, ",hostfwd=%s:%s:%u-10.0.2.15:%u", runm_port_proto_name(pf->proto), pf->host_addr,
+              (unsigned)pf->host_port, (unsigned)pf->guest_port);
+    }
+    if (m && fclose(m) != 0) b.oom = true;
+    add(&b, "-netdev");
+    add(&b, "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off%s", fwd ? fwd : "");
+    add(&b, "-device");
+    add(&b, "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56");
+  }
   if (plan->transport == RUNM_TRANSPORT_VSOCK) {
     add(&b, "-device");
     add(&b, "vhost-vsock-device,guest-cid=%u", plan->vsock_cid);
@@ -111,6 +139,18 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
     add(&b, "socket,id=rpc,fd=%d,server=on,wait=off", rpc_listen_fd);
     add(&b, "-device");
     add(&b, "virtserialport,chardev=rpc,name=%s", RUNM_VM_RPC_PORT_NAME);
+    if (plan->host_sock[0]) {
+      /* Guest-to-host: the owner listens, QEMU dials (and redials if the
+       * owner's server restarts); the guest's init holds the port. */
+      if (check_path("host channel socket", plan->host_sock, err) < 0) {
+        runm_argv_free(b.v);
+        return -1;
+      }
+      add(&b, "-chardev");
+      add(&b, "socket,id=host,path=%s,server=off,reconnect=1", plan->host_sock);
+      add(&b, "-device");
+      add(&b, "virtserialport,chardev=host,name=%s", RUNM_VM_HOST_PORT_NAME);
+    }
   }
   for (size_t i = 0; i < cfg->n_shares; i++) {
     if (runm_vm_share_check(cfg->shares[i].path, err) < 0) {
@@ -118,9 +158,11 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
       return -1;
     }
     /* passthrough keeps the guest's view of owners and modes faithful
-     * (runc chowns and creates files in rootfs and volumes). */
+     * (runc chowns and creates files in rootfs and volumes). A share spans
+     * mounts (the rootfs under a bundle, a pooled VM's binds): remap keeps
+     * inode numbers from different host devices from colliding. */
     add(&b, "-fsdev");
-    add(&b, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, cfg->shares[i].path,
+    add(&b, "local,id=fs%zu,path=%s,security_model=passthrough,multidevs=remap%s", i, cfg->shares[i].path,
         cfg->shares[i].readonly ? ",readonly=on" : "");
     add(&b, "-device");
     add(&b, "virtio-9p-device,fsdev=fs%zu,mount_tag=runm%zu", i, i);

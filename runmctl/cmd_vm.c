@@ -39,6 +39,11 @@ static const char start_usage[] =
     "  --append STR       extra kernel command line\n"
     "  --share DIR[:ro]   share a host directory at the same path in the guest (9p);\n"
     "                     repeatable, up to 16\n"
+    "  --net MODE         user (default: QEMU user-mode NAT, the guest is 10.0.2.15\n"
+    "                     and reaches the host's 127.0.0.1 as 10.0.2.2) or none\n"
+    "  --publish SPEC     forward host ports to the guest: [HOSTADDR:]HOSTPORT:GUESTPORT\n"
+    "                     [/tcp|/udp], comma-separated, HOSTADDR default 127.0.0.1;\n"
+    "                     repeatable, up to 32 ports\n"
     "  --timeout SEC      boot deadline (default 30)\n"
     "  --json             machine-readable output\n";
 
@@ -151,6 +156,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       {"accel", required_argument, NULL, 'a'},   {"transport", required_argument, NULL, 't'},
       {"append", required_argument, NULL, 'A'},  {"timeout", required_argument, NULL, 'T'},
       {"share", required_argument, NULL, 's'},
+      {"net", required_argument, NULL, 'n'},     {"publish", required_argument, NULL, 'p'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -165,6 +171,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   size_t len = 0;
   struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
   char share_paths[RUNM_VM_MAX_SHARES][4096];
+  struct runm_port_forward ports[RUNM_PORTS_MAX];
 
   cfg.mem_mib = 256;
   cfg.vcpus = 1;
@@ -207,6 +214,19 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       cfg.shares = shares;
       break;
     }
+    case 'n':
+      if (runm_net_mode_parse(optarg, &cfg.net, &err) < 0) {
+        fprintf(stderr, "runmctl vm start: --net: %s\n", err->msg);
+        return RUNMCTL_USAGE;
+      }
+      break;
+    case 'p':
+      if (runm_ports_parse(optarg, ports, RUNM_PORTS_MAX, &cfg.n_ports, &err) < 0) {
+        fprintf(stderr, "runmctl vm start: --publish `%s`: %s\n", optarg, err->msg);
+        return RUNMCTL_USAGE;
+      }
+      cfg.ports = ports;
+      break;
     case 'j': ctl->json = true; break;
     case 'm':
     case 'c':
@@ -339,8 +359,9 @@ static int pidfd_open_(pid_t pid)
 
 /* True when pid is alive and is the QEMU of VM `id` (guards against a
  * reused pid). */
-static bool is_vm_qemu(pid_t pid, const char *id)
+static bool is_vm_qemu(const struct runm_vm_info *info, const char *id)
 {
+  pid_t pid = info->qemu_pid;
   char path[64], cmd[4096], want[128];
   cleanup_close int fd = -1;
   ssize_t n;
@@ -350,7 +371,9 @@ static bool is_vm_qemu(pid_t pid, const char *id)
   if (fd < 0) return false;
   n = read(fd, cmd, sizeof(cmd) - 1);
   if (n <= 0) return false;
-  snprintf(want, sizeof(want), "runm-%s", id);
+  /* A pooled VM keeps the name it booted with; vm.info records it. */
+  if (info->qemu_name[0]) snprintf(want, sizeof(want), "%s", info->qemu_name);
+  else snprintf(want, sizeof(want), "runm-%s", id);
   for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1) {
     cmd[n] = '\0';
     if (strcmp(cmd + i, want) == 0) return true;
@@ -391,7 +414,7 @@ static int stop_one(struct runmctl *ctl, const char *id, int timeout_s)
     } else {
       /* Supervisor gone or stuck: do its job. */
       if (sup >= 0) kill(info.supervisor_pid, SIGKILL);
-      if (is_vm_qemu(info.qemu_pid, id)) {
+      if (is_vm_qemu(&info, id)) {
         cleanup_close int q = pidfd_open_(info.qemu_pid);
         kill(info.qemu_pid, SIGKILL);
         wait_gone(q, 5000);
@@ -474,7 +497,7 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
       state = "starting";
       snprintf(info.id, sizeof(info.id), "%s", de->d_name);
     } else {
-      state = is_vm_qemu(info.qemu_pid, de->d_name) ? "running" : "stale";
+      state = is_vm_qemu(&info, de->d_name) ? "running" : "stale";
     }
     if (ctl->json) {
       runm_json_begin_object(&j, NULL);

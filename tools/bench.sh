@@ -1,48 +1,214 @@
 #!/bin/bash
-# `make bench`: boot-to-first-Ping and Ping round trips, as JSON and a table
-# under bench-results/. Speed targets live here, never in timed tests.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-RUNMCTL=build/bin/runmctl
-RUNS=${RUNS:-10}
-OUT=${OUT:-bench-results}
-mkdir -p "$OUT"
-export RUNM_STATE_DIR=$(mktemp -d /tmp/runm-bench.XXXXXX)
-trap 'for d in "$RUNM_STATE_DIR"/vm/*/; do [ -d "$d" ] && "$RUNMCTL" vm stop "$(basename "$d")" >/dev/null 2>&1; done; rm -rf "$RUNM_STATE_DIR"' EXIT
+# `make bench`: runc-v2 (io.containerd.runc.v2) and runm (io.containerd.runm.v1)
+# side by side on this machine, through a private containerd, with the
+# busybox image of test/fixtures/mkimage-busybox.sh. Writes, under BENCH_OUT:
+#   results.json  every figure, with the raw runs
+#   results.md    the table (figures, issue 6's targets, what dominates)
+#   cold-start.png, timeline.png, many-memory.png   gnuplot plots
+#   raw/          what each section measured; plot/  the plots' data
+# What each figure means: docs/performance.md. Timed targets live here,
+# never in `make test`.
+#
+# Environment:
+#   BENCH_OUT=DIR        results folder (default bench-results)
+#   BENCH_RUNS=N         cold starts and execs per runtime (default 20)
+#   BENCH_QUICK=1        a short run: 5 runs, 2 boots, 200 pings, 32 MiB stdio,
+#                        4 containers at once (explicit settings still win)
+#   BENCH_BOOTS=N        standalone VM boots (default 5)
+#   BENCH_PINGS=N        Ping round trips (default 1000)
+#   BENCH_STDIO_MIB=N    stdout and stdin volume (default 256)
+#   BENCH_MANY=N         containers started at once (default 10)
+#   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
+#   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
+#                        /tmp/runm-ctrd-bench, namespace bench)
+# Sections: tools/bench/{boot,cold,running,many}.sh; numbers:
+# tools/bench/report.py; plots: tools/bench/*.gp.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
 
-boots=()
-for i in $(seq 1 "$RUNS"); do
-  j=$("$RUNMCTL" vm start --id "b$i" --json)
-  boots+=("$(echo "$j" | sed -n 's/.*"boot_seconds":\([0-9.]*\).*/\1/p')")
-  if [ "$i" -eq 1 ]; then
-    ping=$("$RUNMCTL" ping --count 1000 --json "b$i")
-    info=$("$RUNMCTL" info --json "b$i")
-  fi
-  "$RUNMCTL" vm stop "b$i" >/dev/null
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d_runs=5 d_boots=2 d_pings=200 d_mib=32 d_many=4; else
+  d_runs=20 d_boots=5 d_pings=1000 d_mib=256 d_many=10
+fi
+RUNS=${BENCH_RUNS:-$d_runs}
+BOOTS=${BENCH_BOOTS:-$d_boots}
+PINGS=${BENCH_PINGS:-$d_pings}
+STDIO_MIB=${BENCH_STDIO_MIB:-$d_mib}
+MANY=${BENCH_MANY:-$d_many}
+OUT=${BENCH_OUT:-bench-results}
+case "$OUT" in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+CTRD_DIR=${RUNM_CTRD_DIR:-/tmp/runm-ctrd-bench}
+NS=${RUNM_CTRD_NS:-bench}
+RAW=$OUT/raw
+WORK= # set once the prerequisites are checked
+BODY= # pid of the measurements while they run
+TIMING=
+
+. "$ROOT/tools/bench/lib.sh"
+. "$ROOT/tools/bench/boot.sh"
+. "$ROOT/tools/bench/cold.sh"
+. "$ROOT/tools/bench/running.sh"
+. "$ROOT/tools/bench/many.sh"
+
+# ---- prerequisites ----------------------------------------------------------
+for v in RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
+  [[ ${v#*:} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v%%:*}=${v#*:}: want a positive integer"
 done
-/usr/bin/python3 - "$OUT" "$ping" "$info" "${boots[@]}" <<'PY'
-import json, statistics, sys
-out, ping, info = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-boots = sorted(float(b) for b in sys.argv[4:])
-def pct(v, p): return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
-res = {
-    "boot_to_first_ping_s": {"runs": len(boots), "p50": pct(boots, 50), "p95": pct(boots, 95), "min": boots[0], "max": boots[-1]},
-    "ping_us": {k: ping[k] for k in ("p50_us", "p99_us", "min_us", "max_us")},
-    "guest_timeline_s": info["timeline_seconds"],
-    "kernel": info["kernel_release"], "accel": info.get("accel"), "transport": info["transport"],
+[ "$(id -u)" -eq 0 ] || die "must run as root (containerd, runc and the rootfs mounts need it)"
+missing=()
+for c in containerd ctr runc qemu-system-x86_64 umoci gnuplot flock timeout; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+[ -x /usr/bin/python3 ] || missing+=(/usr/bin/python3)
+[ -x /bin/busybox ] || missing+=(/bin/busybox)
+[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run \`make deps\` (tools/deps.sh) first"
+for f in build/bin/runmctl build/bin/containerd-shim-runm-v1 build/share/runm/vmlinux \
+  build/share/runm/initrd.cpio build/share/runm/mbin.squashfs; do
+  [ -e "$f" ] || die "$f is missing: run \`make\` first (\`make bench\` builds)"
+done
+[ -x tools/containerd-env.sh ] || [ -f tools/containerd-env.sh ] || die "tools/containerd-env.sh is missing"
+case "$CTRD_DIR" in /tmp/* | /run/* | /var/tmp/*) ;; *) die "RUNM_CTRD_DIR=$CTRD_DIR: want a dir under /tmp, /run or /var/tmp (it is removed afterwards)" ;; esac
+# One bench per containerd dir at a time.
+# fd 9 holds the lock; 7 and 8 keep our stdout and stderr for the traps
+# (a trap runs inside the redirections of the command it interrupted).
+# Long-lived children (containerd, VM supervisors) get none of them.
+exec 9>"$CTRD_DIR.lock" 7>&1 8>&2 || die "cannot create $CTRD_DIR.lock"
+flock -n 9 || die "another bench holds $CTRD_DIR.lock"
+
+WORK=$(mktemp -d /tmp/runm-bench.XXXXXX) || die "mktemp failed"
+TIMING=$WORK/timing
+mkdir -p "$TIMING"
+export RUNM_CTRD_DIR=$CTRD_DIR RUNM_CTRD_NS=$NS
+
+ctrd_stop() { bash "$ENV_SH" stop; }
+# ctrd_start [VAR=VALUE...]: the private containerd, its shims' environment
+# (runm state under the containerd dir, timing records on, no VM pool
+# unless asked: see docs/pool.md), and the busybox image.
+ctrd_start() {
+  env -u RUNM_POOL RUNM_POOL_SIZE=0 RUNM_STATE_DIR="$CTRD_DIR/runm" RUNM_TIMING_DIR="$TIMING" "$@" \
+    bash "$ENV_SH" start 7>&- 8>&- 9>&- || { fail "containerd did not start"; return 1; }
+  bash "$ENV_SH" ctr images import --base-name docker.io/library/busybox "$WORK/busybox.tar" >/dev/null ||
+    { fail "image import failed"; return 1; }
 }
-json.dump(res, open(f"{out}/boot.json", "w"), indent=2)
-t = info["timeline_seconds"]
-md = f"""| metric | value |
-|---|---|
-| boot to first Ping, p50 ({len(boots)} runs) | {res['boot_to_first_ping_s']['p50']:.3f} s |
-| boot to first Ping, p95 | {res['boot_to_first_ping_s']['p95']:.3f} s |
-| Ping round trip p50 / p99 | {ping['p50_us']:.0f} / {ping['p99_us']:.0f} µs |
-| guest: mounter start | {t['mounter_start']:.3f} s |
-| guest: init start | {t['init_start']:.3f} s |
-| guest: serving | {t['serving']:.3f} s |
-| guest: first RPC | {t['first_rpc']:.3f} s |
-"""
-open(f"{out}/boot.md", "w").write(md)
-print(md)
-PY
+
+cleanup() {
+  local rc=$? left
+  trap - EXIT INT TERM HUP
+  exec 1>&7 2>&8
+  # The measurements' process tree first (ctr, timeout, samplers), so that
+  # nothing starts anything while the rest is stopped.
+  if [ -n "$BODY" ]; then
+    exec 2>/dev/null # not bash's "Killed measure"
+    $PY "$PROCS" kill-tree "$BODY"
+    wait "$BODY"
+    exec 2>&8
+  fi
+  boot_cleanup
+  ctrd_stop || rc=1
+  # Anything of ours still alive (argv naming our dirs) is a bug: say it, end it.
+  left=$($PY "$PROCS" left --mention "$CTRD_DIR/" "$WORK/" 2>/dev/null)
+  if [ -n "$left" ]; then
+    say "left behind, killing: $(tr '\n' ' ' <<<"$left")"
+    # shellcheck disable=SC2086 # one pid a word
+    kill -KILL $left 2>/dev/null
+    rc=1
+  fi
+  awk -v a="$CTRD_DIR/" -v b="$WORK/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts |
+    sort -r | while read -r m; do say "left mounted: $m"; umount -l "$m"; done
+  rm -rf "$WORK" "$CTRD_DIR.lock"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'say interrupted 2>&8; exit 130' INT
+trap 'say terminated 2>&8; exit 143' TERM
+trap 'exit 129' HUP
+
+# ---- run ----------------------------------------------------------------------
+mkdir -p "$OUT" || die "cannot create $OUT"
+rm -rf "$RAW" "$OUT/plot" "$OUT"/results.{json,md} "$OUT"/*.png "$OUT"/bindfs.{json,md}
+mkdir -p "$RAW"
+T_START=$SECONDS
+meta() { echo "$1=$2" >>"$RAW/meta.txt"; }
+meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta host "$(hostname)"
+meta cpus "$(nproc)"
+meta mem_mib "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+meta host_kernel "$(uname -r)"
+meta containerd "$(containerd --version | awk '{ print "containerd " $3 }')"
+meta runc "$(runc --version | head -1)"
+meta qemu "$(qemu-system-x86_64 --version | head -1 | sed 's/ (.*//')"
+meta commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes)"
+meta namespace "$NS"
+meta quick "$QUICK"
+meta runs "$RUNS"
+meta boots "$BOOTS"
+meta pings "$PINGS"
+meta stdio_mib "$STDIO_MIB"
+meta many "$MANY"
+meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta foreign_vms "$($PY "$PROCS" left --mention qemu-system | wc -l)"
+say "results in $OUT (runs $RUNS, boots $BOOTS, pings $PINGS, stdio $STDIO_MIB MiB, $MANY at once)"
+
+section() { # NAME CMD...: timed, recorded in meta; returns CMD's status
+  local name=$1 t=$SECONDS rc
+  shift
+  "$@"
+  rc=$?
+  meta "section_${name}_s" $((SECONDS - t))
+  return $rc
+}
+
+# Every measurement; a failed one is recorded (RAW/failed.txt) and the
+# rest carry on. It runs in the background so that a signal reaches the
+# traps at once, not after the ctr command it interrupted.
+measure() {
+  # ^C reaches the whole process group: only the main shell acts on it
+  # (its trap stops this tree from the top, so nothing is orphaned).
+  trap '' INT
+  bash test/fixtures/mkimage-busybox.sh "$WORK/busybox.tar" || die "building the busybox image failed"
+  ctrd_stop >/dev/null 2>&1 # what an earlier, killed run may have left
+  ctrd_start || die "the private containerd did not start (see above)"
+
+  section boot bench_boot "$BOOTS" "$PINGS"
+  section cold bench_cold "$RUNS"
+  for rt in runc runm; do
+    section "running_$rt" bench_running "$rt" "$RUNS" $((STDIO_MIB << 20))
+  done
+  for rt in runc runm; do
+    section "many_$rt" bench_many "$rt" "$MANY"
+  done
+  section warm bench_warm "$RUNS"
+  ctrd_stop || fail "containerd-env.sh stop left something behind"
+  mkdir -p "$RAW/timing"
+  cp "$TIMING"/*.timing "$RAW/timing/" 2>/dev/null || fail "no shim timing records in $TIMING"
+
+  # Shared directories: another tool measures them; its table is folded in.
+  if [ -f tools/bench-bindfs.sh ]; then
+    say "bindfs: tools/bench-bindfs.sh"
+    section bindfs bash tools/bench-bindfs.sh "$OUT" || fail "bindfs: tools/bench-bindfs.sh failed"
+  else
+    echo "tools/bench-bindfs.sh is not there yet" >"$RAW/bindfs.na"
+  fi
+}
+: >"$RAW/failed.txt"
+measure &
+BODY=$!
+wait $BODY || die "measurements aborted"
+BODY=
+
+meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta foreign_vms_end "$($PY "$PROCS" left --mention qemu-system | wc -l)"
+meta elapsed_s $((SECONDS - T_START))
+$PY tools/bench/report.py "$OUT" || die "report.py failed"
+for gp in cold timeline many; do
+  gnuplot -e "dir='$OUT'" "tools/bench/$gp.gp" 2>"$WORK/gnuplot.err" ||
+    fail "plot $gp: $(head -3 "$WORK/gnuplot.err" | tr '\n' ' ')"
+done
+cat "$OUT/results.md"
+nfail=$(grep -c . "$RAW/failed.txt")
+if [ "$nfail" -gt 0 ]; then
+  say "$nfail measurement(s) failed (listed in results.md)"
+  exit 1
+fi
+say "done in $((SECONDS - T_START)) s: $OUT/results.md"

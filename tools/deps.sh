@@ -11,7 +11,9 @@ PKGS=(
   busybox-static runc containerd
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
   libfuse3-dev umoci libjson-c-dev
-  libprotobuf-dev
+  fuse3 bindfs
+  gnuplot-nox
+  libprotobuf-dev libc-ares-dev zlib1g-dev
 )
 
 missing=()

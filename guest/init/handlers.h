@@ -26,6 +26,9 @@ HANDLER(svc_wait);
 HANDLER(svc_resize_pty);
 HANDLER(svc_close_stdin);
 
+/* prepare.c */
+HANDLER(svc_prepare);
+
 #undef HANDLER
 
 /* A heap response of protobuf-c type T set to its INIT value, or NULL. */

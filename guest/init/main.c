@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "hostlink.h"
 #include "init.h"
 #include "reaper.h"
 
@@ -78,10 +79,17 @@ int main(int argc, char **argv)
   if (getpid() != 1) runm_log(&ctx.log, RUNM_LOG_WARN, "not PID 1 (pid %d)", (int)getpid());
 
   if (init_setup_system(&ctx.cfg, &ctx.log, &err) < 0) return fatal(&ctx, &err, "setup");
+  init_net_setup(cmdline, &ctx.net, &ctx.log);
   if (init_mount_shares(cmdline, &ctx.log, &err) < 0) return fatal(&ctx, &err, "shares");
   ctx.reaper = reaper_new(&err);
   if (ctx.reaper == NULL) return fatal(&ctx, &err, "reaper");
   if (init_service_start(&ctx, &err) < 0) return fatal(&ctx, &err, "guest service");
+  /* Before the relay: no Create can arrive before ctx.hostlink is set. A
+   * VM without it still runs containers; their hooks say why they cannot. */
+  if (hostlink_start(&ctx, cmdline, &ctx.hostlink, &err) < 0) {
+    runm_log_error(&ctx.log, err, "guest-to-host channel (OCI hooks will fail)");
+    runm_error_release(&err);
+  }
   if (init_relay_start(&ctx, &err) < 0) return fatal(&ctx, &err, "host channel");
   ctx.timeline.serving_ns = init_boottime_ns();
   runm_log(&ctx.log, RUNM_LOG_INFO, "serving on %s (%s), %.3f s after boot",

@@ -136,6 +136,12 @@ static int wait_host(int fd, const sigset_t *sigio)
 struct serial_relay {
   struct init_ctx *ctx;
   char path[300];
+  /* The local end for each host connection, and what to do when it ends
+   * (the guest service: connect to its socket; the host link: a new
+   * client). */
+  int (*open_local)(void *arg, runm_error_t *err);
+  void (*closed)(void *arg);
+  void *arg;
 };
 
 static void *serial_thread(void *arg)
@@ -162,13 +168,14 @@ static void *serial_thread(void *arg)
         fcntl(port, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) < 0)
       runm_log(log, RUNM_LOG_WARN, "SIGIO on %s: %m", sr->path);
     if (wait_host(port, &sigio) < 0) continue;
-    local = connect_local(&err);
+    local = sr->open_local(sr->arg, &err);
     if (local < 0) {
       runm_log_error(log, err, "relay");
       continue;
     }
     runm_log(log, RUNM_LOG_DEBUG, "host connected on %s", sr->path);
     pump(port, local);
+    if (sr->closed) sr->closed(sr->arg);
     runm_log(log, RUNM_LOG_DEBUG, "host disconnected from %s", sr->path);
   }
   return NULL;
@@ -227,24 +234,45 @@ static void *vsock_thread(void *arg)
   return NULL;
 }
 
+int init_relay_serial_start(struct init_ctx *ctx, const char *port_name,
+                            int (*open_local)(void *arg, runm_error_t *err),
+                            void (*closed)(void *arg), void *arg, runm_error_t *err)
+{
+  struct serial_relay *sr = calloc(1, sizeof(*sr));
+  pthread_t t;
+  int ret;
+
+  if (sr == NULL) return runm_make_error(err, ENOMEM, "relay");
+  sr->ctx = ctx;
+  sr->open_local = open_local;
+  sr->closed = closed;
+  sr->arg = arg;
+  if (find_port(port_name, sr->path, sizeof(sr->path), err) < 0) {
+    free(sr);
+    return -1;
+  }
+  ret = pthread_create(&t, NULL, serial_thread, sr);
+  if (ret != 0) {
+    free(sr);
+    return runm_make_error(err, ret, "start relay thread");
+  }
+  pthread_detach(t);
+  return 0;
+}
+
+static int open_guest_service(void *arg, runm_error_t *err)
+{
+  return connect_local(err);
+}
+
 int init_relay_start(struct init_ctx *ctx, runm_error_t *err)
 {
   pthread_t t;
   int ret;
 
-  if (strcmp(ctx->cfg.transport, "vsock") == 0) {
-    ret = pthread_create(&t, NULL, vsock_thread, ctx);
-  } else {
-    struct serial_relay *sr = calloc(1, sizeof(*sr));
-    if (sr == NULL) return runm_make_error(err, ENOMEM, "relay");
-    sr->ctx = ctx;
-    if (find_port(ctx->cfg.port_name, sr->path, sizeof(sr->path), err) < 0) {
-      free(sr);
-      return -1;
-    }
-    ret = pthread_create(&t, NULL, serial_thread, sr);
-    if (ret != 0) free(sr);
-  }
+  if (strcmp(ctx->cfg.transport, "vsock") != 0)
+    return init_relay_serial_start(ctx, ctx->cfg.port_name, open_guest_service, NULL, NULL, err);
+  ret = pthread_create(&t, NULL, vsock_thread, ctx);
   if (ret != 0) return runm_make_error(err, ret, "start relay thread");
   pthread_detach(t);
   return 0;

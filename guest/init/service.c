@@ -156,6 +156,8 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   out->threads = count_threads();
   out->zombies = count_zombies();
   out->containers = registry_count(ctx->registry);
+  out->network = strdup(ctx->net.status);
+  out->network_setup_ns = ctx->net.setup_ns;
   if (sysinfo(&si) == 0) out->mem_total_bytes = (uint64_t)si.totalram * si.mem_unit;
   tl->mounter_start_ns = ctx->timeline.mounter_start_ns;
   tl->init_start_ns = ctx->timeline.init_start_ns;
@@ -164,7 +166,7 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   out->timeline = tl;
   *resp = &out->base;
   if (!out->kernel_release || !out->kernel_version || !out->runc_version || !out->init_version ||
-      !out->transport || !out->vm_id) {
+      !out->transport || !out->vm_id || !out->network) {
     protobuf_c_message_free_unpacked(*resp, NULL);
     *resp = NULL;
     return runm_make_error(err, ENOMEM, "info");
@@ -193,6 +195,7 @@ static int do_stdio(void *opaque, struct runm_rpc_call *call, const ProtobufCMes
 static const struct runm_rpc_method methods[] = {
     UNARY("Ping", ping_request, ping_response, do_ping),
     UNARY("Info", info_request, info_response, do_info),
+    UNARY("Prepare", prepare_request, empty, svc_prepare),
     UNARY("Create", create_request, create_response, svc_create),
     UNARY("Start", start_request, start_response, svc_start),
     UNARY("Exec", exec_request, empty, svc_exec),

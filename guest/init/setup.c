@@ -1,12 +1,10 @@
 /* Guest system setup before serving: settings from the kernel command line,
- * the mounts runc needs, the clock, loopback. */
+ * the mounts runc needs, the clock (the network is net.c's). */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -80,20 +78,6 @@ static int set_clock(const char *spec, runm_error_t *err)
   return 0;
 }
 
-static int loopback_up(runm_error_t *err)
-{
-  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  struct ifreq ifr;
-
-  if (fd < 0) return runm_make_error(err, errno, "socket for lo");
-  memset(&ifr, 0, sizeof(ifr));
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) return runm_make_error(err, errno, "get lo flags");
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) return runm_make_error(err, errno, "bring lo up");
-  return 0;
-}
-
 int init_setup_system(const struct init_config *cfg, struct runm_logger *log, runm_error_t *err)
 {
   /* The mounter moved /dev, /proc and /sys here; the rest is ours. */
@@ -135,9 +119,5 @@ int init_setup_system(const struct init_config *cfg, struct runm_logger *log, ru
   if (ret < 0) return ret;
   if (cfg->vm_id[0] && sethostname(cfg->vm_id, strnlen(cfg->vm_id, 64)) < 0)
     runm_log(log, RUNM_LOG_WARN, "sethostname: %m");
-  if (loopback_up(err) < 0) {
-    runm_log_error(log, *err, "loopback");
-    runm_error_release(err);
-  }
   return 0;
 }

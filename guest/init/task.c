@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,10 @@
 #include "stdio_relay.h"
 #include "tty.h"
 #include "runm/v1/guest.pb-c.h"
+
+/* Guest copies of bundles (CreateRequest.config_json). */
+#define GUEST_BUNDLE_DIR "/run/runm/bundles"
+#define CONFIG_JSON_MAX (2 * 1024 * 1024)
 
 int handler_empty(ProtobufCMessage **resp, runm_error_t *err)
 {
@@ -81,6 +86,68 @@ static int tty_socket_path(struct registry *reg, char *out, size_t cap)
   return snprintf(out, cap, "%s/%llu.sock", TTY_DIR, (unsigned long long)n);
 }
 
+static int write_file(const char *path, const void *data, size_t len, runm_error_t *err);
+
+/* The guest copy of a bundle's config.json (CreateRequest.config_json):
+ * written to GUEST_BUNDLE_DIR/<id>/config.json and bound over
+ * <bundle>/config.json in the guest's mount namespace only. The host
+ * bundle is never written to, and runc still runs on the host's bundle
+ * path, so every hook's state names the bundle runc-v2 would. */
+static void guest_config_path(const char *id, char *out, size_t cap)
+{
+  snprintf(out, cap, "%s/%s/config.json", GUEST_BUNDLE_DIR, id);
+}
+
+static void release_guest_bundle(const char *id, const char *bundle)
+{
+  char path[PATH_MAX];
+  guest_config_path(id, path, sizeof(path));
+  if (access(path, F_OK) < 0) return; /* none was made */
+  if (bundle) {
+    char target[PATH_MAX];
+    snprintf(target, sizeof(target), "%s/config.json", bundle);
+    umount2(target, MNT_DETACH);
+  }
+  unlink(path);
+  snprintf(path, sizeof(path), "%s/%s", GUEST_BUNDLE_DIR, id);
+  rmdir(path);
+}
+
+/* Returns 1 when the copy is bound over <bundle>/config.json (runc gets
+ * `bundle`), 0 when the host bundle has no config.json the guest can see
+ * (runc gets the copy's directory, `dir`). */
+static int make_guest_bundle(const char *id, const char *bundle, const ProtobufCBinaryData *config,
+                             char *dir, size_t cap, struct runm_logger *log, runm_error_t *err)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  size_t i = 0;
+
+  if (config->len > CONFIG_JSON_MAX)
+    return runm_make_error(err, E2BIG, "config_json is %zu bytes; the limit is %d", config->len,
+                           CONFIG_JSON_MAX);
+  while (i < config->len && strchr(" \t\r\n", config->data[i])) i++;
+  if (i == config->len || config->data[i] != '{')
+    return runm_make_error(err, EINVAL, "config_json is not a JSON object");
+  if (mkdir(GUEST_BUNDLE_DIR, 0700) < 0 && errno != EEXIST)
+    return runm_make_error(err, errno, "mkdir `%s`", GUEST_BUNDLE_DIR);
+  snprintf(dir, cap, "%s/%s", GUEST_BUNDLE_DIR, id);
+  guest_config_path(id, path, sizeof(path));
+  if (mkdir(dir, 0700) < 0) {
+    if (errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", dir);
+    /* An earlier container's: nothing in it is live. */
+    unlink(path);
+  }
+  if (write_file(path, config->data, config->len, err) < 0) {
+    rmdir(dir);
+    return -1;
+  }
+  snprintf(target, sizeof(target), "%s/config.json", bundle);
+  if (mount(path, target, NULL, MS_BIND, NULL) == 0) return 1;
+  runm_log(log, RUNM_LOG_WARN, "%s: cannot bind the guest spec over `%s` (%m): runc runs on `%s`",
+           id, target, dir);
+  return 0;
+}
+
 /* Best effort: after a failed create, runc may have left state behind. */
 static void runc_force_delete(struct registry *reg, const char *id)
 {
@@ -94,7 +161,8 @@ static void runc_force_delete(struct registry *reg, const char *id)
 static int do_create(struct registry *reg, struct container *c, const Runm__V1__CreateRequest *r,
                      pid_t *ret_pid, runm_error_t *err)
 {
-  char dir[PATH_MAX], pidfile[PATH_MAX], sock[108] = "";
+  char dir[PATH_MAX], pidfile[PATH_MAX], sock[108] = "", gbundle[PATH_MAX] = "";
+  const char *bundle = r->bundle;
   cleanup_close int listen_fd = -1;
   struct process *p;
   struct runc_io io;
@@ -125,6 +193,16 @@ static int do_create(struct registry *reg, struct container *c, const Runm__V1__
   p->terminal = r->terminal;
   p->stdin = r->stdin;
 
+  if (r->config_json.len > 0) {
+    ret = make_guest_bundle(c->id, r->bundle, &r->config_json, gbundle, sizeof(gbundle), reg->log,
+                            err);
+    if (ret < 0) {
+      gbundle[0] = '\0';
+      goto fail;
+    }
+    if (ret == 0) bundle = gbundle;
+  }
+
   runc_io_init(&io);
   if (r->terminal) {
     tty_socket_path(reg, sock, sizeof(sock));
@@ -140,7 +218,7 @@ static int do_create(struct registry *reg, struct container *c, const Runm__V1__
 
   args[n++] = "create";
   args[n++] = "--bundle";
-  args[n++] = r->bundle;
+  args[n++] = bundle;
   args[n++] = "--pid-file";
   args[n++] = pidfile;
   if (r->terminal) {
@@ -194,6 +272,7 @@ fail_delete:
   runc_force_delete(reg, c->id);
 fail:
   if (sock[0]) unlink(sock);
+  if (gbundle[0]) release_guest_bundle(c->id, r->bundle);
   remove_state_dir(c->id);
   process_put(p);
   return -1;
@@ -628,6 +707,7 @@ static int delete_init(struct registry *reg, struct runm_rpc_call *call,
   registry_remove_locked(reg, c);
   pthread_mutex_unlock(&reg->lock);
   remove_state_dir(r->id);
+  release_guest_bundle(r->id, c->bundle);
   runm_log(reg->log, RUNM_LOG_DEBUG, "deleted %s", r->id);
   return ret;
 }

@@ -91,10 +91,10 @@ int main(void)
     cfg.shares = sh;
     cfg.n_shares = 2;
     is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "argv with shares");
-    ok(argv_has(argv, "-fsdev", "local,id=fs0,path=/srv/bundles,security_model=passthrough"),
+    ok(argv_has(argv, "-fsdev", "local,id=fs0,path=/srv/bundles,security_model=passthrough,multidevs=remap"),
        "rw share is a passthrough fsdev");
     ok(argv_has(argv, "-fsdev",
-                "local,id=fs1,path=/srv/vol,security_model=passthrough,readonly=on"),
+                "local,id=fs1,path=/srv/vol,security_model=passthrough,multidevs=remap,readonly=on"),
        "ro share is read-only at the fsdev");
     ok(argv_has(argv, "-device", "virtio-9p-device,fsdev=fs1,mount_tag=runm1"), "9p tag runm1");
     runm_argv_free(argv);

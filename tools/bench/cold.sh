@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Cold start: `ctr run --rm IMAGE ID /bin/true`, timed from ctr's start to
+# its exit, runc-v2 and runm interleaved (so that background load hits both
+# alike). Sourced by tools/bench.sh.
+#   RAW/cold-RUNTIME.txt   "ID T0_US T1_US SECONDS" per successful run
+#   TIMING/NS-ID.timing    runm's shim records for the run (host/shim timing.c)
+
+# cold_once RUNTIME ID FILE: one timed run, appended to FILE.
+cold_once() {
+  local rt=$1 id=$2 file=$3 t0 t1 rc
+  t0=$(now_us)
+  CTR run --rm --runtime "$(runtime_of "$rt")" "$IMAGE" "$id" /bin/true \
+    </dev/null >"$WORK/$id.out" 2>"$WORK/$id.err"
+  rc=$?
+  t1=$(now_us)
+  if [ $rc -ne 0 ]; then
+    fail "cold: $rt run $id exited $rc: $(tail -2 "$WORK/$id.err" | tr '\n' ' ')"
+    CTR task delete -f "$id" >/dev/null 2>&1
+    CTR containers rm "$id" >/dev/null 2>&1
+    return 0
+  fi
+  echo "$id $t0 $t1 $(secs "$t0" "$t1")" >>"$file"
+}
+
+# bench_cold N: N runs per runtime.
+bench_cold() {
+  local n=$1 i
+  : >"$RAW/cold-runc.txt"
+  : >"$RAW/cold-runm.txt"
+  say "cold start: $n x ctr run --rm /bin/true per runtime (interleaved)"
+  # One unmeasured run each: the first run pays for cold page caches.
+  cold_once runc cold-warmup-runc "$WORK/warmup.txt"
+  cold_once runm cold-warmup-runm "$WORK/warmup.txt"
+  for i in $(seq 1 "$n"); do
+    cold_once runm "cold-runm-$i" "$RAW/cold-runm.txt"
+    cold_once runc "cold-runc-$i" "$RAW/cold-runc.txt"
+    printf '.' >&2
+  done
+  echo >&2
+}
+
+# ---- PLACEHOLDER: warm start (issue 6, "make it fast": the lead finishes it) --
+# A warm start is a `ctr run --rm` whose VM was booted beforehand (a pool of
+# pre-booted, empty VMs). When the shim's --help mentions "pool", containerd
+# is restarted with RUNM_POOL=1 and RUNM_POOL_SIZE=BENCH_POOL_SIZE (default 1;
+# docs/pool.md) in its environment (its shims inherit it)
+# and the cold-start loop runs again for runm, into RAW/warm-runm.txt; if not,
+# RAW/warm.na says why and the table shows "n/a".
+# TODO(lead): how the pool is enabled and filled (RUNM_POOL=1 is the brief's
+# guess, RUNM_POOL_SIZE what docs/pool.md says), what --help should say,
+# how long to let it refill between runs (BENCH_WARM_GAP), and whether the
+# figure should exclude the first run (pool still booting).
+bench_warm() {
+  local n=$1 i gap=${BENCH_WARM_GAP:-3}
+  if ! "$ROOT/build/bin/containerd-shim-runm-v1" --help 2>&1 | grep -qi pool; then
+    echo "containerd-shim-runm-v1 --help does not mention a pool" >"$RAW/warm.na"
+    say "warm start: n/a (no VM pool in this shim)"
+    return 0
+  fi
+  say "warm start: $n x ctr run --rm /bin/true with RUNM_POOL=1"
+  ctrd_stop || return 1
+  ctrd_start RUNM_POOL=1 RUNM_POOL_SIZE="${BENCH_POOL_SIZE:-1}" || return 1
+  : >"$RAW/warm-runm.txt"
+  sleep "$gap"
+  for i in $(seq 1 "$n"); do
+    cold_once runm "warm-runm-$i" "$RAW/warm-runm.txt"
+    sleep "$gap"
+    printf '.' >&2
+  done
+  echo >&2
+  ctrd_stop || return 1
+  ctrd_start
+}
+# ---- end of placeholder -----------------------------------------------------
