@@ -142,6 +142,12 @@ $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
 $(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+# The shim's bind mounts (rootfs.c, fusebind.c) with the real runm-bindfs.
+$(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootfs.c host-shim/fusebind.c \
+    host-shim/config.c $(wildcard host-shim/*.h) $(LIBRUNM) test/unit/tap.h $(BIN)/runm-bindfs
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
+	  $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBRUNM) test/unit/tap.h
 	@mkdir -p $(dir $@)

@@ -17,7 +17,7 @@
  * not, and for more only once it has seen lookups of the entries (ls -l,
  * find). The first answer is kept this short so that a plain listing pays
  * for few lookups; the kernel's own advice decides the rest. */
-#define PLUS_FIRST_BATCH 32
+#define PLUS_FIRST_BATCH 8
 
 struct dir_handle {
   pthread_mutex_t lock; /* guards everything below: one reader at a time */

@@ -107,7 +107,9 @@ static int open_source(const char *src, char **real, runm_error_t *err)
   return fd;
 }
 
-static int check_mountpoint(const char *dst, const char *real_src, runm_error_t *err)
+/* The mount point, canonical in *real_dst: the daemon unmounts it by path
+ * after fuse_daemonize has moved it to /. */
+static int check_mountpoint(const char *dst, const char *real_src, char **real_dst, runm_error_t *err)
 {
   struct stat st;
   cleanup_free char *real = NULL;
@@ -124,6 +126,7 @@ static int check_mountpoint(const char *dst, const char *real_src, runm_error_t 
    * itself (DST == SRC is fine: the source is opened before mounting). */
   if (strncmp(real, real_src, l) == 0 && (real[l] == '/' || (l == 1 && real[1])))
     return runm_make_error(err, 0, "mount point `%s` is inside the source `%s`: the mirror would loop into itself", dst, real_src);
+  *real_dst = steal_pointer(&real);
   return 0;
 }
 
@@ -164,7 +167,7 @@ int main(int argc, char **argv)
   struct args a;
   struct fuse_lowlevel_ops ops;
   struct fuse_session *se;
-  cleanup_free char *real_src = NULL;
+  cleanup_free char *real_src = NULL, *real_dst = NULL;
   int root_fd, r;
 
   if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -183,7 +186,7 @@ int main(int argc, char **argv)
     return fail(err);
   }
   root_fd = open_source(a.src, &real_src, &err);
-  if (root_fd < 0 || check_mountpoint(a.dst, real_src, &err) < 0 ||
+  if (root_fd < 0 || check_mountpoint(a.dst, real_src, &real_dst, &err) < 0 ||
       bindfs_options_finish(&fs.opts, real_src, &err) < 0) {
     if (root_fd >= 0) close(root_fd);
     bindfs_options_free(&fs.opts);
@@ -236,7 +239,7 @@ int main(int argc, char **argv)
     fail(err);
     goto out_session;
   }
-  if (fuse_session_mount(se, a.dst) != 0) {
+  if (fuse_session_mount(se, real_dst) != 0) {
     runm_make_error(&err, 0, "cannot mount `%s` on `%s` (see the fuse: line above)", a.src, a.dst);
     fail(err);
     goto out_signals;

@@ -2,6 +2,7 @@
  *   kernel = "/usr/local/share/runm/vmlinux"
  *   memory_mib = 512
  *   accel = "auto"          # auto | kvm | tcg
+ *   bind_mode = "auto"      # auto | kernel | fuse (runm-bindfs)
  * under an optional [runm] table; unknown keys are an error so typos show. */
 #include "config.h"
 
@@ -33,6 +34,20 @@ static int set_uint(unsigned *out, const char *key, const char *v, unsigned max,
   return 0;
 }
 
+const char *shim_bind_mode_name(enum shim_bind_mode m)
+{
+  return m == SHIM_BIND_KERNEL ? "kernel" : m == SHIM_BIND_FUSE ? "fuse" : "auto";
+}
+
+static int set_bind_mode(struct shim_config *cfg, const char *v, runm_error_t *err)
+{
+  if (strcmp(v, "auto") == 0) cfg->bind_mode = SHIM_BIND_AUTO;
+  else if (strcmp(v, "kernel") == 0) cfg->bind_mode = SHIM_BIND_KERNEL;
+  else if (strcmp(v, "fuse") == 0) cfg->bind_mode = SHIM_BIND_FUSE;
+  else return runm_make_error(err, EINVAL, "bind_mode = `%s`: expected kernel, fuse or auto", v);
+  return 0;
+}
+
 static int set_key(struct shim_config *cfg, const char *key, const char *v, runm_error_t *err)
 {
   if (strcmp(key, "kernel") == 0) snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", v);
@@ -49,6 +64,7 @@ static int set_key(struct shim_config *cfg, const char *key, const char *v, runm
     else return set_uint(&cfg->pool_size, key, v, 16, err);
   } else if (strcmp(key, "pool_idle_timeout") == 0)
     return set_uint(&cfg->pool_idle_timeout_s, key, v, 86400, err);
+  else if (strcmp(key, "bind_mode") == 0) return set_bind_mode(cfg, v, err);
   else if (strcmp(key, "debug") == 0) cfg->debug = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
   else return runm_make_error(err, EINVAL, "unknown setting `%s`", key);
   return 0;
@@ -102,7 +118,8 @@ static int env_override(struct shim_config *cfg, runm_error_t *err)
              {"RUNM_ACCEL", "accel"},       {"RUNM_TRANSPORT", "transport"},
              {"RUNM_MEMORY", "memory_mib"}, {"RUNM_CPUS", "vcpus"},
              {"RUNM_DEBUG", "debug"},       {"RUNM_POOL_SIZE", "pool_size"},
-             {"RUNM_POOL_IDLE_TIMEOUT", "pool_idle_timeout"}};
+             {"RUNM_POOL_IDLE_TIMEOUT", "pool_idle_timeout"},
+             {"RUNM_BIND_MODE", "bind_mode"}};
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
     const char *v = getenv(map[i].env);
     if (v && *v && set_key(cfg, map[i].key, v, err) < 0)

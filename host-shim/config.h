@@ -9,6 +9,12 @@
 #include "error.h"
 #include "vm.h"
 
+/* How the shim makes bind mounts (docs/bindfs.md): the kernel's, runm-bindfs
+ * (FUSE) for the native snapshotter's rootfs and every bind volume, or the
+ * kernel's with runm-bindfs where the kernel refuses (EPERM/EACCES). */
+enum shim_bind_mode { SHIM_BIND_AUTO = 0, SHIM_BIND_KERNEL, SHIM_BIND_FUSE };
+const char *shim_bind_mode_name(enum shim_bind_mode m);
+
 struct shim_config {
   char kernel[PATH_MAX], initrd[PATH_MAX], mbin[PATH_MAX];
   char state_dir[PATH_MAX];
@@ -19,6 +25,7 @@ struct shim_config {
   unsigned boot_timeout_s;
   unsigned pool_size;           /* pre-booted VMs kept ready; 0 = no pool (docs/pool.md) */
   unsigned pool_idle_timeout_s; /* a pooled VM unused this long is stopped */
+  enum shim_bind_mode bind_mode;
   bool debug;
 };
 

@@ -25,10 +25,11 @@ struct fusebind {
 /* Sets fb up (nothing is created until the first mount). */
 int fusebind_init(struct fusebind *fb, const char *state_dir, const char *vm_id, const char *exe_dir,
                   const struct runm_logger *log, runm_error_t *err);
-/* Mirrors directory src at dst (an existing directory) through runm-bindfs,
- * read-only if ro; returns once dst is mounted. The record names dst
- * before the helper runs. */
-int fusebind_mount(struct fusebind *fb, const char *src, const char *dst, bool ro, runm_error_t *err);
+/* Mirrors directory src at dst (an existing directory) through runm-bindfs
+ * with `-o opts` (NULL: none); returns once dst is mounted. The record
+ * names dst before the helper runs. */
+int fusebind_mount(struct fusebind *fb, const char *src, const char *dst, const char *opts,
+                   runm_error_t *err);
 /* A volume: mounts share->path at <dir>/vN and points the share there; the
  * guest still mounts it at the original path (share->guest_path). */
 int fusebind_volume(struct fusebind *fb, struct runm_vm_share *share, runm_error_t *err);

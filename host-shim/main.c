@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "events.h"
+#include "fusebind.h"
 #include "hooks.h"
 #include "pool.h"
 #include "rootfs.h"
@@ -305,6 +306,10 @@ static int cmd_delete(const struct args *a)
   /* A pooled VM's binds of the task's dirs. */
   if (pool_shares_remove(cfg.state_dir, vmid, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
+  /* runm-bindfs mounts (bind_mode fuse/auto; a FUSE rootfs among them),
+   * found by the record the shim wrote before making each. */
+  if (fusebind_cleanup(cfg.state_dir, vmid, NULL, &err) < 0) runm_log_error(NULL, err, "delete");
+  runm_error_release(&err);
   if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
     runm_log_error(NULL, err, "delete");
   socket_path(&cfg, a, sock, sizeof(sock));
@@ -532,7 +537,8 @@ int main(int argc, char **argv)
   struct args a;
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
-                    "-id ID [-debug] [start|delete]\n");
+                    "-id ID [-debug] [start|delete|pool]\n"
+                    "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n");
     return 2;
   }
   if (a.action && strcmp(a.action, "version") == 0) {

@@ -1,4 +1,6 @@
-/* Mounting containerd's rootfs mounts on the host, the way runc-v2 does. */
+/* Mounting containerd's rootfs mounts on the host, the way runc-v2 does;
+ * binds through runm-bindfs in bind_mode fuse, or in auto when the kernel
+ * refuses them. */
 #include "rootfs.h"
 
 #include <errno.h>
@@ -51,8 +53,33 @@ static int parse_options(const struct rootfs_mount *m, unsigned long *flags, cha
   return 0;
 }
 
+/* The -o options runm-bindfs takes for the flags of a bind. */
+static void fuse_opts(unsigned long flags, char *out, size_t len)
+{
+  snprintf(out, len, "%s%s%s%s", flags & MS_RDONLY ? "ro," : "", flags & MS_NOSUID ? "nosuid," : "",
+           flags & MS_NODEV ? "nodev," : "", flags & MS_NOEXEC ? "noexec," : "");
+  if (out[0]) out[strlen(out) - 1] = '\0';
+}
+
+/* A bind through runm-bindfs: SHIM_BIND_FUSE always, SHIM_BIND_AUTO when
+ * the kernel said EPERM or EACCES (kernel_errno), logged once. */
+static int fuse_bind(const struct rootfs_mount *m, const char *target, unsigned long flags,
+                     enum shim_bind_mode mode, int kernel_errno, struct fusebind *fb, runm_error_t *err)
+{
+  char opts[64];
+  if (fb == NULL) return runm_make_error(err, EINVAL, "bind of `%s`: no FUSE context", m->source);
+  if (kernel_errno)
+    runm_log(fb->log, RUNM_LOG_WARN, "the kernel refused to bind `%s` on `%s` (%s): using runm-bindfs",
+             m->source, target, strerror(kernel_errno));
+  else
+    runm_log(fb->log, RUNM_LOG_INFO, "rootfs `%s` through runm-bindfs (bind_mode %s)", m->source,
+             shim_bind_mode_name(mode));
+  fuse_opts(flags, opts, sizeof(opts));
+  return fusebind_mount(fb, m->source, target, opts, err);
+}
+
 int rootfs_mount(const char *bundle, const struct rootfs_mount *mounts, size_t n,
-                 runm_error_t *err)
+                 enum shim_bind_mode mode, struct fusebind *fb, runm_error_t *err)
 {
   char target[PATH_MAX];
   snprintf(target, sizeof(target), "%s/rootfs", bundle);
@@ -65,8 +92,16 @@ int rootfs_mount(const char *bundle, const struct rootfs_mount *mounts, size_t n
     unsigned long flags;
     if (parse_options(m, &flags, &data, err) < 0) return -1;
     if (strcmp(m->type, "bind") == 0) flags |= MS_BIND;
+    if ((flags & MS_BIND) && mode == SHIM_BIND_FUSE) {
+      if (fuse_bind(m, target, flags, mode, 0, fb, err) < 0) goto fail;
+      continue;
+    }
     if (mount(m->source, target, m->type, flags & ~MS_RDONLY, data[0] ? data : NULL) < 0) {
       int e = errno;
+      if ((flags & MS_BIND) && mode == SHIM_BIND_AUTO && (e == EPERM || e == EACCES)) {
+        if (fuse_bind(m, target, flags, mode, e, fb, err) < 0) goto fail;
+        continue;
+      }
       runm_make_error(err, e, "mount %s `%s` on `%s`", m->type, m->source, target);
       rootfs_unmount(bundle, NULL);
       return -1;
@@ -86,6 +121,10 @@ int rootfs_mount(const char *bundle, const struct rootfs_mount *mounts, size_t n
     }
   }
   return 0;
+
+fail:
+  rootfs_unmount(bundle, NULL);
+  return -1;
 }
 
 int rootfs_unmount(const char *bundle, runm_error_t *err)

@@ -18,6 +18,7 @@ struct runm_rpc_server;
 struct io_relay;
 struct publisher;
 struct hooks;
+struct fusebind;
 
 /* One process of the task: the init (exec_id "") or an exec. */
 struct shim_process {
@@ -54,6 +55,7 @@ struct shim {
   struct pool_vm pool;
   struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
   bool rootfs_mounted;
+  struct fusebind *fuse; /* runm-bindfs mounts (bind_mode fuse/auto); NULL in kernel mode */
   bool created, deleted;
   struct shim_process *procs; /* init first */
   bool shutdown_requested;

@@ -16,6 +16,7 @@
 #include "containerd/events/task.pb-c.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "events.h"
+#include "fusebind.h"
 #include "guest_spec.h"
 #include "resolv.h"
 #include "hooks.h"
@@ -166,12 +167,12 @@ static int plan_shares(struct shim *s, const struct spec_info *si, struct runm_v
 {
   *n = 0;
   snprintf(paths[0], PATH_MAX, "%s", s->bundle);
-  shares[(*n)++] = (struct runm_vm_share){paths[0], false};
+  shares[(*n)++] = (struct runm_vm_share){.path = paths[0], .readonly = false};
   /* A root outside the bundle (ctr run --rootfs) is shared as well. */
   if (si->root && realpath(si->root, paths[1])) {
     size_t l = strlen(paths[0]);
     if (!(strncmp(paths[1], paths[0], l) == 0 && (paths[1][l] == '/' || paths[1][l] == '\0')))
-      shares[(*n)++] = (struct runm_vm_share){paths[1], false};
+      shares[(*n)++] = (struct runm_vm_share){.path = paths[1], .readonly = false};
   }
   for (size_t i = 0; i < si->n_binds; i++) {
     char dir[PATH_MAX];
@@ -187,14 +188,18 @@ static int plan_shares(struct shim *s, const struct spec_info *si, struct runm_v
     }
     if (realpath(dir, paths[*n]) == NULL) return runm_make_error(err, errno, "bind source `%s`", dir);
     for (size_t k = 0; k < *n; k++) {
-      size_t l = strlen(shares[k].path);
+      /* Where the guest sees it (a runm-bindfs share mirrors guest_path). */
+      const char *kp = shares[k].guest_path ? shares[k].guest_path : shares[k].path;
+      size_t l = strlen(kp);
       /* Already visible through a share that contains it. */
-      if (strncmp(paths[*n], shares[k].path, l) == 0 &&
+      if (strncmp(paths[*n], kp, l) == 0 &&
           (paths[*n][l] == '\0' || paths[*n][l] == '/') && (!shares[k].readonly || si->binds[i].readonly))
         dup = true;
     }
     if (dup) continue;
-    shares[*n] = (struct runm_vm_share){paths[*n], si->binds[i].readonly};
+    shares[*n] = (struct runm_vm_share){.path = paths[*n], .readonly = si->binds[i].readonly};
+    /* bind_mode fuse: the VM sees the volume through runm-bindfs. */
+    if (s->cfg.bind_mode == SHIM_BIND_FUSE && fusebind_volume(s->fuse, &shares[*n], err) < 0) return -1;
     (*n)++;
   }
   return 0;
@@ -225,6 +230,7 @@ static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned me
   const char *why = NULL;
   if (!pool_vm_fits(&s->pool, mem, cpus)) why = "needs more memory or CPUs";
   else if (si->net != RUNM_NET_USER || si->n_ports > 0) why = "asks for its own network or ports";
+  else if (s->cfg.bind_mode == SHIM_BIND_FUSE) why = "shares its binds through runm-bindfs";
   if (why == NULL) {
     if (pool_vm_prepare(&s->pool, s->vm_id, shares, n, err) == 0) {
       runm_log(&s->log, RUNM_LOG_INFO, "VM %s from the pool (%u MiB, %u vCPU)", s->vm->id,
@@ -332,6 +338,21 @@ void task_cleanup(struct shim *s)
   s->hooks = NULL;
   if (s->rootfs_mounted && rootfs_unmount(s->bundle, &err) < 0) runm_log_error(&s->log, err, "rootfs");
   s->rootfs_mounted = false;
+  runm_error_release(&err);
+  /* QEMU is gone: the runm-bindfs mounts (rootfs, volumes) can go. */
+  if (s->fuse && fusebind_cleanup(s->cfg.state_dir, s->vm_id, &s->log, &err) < 0)
+    runm_log_error(&s->log, err, "runm-bindfs");
+  free(s->fuse);
+  s->fuse = NULL;
+}
+
+/* The runm-bindfs context for Create, unless binds are the kernel's only. */
+static int fuse_prepare(struct shim *s, runm_error_t *err)
+{
+  if (s->cfg.bind_mode == SHIM_BIND_KERNEL || s->fuse) return 0;
+  s->fuse = malloc(sizeof(*s->fuse));
+  if (s->fuse == NULL) return runm_make_error(err, ENOMEM, "runm-bindfs context");
+  return fusebind_init(s->fuse, s->cfg.state_dir, s->vm_id, s->exe_dir, &s->log, err);
 }
 
 /* One parse of config.json gives the hooks' allow-list (s->hooks) and the
@@ -388,7 +409,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     mounts[i] = (struct rootfs_mount){r->rootfs[i]->type, r->rootfs[i]->source,
                                       (const char *const *)r->rootfs[i]->options,
                                       r->rootfs[i]->n_options};
-  if (rootfs_mount(s->bundle, mounts, nm, err) < 0) {
+  if (fuse_prepare(s, err) < 0 || rootfs_mount(s->bundle, mounts, nm, s->cfg.bind_mode, s->fuse, err) < 0) {
     spec_free(&si);
     goto fail;
   }

@@ -215,9 +215,10 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
                            RUNM_VM_MAX_SHARES);
   for (size_t i = 0; i < cfg->n_shares; i++) {
     size_t used = strlen(plan->append);
-    if (runm_vm_share_check(cfg->shares[i].path, err) < 0) return -1;
+    const char *gp = cfg->shares[i].guest_path ? cfg->shares[i].guest_path : cfg->shares[i].path;
+    if (runm_vm_share_check(cfg->shares[i].path, err) < 0 || runm_vm_share_check(gp, err) < 0) return -1;
     n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.share%zu=%s:%s", i,
-                 cfg->shares[i].readonly ? "ro" : "rw", cfg->shares[i].path);
+                 cfg->shares[i].readonly ? "ro" : "rw", gp);
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long for the shares");
   }

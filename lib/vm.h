@@ -22,10 +22,12 @@ enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANS
 /* The guest-to-host channel's virtio-serial port (docs/hooks.md). */
 #define RUNM_VM_HOST_PORT_NAME "runm.host"
 
-/* A host directory shared into the guest at the same absolute path (9p). */
+/* A host directory shared into the guest at the same absolute path (9p),
+ * or at guest_path when set (a runm-bindfs mirror of that path). */
 struct runm_vm_share {
   const char *path;
   bool readonly;
+  const char *guest_path; /* NULL: path */
 };
 #define RUNM_VM_MAX_SHARES 16
 

@@ -11,6 +11,10 @@
 #   bash test/e2e/test_ctr.sh                         # runc-v2 vs runm
 #   RUNM_E2E_RUNTIMES=runc bash test/e2e/test_ctr.sh  # the harness alone
 #   RUNM_E2E_CASES='echo|tty' bash test/e2e/test_ctr.sh  # a subset (regex)
+#   RUNM_E2E_BIND_MODE=fuse RUNM_E2E_CASES='native|bind_|fuse' bash test/e2e/test_ctr.sh
+#       the shim's bind_mode (RUNM_BIND_MODE through containerd's
+#       environment): with fuse, the native rootfs and bind volumes go
+#       through runm-bindfs, and case `fuse` checks that they did
 # Output is TAP; `# ...` lines give each case's time per runtime. On a
 # failure every case's results are kept in /tmp/runm-e2e-results.*.
 #
@@ -39,6 +43,8 @@ export RUNM_BIN
 RUNM_CTRD_DIR=$(mktemp -d /tmp/rc.XXXXXX)
 export RUNM_CTRD_DIR
 export RUNM_CTRD_NS=runm-test
+# containerd hands its environment to the shims it starts.
+if [ -n "${RUNM_E2E_BIND_MODE:-}" ]; then export RUNM_BIND_MODE=$RUNM_E2E_BIND_MODE; fi
 NS=$RUNM_CTRD_NS
 SOCK=$RUNM_CTRD_DIR/containerd.sock
 IMAGE=docker.io/library/busybox:runm
@@ -601,6 +607,69 @@ crash_vm() { # LABEL
     not_ok "VM SIGKILL ($l): nothing left" "left:$(leftovers_of "$ID")"; fi
 }
 
+# ---- bind_mode fuse -----------------------------------------------------------
+
+# runm-bindfs mounts under containerd's or runm's dirs, and their daemons.
+fuse_mounts() {
+  awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" '(index($5, a) == 1 || index($5, b) == 1) {
+    for (i = 7; $i != "-"; i++); if ($(i + 1) == "fuse.runm-bindfs") print $5 }' /proc/self/mountinfo
+}
+bindfs_daemons() {
+  local p
+  for p in $(pids_mentioning "$RUNM_CTRD_DIR/") $(pids_mentioning "$RUNM_STATE_DIR/"); do
+    argv_of "$p" | head -1 | grep -q 'runm-bindfs$' && echo "$p"
+  done | sort -u
+}
+no_fuse_left() { [ -z "$(fuse_mounts)" ] && [ -z "$(bindfs_daemons)" ] && [ ! -e "$RUNM_STATE_DIR/fuse" ]; }
+fuse_left() { echo "mounts: $(fuse_mounts | tr '\n' ' ') daemons: $(bindfs_daemons | tr '\n' ' ') dir: $(ls -A "$RUNM_STATE_DIR/fuse" 2>&1)"; }
+
+# A native-snapshotter container with a bind volume: both reach the VM
+# through runm-bindfs, and are unmounted by Delete, and by the `delete` that
+# containerd runs after the shim is SIGKILLed (from the shim's record).
+fuse_checks() {
+  local RT=io.containerd.runm.v1 ID=e2e-fuse-runm h=$TMP/fusevol x sp
+  IDS+=("$ID" "$ID-crash")
+  mkdir -p "$h" && echo "from host" >"$h/in"
+  TCTR run -d --runtime "$RT" --snapshotter native --mount "type=bind,src=$h,dst=/mnt/v,options=rbind:rw" \
+    "$IMAGE" "$ID" sh -c 'cat /mnt/v/in >/mnt/v/copy; echo guest >/mnt/v/out; sleep 1000' \
+    </dev/null >"$TMP/fuse.out" 2>&1
+  wait_until "$STEP_WAIT" status_is "$ID" RUNNING
+  x=$(fuse_mounts)
+  if echo "$x" | grep -q "/$ID/rootfs\$"; then ok "fuse: the native rootfs is a runm-bindfs mount"; else
+    not_ok "fuse: the native rootfs is a runm-bindfs mount" "runm-bindfs mounts: $x" "$(cat "$TMP/fuse.out")"; fi
+  if echo "$x" | grep -q "^$RUNM_STATE_DIR/fuse/.*/v0\$"; then ok "fuse: the bind volume is shared through a runm-bindfs mount"; else
+    not_ok "fuse: the bind volume is shared through a runm-bindfs mount" "runm-bindfs mounts: $x"; fi
+  if wait_until 10 grep -qx guest "$h/out" && cmp -s "$h/in" "$h/copy"; then
+    ok "fuse: the container reads and writes the volume"
+  else
+    not_ok "fuse: the container reads and writes the volume" "$(ls -l "$h")"
+  fi
+  if compgen -G "$RUNM_STATE_DIR/fuse/*/mounts" >/dev/null; then ok "fuse: the shim recorded its mounts"; else
+    not_ok "fuse: the shim recorded its mounts" "$(ls -R "$RUNM_STATE_DIR" 2>&1 | head -5)"; fi
+  TCTR task kill -s KILL "$ID" >/dev/null 2>&1
+  wait_until "$STEP_WAIT" status_is "$ID" STOPPED
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+  if wait_until 10 no_fuse_left; then ok "fuse: task delete unmounts every runm-bindfs mount"; else
+    not_ok "fuse: task delete unmounts every runm-bindfs mount" "$(fuse_left)"; fi
+
+  ID=$ID-crash
+  TCTR run -d --runtime "$RT" --snapshotter native --mount "type=bind,src=$h,dst=/mnt/v,options=rbind:ro" \
+    "$IMAGE" "$ID" sleep 1000 </dev/null >"$TMP/fuse.out" 2>&1
+  wait_until "$STEP_WAIT" status_is "$ID" RUNNING
+  sp=$(shim_pid "$ID")
+  if [ -z "$sp" ] || [ -z "$(fuse_mounts)" ]; then
+    not_ok "fuse: crash case is up with runm-bindfs mounts" "shim: $sp; $(fuse_left)" "$(cat "$TMP/fuse.out")"
+  else
+    kill -KILL "$sp"
+    wait_until 10 task_gone "$ID"
+    if wait_until 10 no_fuse_left; then ok "fuse: after a shim SIGKILL, \`delete\` unmounts them (by the record)"; else
+      not_ok "fuse: after a shim SIGKILL, \`delete\` unmounts them (by the record)" "$(fuse_left)"; fi
+  fi
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+}
+
 # ---- main -------------------------------------------------------------------
 
 setup
@@ -634,6 +703,10 @@ run_case rootfs "$snap" "rootfs writes, deletes, fresh next time (native)"
 run_case readonly "$snap" "read-only rootfs (native)"
 run_case bind_rw "$snap" "bind mount rw (native)"
 
+if [ "${RUNM_BIND_MODE:-}" = fuse ] && [[ "fuse" =~ $CASES || "$CASES" = . ]] &&
+  printf '%s\n' "${LABELS[@]}" | grep -q '^runm'; then
+  t0=$(now_ms); fuse_checks; echo "# fuse: $(($(now_ms) - t0)) ms"
+fi
 if [[ "crash" =~ $CASES ]] || [ "$CASES" = . ]; then
   hygiene "after the cases"
   for l in $(printf '%s\n' "${LABELS[@]}" | grep -v '#' | sort -u); do

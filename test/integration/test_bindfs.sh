@@ -102,6 +102,28 @@ else
   not_ok "umount DST: the daemon exits" "mounted: $(is_mounted "$TMP/mnt" && echo yes), daemon: $(daemon_of "$TMP/mnt")"
 fi
 
+# ---- the same under each tuning option -----------------------------------------
+# direct_io refuses shared writable mmap (ENODEV: the page cache is
+# bypassed); that one difference is expected and checked.
+for o in writeback max_threads=4 cache=never no_splice,no_readdirplus direct_io; do
+  d=$TMP/opt-${o//[=,]/_}
+  mkdir -p "$d/src" "$d/mnt"
+  if ! "$BINDFS" "$d/src" "$d/mnt" -o "$o" 2>"$d/err"; then not_ok "-o $o mounts" "$(cat "$d/err")"; continue; fi
+  "$PY" "$FSOPS" ops "$d/mnt" >"$d/ops" 2>&1
+  "$PY" "$FSOPS" list "$d/mnt" >"$d/list" 2>&1
+  unmount "$d/mnt"
+  if [ "$o" = direct_io ]; then
+    check "-o direct_io: shared writable mmap fails with ENODEV" grep -qx 'shared mmap write: ENODEV' "$d/ops"
+    grep -v '^shared mmap write: ' "$d/ops" >"$d/ops.cmp"
+    grep -v '^shared mmap write: ' "$TMP/plain.ops" >"$d/plain.ops"
+    grep -v '^mapped ' "$d/list" >"$d/list.cmp"
+    grep -v '^mapped ' "$TMP/plain.list" >"$d/plain.list"
+    diff_ok "-o direct_io: otherwise the same results and tree" <(cat "$d/plain.ops" "$d/plain.list") <(cat "$d/ops.cmp" "$d/list.cmp")
+  else
+    diff_ok "-o $o: the same results and tree" <(cat "$TMP/plain.ops" "$TMP/plain.list") <(cat "$d/ops" "$d/list")
+  fi
+done
+
 # ---- read-only ---------------------------------------------------------------
 "$PY" "$FSOPS" list "$TMP/src" >"$TMP/src-before.list" 2>&1
 if "$BINDFS" "$TMP/src" "$TMP/mnt" -o ro 2>"$TMP/ro.err"; then
@@ -187,15 +209,16 @@ if "$BINDFS" "$TMP/src" "$TMP/life" 2>"$TMP/life.err"; then
 else
   not_ok "daemon mounts for the SIGTERM case" "$(cat "$TMP/life.err")"
 fi
-"$BINDFS" -f "$TMP/src" "$TMP/life" 2>"$TMP/fg.err" &
+# Relative SRC and DST: the daemon unmounts by the canonical path.
+(cd "$TMP" && exec "$BINDFS" -f src life 2>"$TMP/fg.err") &
 p=$!
 if wait_until 10 is_mounted "$TMP/life"; then
   check "-f: serves in the foreground" test "$(cat "$TMP/life/crossing")" = "via mount"
   kill -INT "$p"
   wait "$p"
   rc=$?
-  if [ "$rc" -eq 0 ] && ! is_mounted "$TMP/life"; then ok "SIGINT to -f: unmounted, exit 0"; else
-    not_ok "SIGINT to -f: unmounted, exit 0" "exit $rc" "$(cat "$TMP/fg.err")"; fi
+  if [ "$rc" -eq 0 ] && ! is_mounted "$TMP/life"; then ok "SIGINT to -f (relative SRC DST): unmounted, exit 0"; else
+    not_ok "SIGINT to -f (relative SRC DST): unmounted, exit 0" "exit $rc" "$(cat "$TMP/fg.err")"; umount "$TMP/life"; fi
 else
   not_ok "-f mounts" "$(cat "$TMP/fg.err")"
   kill -KILL "$p" 2>/dev/null
@@ -253,6 +276,8 @@ bad "missing SRC" "source \`$TMP/nope\` does not exist" "$TMP/nope" "$TMP/bad"
 bad "SRC is a file" "source \`$TMP/afile\` is not a directory" "$TMP/afile" "$TMP/bad"
 bad "DST is a file" "mount point \`$TMP/afile\` is not a directory" "$TMP/src" "$TMP/afile"
 bad "missing DST" "mount point \`$TMP/nope\` does not exist" "$TMP/src" "$TMP/nope"
+mkdir -p "$TMP/src/inner"
+bad "DST inside SRC" "mount point \`$TMP/src/inner\` is inside the source" "$TMP/src" "$TMP/src/inner"
 bad "no DST" "SRC and DST are required" "$TMP/src"
 bad "bad map= syntax" "map=\`1000:2000\`: \`1000\` is not FROM/TO" "$TMP/src" "$TMP/bad" -o map=1000:2000
 bad "map= user to group" "maps a user to a group" "$TMP/src" "$TMP/bad" -o map=1000/@2000
@@ -267,6 +292,15 @@ if [ "$rc" -ne 0 ] && grep -qF "does not exist" "$TMP/bad.err" && ! is_mounted "
   ok "mount.fuse3 with a missing SRC fails with the message"
 else
   not_ok "mount.fuse3 with a missing SRC fails with the message" "exit $rc: $(cat "$TMP/bad.err")"
+fi
+
+# The shim's setting: a bad bind_mode stops it before it does anything.
+out=$(cd "$TMP" && RUNM_BIND_MODE=bogus "$RUNM_BIN/containerd-shim-runm-v1" -namespace t -id bindfs-t -address /nonexistent start 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && [[ "$out" == *"bind_mode = \`bogus\`: expected kernel, fuse or auto"* ]]; then
+  ok "shim: RUNM_BIND_MODE=bogus is refused by name (exit $rc)"
+else
+  not_ok "shim: RUNM_BIND_MODE=bogus is refused by name" "exit $rc: $out"
 fi
 
 # ---- nothing left ------------------------------------------------------------

@@ -87,7 +87,10 @@ int main(void)
 
   /* shares: 9p devices with tags runmN, read-only enforced by QEMU */
   {
-    struct runm_vm_share sh[2] = {{"/srv/bundles", false}, {"/srv/vol", true}};
+    /* sh[1] is a runm-bindfs mirror: QEMU exports the mirror (path); the
+     * guest mounts it at guest_path. */
+    struct runm_vm_share sh[2] = {{.path = "/srv/bundles", .readonly = false},
+                                  {.path = "/srv/vol", .readonly = true, .guest_path = "/data/vol"}};
     cfg.shares = sh;
     cfg.n_shares = 2;
     is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "argv with shares");
