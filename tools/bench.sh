@@ -86,7 +86,7 @@ ctrd_stop() { bash "$ENV_SH" stop; }
 # (runm state under the containerd dir, timing records on, no VM pool
 # unless asked: see docs/pool.md), and the busybox image.
 ctrd_start() {
-  env -u RUNM_POOL RUNM_POOL_SIZE=0 RUNM_STATE_DIR="$CTRD_DIR/runm" RUNM_TIMING_DIR="$TIMING" "$@" \
+  env RUNM_POOL_SIZE=0 RUNM_STATE_DIR="$CTRD_DIR/runm" RUNM_TIMING_DIR="$TIMING" "$@" \
     bash "$ENV_SH" start 7>&- 8>&- 9>&- || { fail "containerd did not start"; return 1; }
   bash "$ENV_SH" ctr images import --base-name docker.io/library/busybox "$WORK/busybox.tar" >/dev/null ||
     { fail "image import failed"; return 1; }
@@ -120,9 +120,11 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-trap 'say interrupted 2>&8; exit 130' INT
-trap 'say terminated 2>&8; exit 143' TERM
-trap 'exit 129' HUP
+# On a signal, freeze the measurements at once (cleanup then ends them).
+freeze() { [ -z "$BODY" ] || kill -STOP "$BODY" 2>/dev/null; }
+trap 'freeze; say interrupted 2>&8; exit 130' INT
+trap 'freeze; say terminated 2>&8; exit 143' TERM
+trap 'freeze; exit 129' HUP
 
 # ---- run ----------------------------------------------------------------------
 mkdir -p "$OUT" || die "cannot create $OUT"

@@ -51,20 +51,28 @@ bench_cold() {
 # how long to let it refill between runs (BENCH_WARM_GAP), and whether the
 # figure should exclude the first run (pool still booting).
 bench_warm() {
-  local n=$1 i gap=${BENCH_WARM_GAP:-3}
+  local n=$1 i spare
   if ! "$ROOT/build/bin/containerd-shim-runm-v1" --help 2>&1 | grep -qi pool; then
     echo "containerd-shim-runm-v1 --help does not mention a pool" >"$RAW/warm.na"
     say "warm start: n/a (no VM pool in this shim)"
     return 0
   fi
-  say "warm start: $n x ctr run --rm /bin/true with RUNM_POOL=1"
+  say "warm start: $n x ctr run --rm /bin/true with RUNM_POOL_SIZE=${BENCH_POOL_SIZE:-1} (docs/pool.md)"
   ctrd_stop || return 1
-  ctrd_start RUNM_POOL=1 RUNM_POOL_SIZE="${BENCH_POOL_SIZE:-1}" || return 1
+  ctrd_start RUNM_POOL_SIZE="${BENCH_POOL_SIZE:-1}" || return 1
   : >"$RAW/warm-runm.txt"
-  sleep "$gap"
+  # The first start finds the pool empty (it fills it): not measured.
+  cold_once runm warm-runm-0 /dev/null
   for i in $(seq 1 "$n"); do
+    # A warm start is one that finds a booted spare: wait for it (its boot
+    # runs at nice 19 and is not part of the figure).
+    spare=0
+    for _ in $(seq 1 600); do
+      if compgen -G "$CTRD_DIR/runm/pool/*/*.sock" >/dev/null; then spare=1; break; fi
+      sleep 0.1
+    done
+    [ "$spare" = 1 ] || { say "warm start: no spare VM became ready in 60 s"; break; }
     cold_once runm "warm-runm-$i" "$RAW/warm-runm.txt"
-    sleep "$gap"
     printf '.' >&2
   done
   echo >&2
