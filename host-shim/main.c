@@ -506,15 +506,22 @@ static int serve_pool(const struct args *a)
    * serve_task points the same logger at the task's log. */
   s->log = (struct runm_logger){.component = "containerd-shim-runm-v1", .id = "pool",
                                 .max_level = RUNM_LOG_INFO, .sink = log_sink, .opaque = &stderr_fd};
-  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) return die("config", err);
+  if (shim_config_load(&s->cfg, s->exe_dir, &err) < 0) {
+    free(s);
+    return die("config", err);
+  }
   if (s->cfg.pool_size == 0) {
+    free(s);
     fprintf(stderr, "containerd-shim-runm-v1: pool: pool_size is 0\n");
     return 2;
   }
   r = pool_idle_run(&s->cfg, a->address ? a->address : "", a->publish_binary ? a->publish_binary : "",
                     &s->log, &s->pool, &c, &lfd, &err);
-  if (r < 0) return die("pool", err);
-  if (r == 0) return 0;
+  if (r <= 0) {
+    /* Unclaimed: the spare and its VM are gone already. */
+    free(s);
+    return r < 0 ? die("pool", err) : 0;
+  }
   snprintf(s->ns, sizeof(s->ns), "%s", c.ns);
   snprintf(s->id, sizeof(s->id), "%s", c.id);
   snprintf(s->bundle, sizeof(s->bundle), "%s", c.bundle);

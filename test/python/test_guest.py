@@ -665,10 +665,14 @@ def hygiene():
     events_call.cancel()
     events_done.wait(10)
 
+    # gRPC core starts some of its own threads lazily and keeps them: an idle
+    # init has 13 or 14 threads depending on timing (seen with no container
+    # ever run), so one thread more than BASELINE is not a leak. A leak per
+    # container or exec shows as several: the cases run dozens of them.
     def settled():
         i = g.info()
         return (i.open_fds == BASELINE.open_fds and i.zombies == 0 and i.containers == 0
-                and i.threads <= BASELINE.threads)
+                and i.threads <= BASELINE.threads + 1)
     ok = wait_for(settled, 20, 0.2)
     i = g.info()
     report("after everything: no container left, no zombie, same fd count, no leaked thread", ok,
