@@ -52,7 +52,10 @@ bench_cold() {
 # figure should exclude the first run (pool still booting).
 bench_warm() {
   local n=$1 i spare
-  if ! "$ROOT/build/bin/containerd-shim-runm-v1" --help 2>&1 | grep -qi pool; then
+  local usage
+  # (The shim exits 2 after its usage: read it first, pipefail is on.)
+  usage=$("$ROOT/build/bin/containerd-shim-runm-v1" --help 2>&1)
+  if ! grep -qi pool <<<"$usage"; then
     echo "containerd-shim-runm-v1 --help does not mention a pool" >"$RAW/warm.na"
     say "warm start: n/a (no VM pool in this shim)"
     return 0
