@@ -39,17 +39,12 @@ bench_cold() {
   echo >&2
 }
 
-# ---- PLACEHOLDER: warm start (issue 6, "make it fast": the lead finishes it) --
-# A warm start is a `ctr run --rm` whose VM was booted beforehand (a pool of
-# pre-booted, empty VMs). When the shim's --help mentions "pool", containerd
-# is restarted with RUNM_POOL=1 and RUNM_POOL_SIZE=BENCH_POOL_SIZE (default 1;
-# docs/pool.md) in its environment (its shims inherit it)
-# and the cold-start loop runs again for runm, into RAW/warm-runm.txt; if not,
-# RAW/warm.na says why and the table shows "n/a".
-# TODO(lead): how the pool is enabled and filled (RUNM_POOL=1 is the brief's
-# guess, RUNM_POOL_SIZE what docs/pool.md says), what --help should say,
-# how long to let it refill between runs (BENCH_WARM_GAP), and whether the
-# figure should exclude the first run (pool still booting).
+# ---- warm start ---------------------------------------------------------------
+# A warm start is a `ctr run --rm` whose VM was booted beforehand by the VM pool
+# (docs/pool.md): containerd is restarted with RUNM_POOL_SIZE=BENCH_POOL_SIZE
+# (default 1) in its environment (its shims inherit it); one unmeasured start
+# fills the pool, then each measured run waits for a ready spare, into
+# RAW/warm-runm.txt. A shim without a pool: RAW/warm.na says why, "n/a".
 bench_warm() {
   local n=$1 i spare
   local usage
@@ -82,4 +77,3 @@ bench_warm() {
   ctrd_stop || return 1
   ctrd_start
 }
-# ---- end of placeholder -----------------------------------------------------
