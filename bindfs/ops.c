@@ -20,7 +20,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
   if (!fs->opts.no_splice)
     conn->want |= conn->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   else
-    conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ);
+    conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  /* Requests are read with one read(2). libfuse turns splice reads on when
+   * write_buf exists; they cost every request (LOOKUP, GETATTR...) a splice
+   * into a pipe plus a read out of it, to spare one copy of WRITE data. */
+  conn->want &= ~FUSE_CAP_SPLICE_READ;
   if (fs->opts.writeback) conn->want |= conn->capable & FUSE_CAP_WRITEBACK_CACHE;
   if (fs->opts.no_readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   else conn->want |= conn->capable & (FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
