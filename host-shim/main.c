@@ -82,7 +82,7 @@ static int parse_args(int argc, char **argv, struct args *a)
   return 0;
 }
 
-static uint64_t fnv1a(const char *s, uint64_t h)
+uint64_t shim_fnv1a(const char *s, uint64_t h)
 {
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
   return h;
@@ -96,7 +96,7 @@ void shim_vm_id(const char *ns, const char *id, char *out, size_t len)
     snprintf(out, len, "%s", want);
     return;
   }
-  uint64_t h = fnv1a(id, fnv1a("/", fnv1a(ns, 1469598103934665603ULL)));
+  uint64_t h = shim_fnv1a(id, shim_fnv1a("/", shim_fnv1a(ns, SHIM_FNV1A_BASIS)));
   snprintf(out, len, "%.40s-%016llx", id, (unsigned long long)h);
   for (char *p = out; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -111,7 +111,7 @@ void shim_vm_id(const char *ns, const char *id, char *out, size_t len)
  * runm's state dir, short enough for sun_path. */
 static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
 {
-  uint64_t h = fnv1a(a->id, fnv1a("/", fnv1a(a->ns, fnv1a(a->address ? a->address : "", 1469598103934665603ULL))));
+  uint64_t h = shim_fnv1a(a->id, shim_fnv1a("/", shim_fnv1a(a->ns, shim_fnv1a(a->address ? a->address : "", SHIM_FNV1A_BASIS))));
   snprintf(out, len, "%s/s/%016llx.sock", cfg->state_dir, (unsigned long long)h);
 }
 

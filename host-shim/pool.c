@@ -41,12 +41,6 @@ extern char **environ;
 #define POOL_NICE 19
 #define PREPARE_TIMEOUT_MS 10000
 
-static uint64_t fnv1a(const char *s, uint64_t h)
-{
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
 static int pool_dir(const struct shim_config *cfg, const char *address, char *out, size_t len,
                     runm_error_t *err)
 {
@@ -56,7 +50,7 @@ static int pool_dir(const struct shim_config *cfg, const char *address, char *ou
     return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
   if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
   if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)fnv1a(address, 1469598103934665603ULL)) >= (int)len)
+               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
     return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
   if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
   return 0;

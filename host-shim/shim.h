@@ -64,6 +64,10 @@ struct shim {
 /* The VM id for a (namespace, id) pair: readable when it fits, hashed when
  * not; the same in the serving shim and in `delete`. */
 void shim_vm_id(const char *ns, const char *id, char *out, size_t len);
+/* FNV-1a over s, continuing from h (start with SHIM_FNV1A_BASIS): the short,
+ * stable names of sockets and pool dirs. */
+#define SHIM_FNV1A_BASIS 1469598103934665603ULL
+uint64_t shim_fnv1a(const char *s, uint64_t h);
 
 /* The VM settings every runm VM gets from the shim's config (task.c); the
  * caller adds id, shares and what the task's spec asks for. */

@@ -58,6 +58,10 @@ int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t
 int init_setup_system(const struct init_config *cfg, struct runm_logger *log, runm_error_t *err);
 /* shares.c */
 int init_mount_shares(const char *cmdline, struct runm_logger *log, runm_error_t *err);
+/* files.c: mkdir -p (mode 0755), and a whole file written (created or
+ * truncated, O_NOFOLLOW). */
+int init_mkdir_p(const char *path, runm_error_t *err);
+int init_write_file(const char *path, const void *data, size_t len, mode_t mode, runm_error_t *err);
 /* net.c: lo, and the VM's network from runm.net* keys. Never fails: a
  * problem is logged loudly and recorded in st->status. */
 void init_net_setup(const char *cmdline, struct init_net *st, const struct runm_logger *log);

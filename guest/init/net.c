@@ -343,21 +343,6 @@ static int add_default_route(struct nl *nl, const struct link *l, const struct n
 
 /* ---- files in the guest root ---------------------------------------------- */
 
-static int write_file(const char *path, const char *text, runm_error_t *err)
-{
-  cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  size_t len = strlen(text), off = 0;
-
-  if (fd < 0) return runm_make_error(err, errno, "open `%s`", path);
-  while (off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return runm_make_error(err, errno, "write `%s`", path);
-    off += (size_t)w;
-  }
-  return 0;
-}
-
 /* resolv.conf for the configured servers (none: no file), and hosts with
  * localhost and, when there is an address, the hostname on it. */
 static int write_etc(const struct net_config *nc, runm_error_t *err)
@@ -371,7 +356,7 @@ static int write_etc(const struct net_config *nc, runm_error_t *err)
       inet_ntop(AF_INET, &nc->dns[i], a, sizeof(a));
       len += (size_t)snprintf(text + len, sizeof(text) - len, "nameserver %s\n", a);
     }
-    if (write_file("/etc/resolv.conf", text, err) < 0) return -1;
+    if (init_write_file("/etc/resolv.conf", text, strlen(text), 0644, err) < 0) return -1;
   }
   if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0') snprintf(host, sizeof(host), "runm");
   len = (size_t)snprintf(text, sizeof(text), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -381,7 +366,7 @@ static int write_etc(const struct net_config *nc, runm_error_t *err)
   } else {
     snprintf(text + len, sizeof(text) - len, "127.0.1.1\t%s\n", host);
   }
-  return write_file("/etc/hosts", text, err);
+  return init_write_file("/etc/hosts", text, strlen(text), 0644, err);
 }
 
 /* ---- entry point ------------------------------------------------------------ */

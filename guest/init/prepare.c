@@ -24,23 +24,6 @@
 #define PREPARE_MAX_SHARES 16
 #define PREPARE_MAX_ENTROPY 512
 
-static int mkdir_parents(const char *path, runm_error_t *err)
-{
-  char buf[PATH_MAX];
-  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-    return runm_make_error(err, ENAMETOOLONG, "path `%s`", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0755) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", buf);
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  return 0;
-}
-
 /* The host names these paths, so they are checked like boot-time shares:
  * absolute, normalised, and a source that cannot climb out of the share. */
 static int check_share(const Runm__V1__PrepareShare *sh, runm_error_t *err)
@@ -100,10 +83,7 @@ static int rename_in_hosts(const char *old_name, const char *new_name, runm_erro
       o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s", (int)(nl - line), line);
     if (o >= sizeof(out)) return runm_make_error(err, E2BIG, "/etc/hosts grows too big");
   }
-  close(fd);
-  fd = open("/etc/hosts", O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0 || write(fd, out, o) != (ssize_t)o) return runm_make_error(err, errno, "write /etc/hosts");
-  return 0;
+  return init_write_file("/etc/hosts", out, o, 0644, err);
 }
 
 static int prepare(struct init_ctx *ctx, const Runm__V1__PrepareRequest *r, runm_error_t *err)
@@ -137,7 +117,7 @@ static int prepare(struct init_ctx *ctx, const Runm__V1__PrepareRequest *r, runm
     char src[PATH_MAX];
     if (snprintf(src, sizeof(src), "%s/%s", r->share_root, sh->source) >= (int)sizeof(src))
       return runm_make_error(err, ENAMETOOLONG, "share `%s`", sh->source);
-    if (mkdir_parents(sh->path, err) < 0) return -1;
+    if (init_mkdir_p(sh->path, err) < 0) return -1;
     if (mount(src, sh->path, NULL, MS_BIND | MS_REC, NULL) < 0)
       return runm_make_error(err, errno, "bind `%s` on `%s`", src, sh->path);
     /* The host bound it read-only too: ro holds at the share and here. */

@@ -12,24 +12,6 @@
 
 #define MAX_SHARES 16
 
-static int mkdir_p(char *path, runm_error_t *err)
-{
-  for (char *p = path + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-        int e = errno;
-        *p = c;
-        return runm_make_error(err, e, "mkdir `%s`", path);
-      }
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  return 0;
-}
-
 int init_mount_shares(const char *cmdline, struct runm_logger *log, runm_error_t *err)
 {
   for (int i = 0; i < MAX_SHARES; i++) {
@@ -49,7 +31,7 @@ int init_mount_shares(const char *cmdline, struct runm_logger *log, runm_error_t
     if (strstr(path, "/../") || strstr(path, "/./"))
       return runm_make_error(err, EINVAL, "%s path `%s` is not normalised", key, path);
     snprintf(tag, sizeof(tag), "runm%d", i);
-    if (mkdir_p(path, err) < 0) return -1;
+    if (init_mkdir_p(path, err) < 0) return -1;
     if (mount(tag, path, "9p", flags, "trans=virtio,version=9p2000.L,msize=524288,cache=mmap") < 0)
       return runm_make_error(err, errno, "mount share %s on `%s`", tag, path);
     runm_log(log, RUNM_LOG_DEBUG, "share %s mounted on %s (%s)", tag, path,

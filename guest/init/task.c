@@ -86,8 +86,6 @@ static int tty_socket_path(struct registry *reg, char *out, size_t cap)
   return snprintf(out, cap, "%s/%llu.sock", TTY_DIR, (unsigned long long)n);
 }
 
-static int write_file(const char *path, const void *data, size_t len, runm_error_t *err);
-
 /* The guest copy of a bundle's config.json (CreateRequest.config_json):
  * written to GUEST_BUNDLE_DIR/<id>/config.json and bound over
  * <bundle>/config.json in the guest's mount namespace only. The host
@@ -137,7 +135,7 @@ static int make_guest_bundle(const char *id, const char *bundle, const ProtobufC
     /* An earlier container's: nothing in it is live. */
     unlink(path);
   }
-  if (write_file(path, config->data, config->len, err) < 0) {
+  if (init_write_file(path, config->data, config->len, 0600, err) < 0) {
     rmdir(dir);
     return -1;
   }
@@ -347,21 +345,6 @@ static int start_init(struct registry *reg, const char *id, pid_t *ret_pid, runm
   return 0;
 }
 
-static int write_file(const char *path, const void *data, size_t len, runm_error_t *err)
-{
-  cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  size_t off = 0;
-
-  if (fd < 0) return runm_make_error(err, errno, "create `%s`", path);
-  while (off < len) {
-    ssize_t n = write(fd, (const char *)data + off, len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return runm_make_error(err, errno, "write `%s`", path);
-    off += (size_t)n;
-  }
-  return 0;
-}
-
 static int run_exec(struct registry *reg, struct container *c, struct process *p, pid_t *ret_pid,
                     runm_error_t *err)
 {
@@ -378,7 +361,7 @@ static int run_exec(struct registry *reg, struct container *c, struct process *p
   snprintf(name, sizeof(name), "exec-%s.pid", p->exec_id);
   if (state_path(pidfile, sizeof(pidfile), c->id, name, err) < 0) return -1;
   /* STARTING makes this thread the only user of process_json. */
-  ret = write_file(json, p->process_json, p->process_json_len, err);
+  ret = init_write_file(json, p->process_json, p->process_json_len, 0600, err);
   free(p->process_json);
   p->process_json = NULL;
   if (ret < 0) return ret;
