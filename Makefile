@@ -268,10 +268,15 @@ test: deps
 unit: host
 	@bash test/run.sh --unit-only
 
-demo: deps all
+# deps may install the very headers and .pc files this Makefile reads when
+# it starts (pkg-config flags, the well-known .proto files): the build after
+# it runs in a fresh make, which sees them.
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@bash tools/bench.sh
 
 install: all
