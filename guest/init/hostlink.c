@@ -30,6 +30,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "init.h"
 #include "rpc.h"
 #include "runm/v1/host.pb-c.h"
@@ -464,9 +465,9 @@ int hostlink_start(struct init_ctx *ctx, const char *cmdline, struct hostlink **
   struct hostlink *hl;
 
   *out = NULL;
-  if (runm_cmdline_get(cmdline, "runm.host_port", port, sizeof(port)) < 0 ||
-      runm_cmdline_get(cmdline, "runm.host_vsock_port", vport, sizeof(vport)) < 0)
-    return runm_make_error(err, EINVAL, "runm.host_port or runm.host_vsock_port is too long");
+  if (runm_cmdline_get(cmdline, RUNM_KEY_HOST_PORT, port, sizeof(port)) < 0 ||
+      runm_cmdline_get(cmdline, RUNM_KEY_HOST_VSOCK_PORT, vport, sizeof(vport)) < 0)
+    return runm_make_error(err, EINVAL, RUNM_KEY_HOST_PORT " or " RUNM_KEY_HOST_VSOCK_PORT " is too long");
   if (port[0] == '\0') return 0; /* no host channel for this VM */
   hl = calloc(1, sizeof(*hl));
   if (hl == NULL) return runm_make_error(err, ENOMEM, "host link");
@@ -479,7 +480,7 @@ int hostlink_start(struct init_ctx *ctx, const char *cmdline, struct hostlink **
     unsigned long v = strtoul(vport, &end, 10);
     if (vport[0] == '\0' || *end != '\0' || v == 0 || v > 0xffffffffUL) {
       free(hl);
-      return runm_make_error(err, EINVAL, "runm.host_vsock_port `%s` is not a port number", vport);
+      return runm_make_error(err, EINVAL, RUNM_KEY_HOST_VSOCK_PORT " `%s` is not a port number", vport);
     }
     hl->vsock_port = (unsigned)v;
   } else if (init_relay_serial_start(ctx, port, serial_open_local, serial_closed, hl, err) < 0) {
