@@ -1,7 +1,9 @@
 # runm — one Makefile for host binaries, guest binaries, guest kernel and image.
 #   make            build everything (host tools, guest binaries, kernel, image)
 #   make deps       install the Debian packages the build, image and tests need
-#   make test       deps + build + every test (unit, integration), plus a SANITIZE=1 pass
+#   make test       deps + build + every test (unit, integration, e2e), plus a SANITIZE=1 pass
+#   make unit       host binaries + unit tests only (no kernel, no image); also
+#                   make integration, make e2e; test/run.sh NAME... runs named tests
 #   make demo       deps + build + boot a VM, ping it, show its boot timeline, stop it
 #   make bench      deps + build + runc-v2 vs runm benchmarks (~15 min) into bench-results/
 #   make SANITIZE=1 ASan+UBSan host binaries (in build-san/)
@@ -54,6 +56,22 @@ PROTOS := proto/runm/v1/guest.proto \
 # files but no C code for them, so they are generated like ours.
 PROTO_SYS ?= /usr/include
 WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/protobuf/timestamp.proto
+# What this make reads when it starts: the packages' .pc files and the
+# well-known .proto files. Missing, the generated-code rules cannot match and
+# make would stop at "No rule to make target build/obj/lib/…": say instead
+# what is missing. deps, demo, test and bench run `make deps` first and the
+# build in a fresh make (test/unit/test_makefile.sh checks that), so only
+# the goals that build in this very process need the packages already.
+PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3
+DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) 2>/dev/null || echo "pkg-config modules ($(PKG_MODULES))") \
+                $(if $(wildcard $(PROTO_SYS)/google/protobuf/empty.proto),,$(PROTO_SYS)/google/protobuf/*.proto)
+NO_DEPS_GOALS := deps demo test bench clean distclean format-check
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(strip $(DEPS_MISSING)),)
+$(error missing build dependencies: $(strip $(DEPS_MISSING)); run `make deps` first (`make demo` and `make test` run it for you))
+endif
+endif
+
 # Every generated file, relative to the gen directory.
 PROTO_GEN := $(patsubst proto/%.proto,%.pb-c,$(PROTOS)) $(patsubst %.proto,%.pb-c,$(WKT_PROTOS))
 PROTO_C := $(addprefix $(GEN)/,$(addsuffix .c,$(PROTO_GEN)))
@@ -90,7 +108,7 @@ INITRD := $(SHARE)/initrd.cpio
 MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
-.PHONY: all host guest kernel image deps test unit integration demo bench install clean distclean format-check fuzz fuzz-ports
+.PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean format-check fuzz fuzz-ports
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -265,8 +283,16 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
 test: deps
 	@bash test/run.sh
 
+# The host binaries and unit tests only (normal and SANITIZE=1): no guest
+# kernel, no image. integration and e2e build everything they boot.
 unit: host
 	@bash test/run.sh --unit-only
+
+integration:
+	@bash test/run.sh --integration-only
+
+e2e:
+	@bash test/run.sh --e2e-only
 
 # deps may install the very headers and .pc files this Makefile reads when
 # it starts (pkg-config flags, the well-known .proto files): the build after
