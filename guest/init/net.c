@@ -344,29 +344,43 @@ static int add_default_route(struct nl *nl, const struct link *l, const struct n
 
 /* ---- files in the guest root ---------------------------------------------- */
 
-/* resolv.conf for the configured servers (none: no file), and hosts with
- * localhost and, when there is an address, the hostname on it. */
+/* resolv.conf's text: the configured servers (pure, for the unit tests). */
+static void resolv_text(const struct net_config *nc, char *text, size_t cap)
+{
+  char a[INET_ADDRSTRLEN];
+  size_t len = (size_t)snprintf(text, cap, "# runm-linux-init (" RUNM_KEY_NET "=%s)\n", mode_name(nc));
+  for (unsigned i = 0; i < nc->n_dns && len < cap; i++) {
+    inet_ntop(AF_INET, &nc->dns[i], a, sizeof(a));
+    len += (size_t)snprintf(text + len, cap - len, "nameserver %s\n", a);
+  }
+}
+
+/* hosts' text: localhost, and the hostname on the VM's address (on
+ * 127.0.1.1 without a network, as Debian does). */
+static void hosts_text(const struct net_config *nc, const char *host, char *text, size_t cap)
+{
+  char a[INET_ADDRSTRLEN];
+  size_t len = (size_t)snprintf(text, cap, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  if (len >= cap) return;
+  if (nc->mode != NET_NONE) {
+    inet_ntop(AF_INET, &nc->ip, a, sizeof(a));
+    snprintf(text + len, cap - len, "%s\t%s\n", a, host);
+  } else {
+    snprintf(text + len, cap - len, "127.0.1.1\t%s\n", host);
+  }
+}
+
+/* resolv.conf for the configured servers (none: no file), and hosts. */
 static int write_etc(const struct net_config *nc, runm_error_t *err)
 {
-  char text[512], a[INET_ADDRSTRLEN], host[65] = "";
-  size_t len;
+  char text[512], host[65] = "";
 
   if (nc->mode != NET_NONE) {
-    len = (size_t)snprintf(text, sizeof(text), "# runm-linux-init (" RUNM_KEY_NET "=%s)\n", mode_name(nc));
-    for (unsigned i = 0; i < nc->n_dns; i++) {
-      inet_ntop(AF_INET, &nc->dns[i], a, sizeof(a));
-      len += (size_t)snprintf(text + len, sizeof(text) - len, "nameserver %s\n", a);
-    }
+    resolv_text(nc, text, sizeof(text));
     if (init_write_file("/etc/resolv.conf", text, strlen(text), 0644, err) < 0) return -1;
   }
   if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0') snprintf(host, sizeof(host), "runm");
-  len = (size_t)snprintf(text, sizeof(text), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  if (nc->mode != NET_NONE) {
-    inet_ntop(AF_INET, &nc->ip, a, sizeof(a));
-    snprintf(text + len, sizeof(text) - len, "%s\t%s\n", a, host);
-  } else {
-    snprintf(text + len, sizeof(text) - len, "127.0.1.1\t%s\n", host);
-  }
+  hosts_text(nc, host, text, sizeof(text));
   return init_write_file("/etc/hosts", text, strlen(text), 0644, err);
 }
 
