@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "unix_socket.h"
 
 #define RELAY_BUF 65536
 
@@ -83,15 +84,7 @@ static void *relay_thread(void *arg)
 
 static int connect_unix(const char *path)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return runm_unix_connect(path, SOCK_STREAM, NULL);
 }
 
 static void *accept_thread(void *arg)

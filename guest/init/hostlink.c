@@ -34,6 +34,7 @@
 #include "init.h"
 #include "rpc.h"
 #include "runm/v1/host.pb-c.h"
+#include "unix_socket.h"
 
 /* A request is at most 1 MiB of state plus the hook's argv; the host caps
  * the same things again. */
@@ -433,19 +434,10 @@ static void *accept_thread(void *arg)
  * namespace (runc and the hooks it runs) reaches it. */
 static int listen_local(struct hostlink *hl, runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cleanup_close int fd = runm_unix_listen(HOSTLINK_SOCKET, SOCK_STREAM, 16, err);
   pthread_t t;
 
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", HOSTLINK_SOCKET);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return runm_make_error(err, errno, "bind `%s`", HOSTLINK_SOCKET);
-  if (chmod(HOSTLINK_SOCKET, 0600) < 0 || listen(fd, 16) < 0) {
-    int e = errno;
-    unlink(HOSTLINK_SOCKET);
-    return runm_make_error(err, e, "listen on `%s`", HOSTLINK_SOCKET);
-  }
+  if (fd < 0) return fd;
   /* The accept thread's, for the life of init. */
   hl->lfd = runm_steal_fd(&fd);
   if (pthread_create(&t, NULL, accept_thread, hl) != 0) {

@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "init.h"
+#include "unix_socket.h"
 
 #define RELAY_BUF (64 * 1024)
 
@@ -30,17 +31,7 @@ struct pipe_buf {
 
 static int connect_local(runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", INIT_RPC_SOCKET);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    int e = errno;
-    close(fd);
-    return runm_make_error(err, e, "connect `%s`", INIT_RPC_SOCKET);
-  }
-  return fd;
+  return runm_unix_connect(INIT_RPC_SOCKET, SOCK_STREAM | SOCK_NONBLOCK, err);
 }
 
 /* Moves bytes both ways until one side ends. `a` is the host side. */
