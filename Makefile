@@ -181,7 +181,7 @@ $(BUILD)/obj/init/%.o: guest/init/%.c $(wildcard guest/init/*.h) $(PROTO_H) $(wi
 	$(CC) $(HOST_CFLAGS) -Iguest/init -c -o $@ $<
 $(INIT_TEST_LIB): $(INIT_TEST_OBJS)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/test/test_init_%: test/unit/test_init_%.c $(INIT_TEST_LIB) $(wildcard guest/init/*.c) $(LIBRUNM) test/unit/tap.h
+$(BUILD)/test/test_init_%: test/unit/test_init_%.c $(INIT_TEST_LIB) $(wildcard guest/init/*.c) $(LIBRUNM) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Iguest/init -o $@ $< $(INIT_TEST_LIB) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 

@@ -7,19 +7,12 @@
 
 #include "container.h"
 #include "tap.h"
+#include "tap_err.h"
 
 static int id_of(const char *id, bool allow_empty, char *msg, size_t cap)
 {
   runm_error_t err = NULL;
-  int r = validate_id("container id", id, allow_empty, &err);
-  msg[0] = '\0';
-  if (err) {
-    char *s = runm_error_string(err);
-    snprintf(msg, cap, "%s", s ? s : "");
-    free(s);
-    runm_error_release(&err);
-  }
-  return r;
+  return tap_take_error(validate_id("container id", id, allow_empty, &err), &err, msg, cap);
 }
 
 static void id_refused(const char *id, const char *want, const char *name)

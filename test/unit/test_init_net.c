@@ -3,20 +3,13 @@
 #include "../../guest/init/net.c"
 
 #include "tap.h"
+#include "tap_err.h"
 
 /* parse_config on cmdline: its return, and the error text in msg. */
 static int parse(const char *cmdline, struct net_config *nc, char *msg, size_t cap)
 {
   runm_error_t err = NULL;
-  int r = parse_config(cmdline, nc, &err);
-  msg[0] = '\0';
-  if (err) {
-    char *s = runm_error_string(err);
-    snprintf(msg, cap, "%s", s ? s : "");
-    free(s);
-    runm_error_release(&err);
-  }
-  return r;
+  return tap_take_error(parse_config(cmdline, nc, &err), &err, msg, cap);
 }
 
 static const char *ip(struct in_addr a, char *buf)

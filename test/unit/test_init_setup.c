@@ -7,6 +7,7 @@
 #include "../../guest/init/setup.c"
 
 #include "tap.h"
+#include "tap_err.h"
 
 static struct timespec set_to;
 static int set_calls;
@@ -27,15 +28,7 @@ int fake_mount(const char *src, const char *dst, const char *type, unsigned long
 static int parse(const char *cmdline, struct init_config *cfg, char *msg, size_t cap)
 {
   runm_error_t err = NULL;
-  int r = init_config_parse(cfg, cmdline, &err);
-  msg[0] = '\0';
-  if (err) {
-    char *s = runm_error_string(err);
-    snprintf(msg, cap, "%s", s ? s : "");
-    free(s);
-    runm_error_release(&err);
-  }
-  return r;
+  return tap_take_error(init_config_parse(cfg, cmdline, &err), &err, msg, cap);
 }
 
 static void refused(const char *cmdline, const char *want, const char *name)
@@ -77,15 +70,7 @@ static void test_config(void)
 static int clock_of(const char *spec, char *msg, size_t cap)
 {
   runm_error_t err = NULL;
-  int r = set_clock(spec, &err);
-  msg[0] = '\0';
-  if (err) {
-    char *s = runm_error_string(err);
-    snprintf(msg, cap, "%s", s ? s : "");
-    free(s);
-    runm_error_release(&err);
-  }
-  return r;
+  return tap_take_error(set_clock(spec, &err), &err, msg, cap);
 }
 
 static void test_clock(void)

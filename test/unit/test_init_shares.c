@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "tap_err.h"
 
 static struct {
   char src[32], dst[256];
@@ -34,17 +35,8 @@ static int shares(const char *cmdline, char *msg, size_t cap)
 {
   struct runm_logger log = {0};
   runm_error_t err = NULL;
-  int r;
   n_mounts = n_mkdirs = 0;
-  r = init_mount_shares(cmdline, &log, &err);
-  msg[0] = '\0';
-  if (err) {
-    char *s = runm_error_string(err);
-    snprintf(msg, cap, "%s", s ? s : "");
-    free(s);
-    runm_error_release(&err);
-  }
-  return r;
+  return tap_take_error(init_mount_shares(cmdline, &log, &err), &err, msg, cap);
 }
 
 static void refused(const char *cmdline, const char *want, const char *name)
