@@ -26,15 +26,24 @@ static int fill_addr(struct sockaddr_un *addr, const char *path, runm_error_t *e
   return 0;
 }
 
-int runm_unix_connect(const char *path, int type, runm_error_t *err)
+/* addr filled for path, and a close-on-exec socket of type: the fd, or a
+ * negative errno with err set. */
+static int open_socket(struct sockaddr_un *addr, const char *path, int type, runm_error_t *err)
 {
-  struct sockaddr_un addr;
-  cleanup_close int fd = -1;
-  int r = fill_addr(&addr, path, err);
+  int fd, r = fill_addr(addr, path, err);
 
   if (r < 0) return r;
   fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
   if (fd < 0) return runm_make_error(err, errno, "socket for `%s`", path);
+  return fd;
+}
+
+int runm_unix_connect(const char *path, int type, runm_error_t *err)
+{
+  struct sockaddr_un addr;
+  cleanup_close int fd = open_socket(&addr, path, type, err);
+
+  if (fd < 0) return fd;
   if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
     int e = errno;
     /* Interrupted, the connect goes on in the background: wait for it. */
@@ -53,12 +62,9 @@ int runm_unix_connect(const char *path, int type, runm_error_t *err)
 int runm_unix_listen(const char *path, int type, int backlog, runm_error_t *err)
 {
   struct sockaddr_un addr;
-  cleanup_close int fd = -1;
-  int r = fill_addr(&addr, path, err);
+  cleanup_close int fd = open_socket(&addr, path, type, err);
 
-  if (r < 0) return r;
-  fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) return runm_make_error(err, errno, "socket for `%s`", path);
+  if (fd < 0) return fd;
   /* Linux creates the socket inode with the socket's own mode: set it
    * before bind so that there is no moment when others may connect. */
   if (fchmod(fd, 0600) < 0) return runm_make_error(err, errno, "fchmod socket for `%s`", path);
