@@ -18,7 +18,7 @@
 
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
-#include "events.h"
+#include "publish.h"
 #include "fusebind.h"
 #include "hooks.h"
 #include "pool.h"

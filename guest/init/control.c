@@ -12,7 +12,7 @@
 #include "init.h"
 #include "jsonscan.h"
 #include "runc.h"
-#include "stats.h"
+#include "cgroup_stats.h"
 #include "tty.h"
 #include "runm/v1/guest.pb-c.h"
 

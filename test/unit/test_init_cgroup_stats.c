@@ -1,6 +1,6 @@
-/* Unit tests for guest/init/stats.c: cgroup v2 files read into the Stats
- * response (stats.c compiled in), on a fake cgroup directory. */
-#include "../../guest/init/stats.c"
+/* Unit tests for guest/init/cgroup_stats.c: cgroup v2 files read into the Stats
+ * response (cgroup_stats.c compiled in), on a fake cgroup directory. */
+#include "../../guest/init/cgroup_stats.c"
 
 #include <sys/stat.h>
 
