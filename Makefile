@@ -220,9 +220,12 @@ $(GUEST_BUILD)/runm-linux-mounter: $(MOUNTER_SRCS) $(wildcard guest/mounter/*.h)
 $(GUEST_BUILD)/obj/proxy/host.pb-c.o: build/gen/runm/v1/host.pb-c.c build/gen/runm/v1/host.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Os -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
-$(GUEST_BUILD)/runm-fork-exec-proxy: $(PROXY_SRCS) $(GUEST_BUILD)/obj/proxy/host.pb-c.o build/gen/runm/v1/host.pb-c.h
+# Like the mounter, it links the few lib files it needs directly.
+PROXY_LIB := lib/error.c lib/unix_socket.c
+$(GUEST_BUILD)/runm-fork-exec-proxy: $(PROXY_SRCS) $(PROXY_LIB) $(GUEST_BUILD)/obj/proxy/host.pb-c.o build/gen/runm/v1/host.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -Os -static -s -Ibuild/gen -o $@ $(PROXY_SRCS) $(GUEST_BUILD)/obj/proxy/host.pb-c.o -lprotobuf-c
+	$(CC) $(BASE_CFLAGS) -Os -static -s -Ibuild/gen -o $@ $(PROXY_SRCS) $(PROXY_LIB) $(GUEST_BUILD)/obj/proxy/host.pb-c.o \
+	  -lprotobuf-c
 
 ifneq ($(SANITIZE),1)
 build/gen/%.pb-c.c build/gen/%.pb-c.h: proto/%.proto
