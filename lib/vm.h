@@ -93,6 +93,28 @@ struct runm_vm_plan {
   char append[2048];
 };
 
+/* vm_console.c: the console and QEMU's own output reach files of bounded
+ * size through pipes a thread drains (the newest bytes are kept). */
+#define RUNM_VM_CONSOLE_MAX (1u << 20) /* console.log: at most 1 MiB */
+#define RUNM_VM_QEMU_LOG_MAX (64u << 10) /* qemu.log: at most 64 KiB */
+struct runm_vm_console;
+/* Creates console.log and qemu.log in dir and the pipes QEMU writes
+ * (*console_wr is its stdout, *log_wr its stderr; the caller closes them
+ * once QEMU has them). */
+int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *console_wr,
+                          int *log_wr, runm_error_t *err);
+/* Keeps what the pipes hold now, ends the thread, closes everything. */
+void runm_vm_console_stop(struct runm_vm_console *c);
+
+/* vm_spawn.c: QEMU's confinement (see there). */
+struct runm_vm_spawn {
+  int stdin_fd, stdout_fd, stderr_fd;
+  int rpc_fd; /* becomes fd 3, or -1 */
+  int cap_last;
+};
+int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *pid,
+                           runm_error_t *err);
+
 /* A running VM. */
 struct runm_vm {
   struct runm_vm_plan plan;
@@ -103,6 +125,7 @@ struct runm_vm {
   int64_t spawn_ns;  /* host CLOCK_REALTIME */
   int64_t ready_ns;  /* first Ping answered */
   struct runm_rpc_client *client; /* connected; NULL after runm_vm_drop_client */
+  struct runm_vm_console *console;
 };
 
 struct runm_vm_backend {
