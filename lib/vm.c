@@ -42,13 +42,6 @@ static int check_file(const char *what, const char *path, runm_error_t *err)
   return 0;
 }
 
-static int mkdir_0700(const char *path, bool exist_ok, runm_error_t *err)
-{
-  if (mkdir(path, 0700) == 0) return 0;
-  if (errno == EEXIST && exist_ok) return 0;
-  return runm_make_error(err, errno, "mkdir `%s`", path);
-}
-
 int runm_vm_remove_dir(const char *dir, runm_error_t *err)
 {
   cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -400,9 +393,9 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   snprintf(vm->qemu_name, sizeof(vm->qemu_name), "runm-%s", cfg->id);
   if (plan_vm(cfg, log, &vm->plan, err) < 0) goto fail_free;
 
-  if (mkdir_0700(cfg->state_root, true, err) < 0) goto fail_free;
+  if (runm_state_dir_check(cfg->state_root, true, err) < 0) goto fail_free;
   snprintf(path, sizeof(path), "%s/vm", cfg->state_root);
-  if (mkdir_0700(path, true, err) < 0) goto fail_free;
+  if (runm_state_dir_check(path, true, err) < 0) goto fail_free;
   if (mkdir(vm->plan.dir, 0700) < 0) {
     if (errno == EEXIST)
       runm_make_error(err, EEXIST, "VM `%s` already exists (state dir `%s`)", cfg->id,
@@ -410,6 +403,11 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     else
       runm_make_error(err, errno, "mkdir `%s`", vm->plan.dir);
     goto fail_free;
+  }
+  /* A umask may have taken bits; 0700 whatever it was. */
+  if (chmod(vm->plan.dir, 0700) < 0) {
+    runm_make_error(err, errno, "chmod `%s`", vm->plan.dir);
+    goto fail_dir;
   }
   if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
     lfd = runm_listen_unix(vm->plan.rpc_sock, 4, err);

@@ -161,6 +161,13 @@ char *runm_vm_console_tail(const char *console_log, size_t max);
 
 int64_t runm_now_ns(void);
 
+/* state_dir.c: a state dir must be a directory (not a symlink) owned by the
+ * effective uid that neither group nor others may write; else a clear
+ * error. create: mkdir it (0700) first when missing. */
+int runm_state_dir_check(const char *path, bool create, runm_error_t *err);
+/* The same for one VM's dir, which must also be 0700. */
+int runm_vm_dir_check(const char *path, runm_error_t *err);
+
 /* A listening unix socket at path, mode 0600 (the path must not exist). */
 int runm_listen_unix(const char *path, int backlog, runm_error_t *err);
 
