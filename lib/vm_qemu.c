@@ -174,6 +174,18 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
    * console.log (vm_console.c); a file chardev would grow without bound. */
   add(&b, "-chardev");
   add(&b, "stdio,id=console,signal=off");
+  /* Also names the state dir on QEMU's command line, as the console file
+   * did: `pgrep -f <state dir>` finds a VM's QEMU. */
+  {
+    char pidfile[sizeof(plan->dir) + 16];
+    snprintf(pidfile, sizeof(pidfile), "%s/qemu.pid", plan->dir);
+    if (check_path("pid file", pidfile, err) < 0) {
+      runm_argv_free(b.v);
+      return -1;
+    }
+    add(&b, "-pidfile");
+    add(&b, "%s", pidfile);
+  }
   add(&b, "-serial");
   add(&b, "chardev:console");
   if (b.oom) {

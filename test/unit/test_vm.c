@@ -48,6 +48,7 @@ int main(void)
   enum runm_transport t;
 
   snprintf(plan.console_log, sizeof(plan.console_log), "/s/vm/t1/console.log");
+  snprintf(plan.dir, sizeof(plan.dir), "/s/vm/t1");
   snprintf(plan.append, sizeof(plan.append), "console=ttyS0 runm.id=t1");
 
   /* QEMU argv, serial transport, TCG */
@@ -71,6 +72,7 @@ int main(void)
   ok(argv_has_sub(argv, "-chardev", "stdio,id=console,signal=off") &&
          !argv_has_sub(argv, "-chardev", "file,"),
      "console goes to QEMU's stdout (a pipe), never straight to a file");
+  ok(argv_has(argv, "-pidfile", "/s/vm/t1/qemu.pid"), "the pid file names the state dir");
   ok(argv_has(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
      "QEMU's seccomp policy is on, with every deny option");
   ok(!argv_has_sub(argv, "-device", "vsock"), "no vsock device on the serial transport");
