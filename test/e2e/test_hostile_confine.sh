@@ -32,7 +32,7 @@ LIMIT=${RUNM_E2E_TIMEOUT:-120}
 FLOOD_MIB=${RUNM_E2E_FLOOD_MIB:-100}
 # How long the flood may run before the size is checked (TCG's serial port
 # is slow; the cap is checked once well past it).
-FLOOD_SECS=${RUNM_E2E_FLOOD_SECS:-240}
+FLOOD_SECS=${RUNM_E2E_FLOOD_SECS:-150}
 CONSOLE_MAX=$((1 << 20))
 
 confine_cleanup() {
