@@ -239,8 +239,14 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
                     runm_error_t *err)
 {
   char **argv = NULL;
-  struct runm_vm_spawn sp = {.rpc_fd = lfd};
+  struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+  const char *rw[RUNM_VM_MAX_SHARES];
   int ret;
+
+  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++)
+    if (!cfg->shares[i].readonly) rw[sp.n_rw++] = cfg->shares[i].path;
+  sp.rw = rw;
+  sp.own_mount_ns = !cfg->late_mounts;
 
   ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
                                         vm->plan.transport == RUNM_TRANSPORT_SERIAL ? 3 : -1,

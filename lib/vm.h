@@ -56,6 +56,12 @@ struct runm_vm_config {
    * vsock hosts serve plan->host_vsock_port. On failure the start fails. */
   int (*host_listen)(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err);
   void *host_opaque;
+  /* The shares receive mounts after QEMU starts (a pooled VM's binds at
+   * claim). Such host mounts reach another mount namespace only through
+   * shared propagation, which hosts with a private / do not have: QEMU then
+   * stays in the host's mount namespace (no read-only/nodev view); its
+   * capabilities, no_new_privs and seccomp are the same. */
+  bool late_mounts;
 };
 
 /* What the environment offers, probed once (paths injectable for tests). */
@@ -110,6 +116,9 @@ void runm_vm_console_stop(struct runm_vm_console *c);
 struct runm_vm_spawn {
   int stdin_fd, stdout_fd, stderr_fd;
   int rpc_fd; /* becomes fd 3, or -1 */
+  bool own_mount_ns; /* root only: a read-only, nodev view of the host */
+  const char *const *rw; /* the rw shares: writable in QEMU's namespace */
+  size_t n_rw;
   int cap_last;
 };
 int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *pid,

@@ -174,20 +174,15 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
    * console.log (vm_console.c); a file chardev would grow without bound. */
   add(&b, "-chardev");
   add(&b, "stdio,id=console,signal=off");
-  /* Also names the state dir on QEMU's command line, as the console file
-   * did: `pgrep -f <state dir>` finds a VM's QEMU. */
-  {
-    char pidfile[sizeof(plan->dir) + 16];
-    snprintf(pidfile, sizeof(pidfile), "%s/qemu.pid", plan->dir);
-    if (check_path("pid file", pidfile, err) < 0) {
-      runm_argv_free(b.v);
-      return -1;
-    }
-    add(&b, "-pidfile");
-    add(&b, "%s", pidfile);
+  /* Names the state dir on QEMU's command line, as the console file did:
+   * `pgrep -f <state dir>` finds a VM's QEMU. (Not a -pidfile: QEMU cannot
+   * write its state dir, vm_spawn.c.) */
+  if (check_path("state dir", plan->dir[0] ? plan->dir : "/", err) < 0) {
+    runm_argv_free(b.v);
+    return -1;
   }
-  add(&b, "-serial");
-  add(&b, "chardev:console");
+  add(&b, "-fw_cfg");
+  add(&b, "name=opt/runm/state-dir,string=%s", plan->dir);
   if (b.oom) {
     runm_argv_free(b.v);
     return runm_make_error(err, ENOMEM, "build QEMU command line");

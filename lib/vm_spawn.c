@@ -7,9 +7,15 @@
  *  - QEMU's own seccomp policy (-sandbox, in vm_qemu.c);
  *  - its own mount namespace, a slave of the host's (host mounts made later,
  *    e.g. a pooled VM's binds, still reach it; nothing it mounts reaches the
- *    host), where every mount but /dev is nodev: a device node in a share
- *    (from an image or planted some other way) opens nothing on the host
- *    when the guest sends a raw 9p open for it.
+ *    host), where every mount is read-only but the rw shares, and nodev but
+ *    /dev: a QEMU taken over by the guest writes no host file outside the
+ *    rw shares (not even its own state dir: vm.info names the pids the
+ *    owner kills), and a device node in a share (from an image or planted)
+ *    opens nothing on the host when the guest sends a raw 9p open for it.
+ *    Mounts the host makes after QEMU started arrive with the host's flags
+ *    where the host propagates them at all (a shared /); where it does not,
+ *    a VM whose shares get mounts later (the pool) keeps the host's mount
+ *    namespace (runm_vm_config.late_mounts).
  *
  * Why a hand-written fork and not posix_spawn or setpriv/unshare: the parent
  * runs gRPC threads, so the child may only make raw system calls before exec
@@ -49,11 +55,11 @@ pid_t _Fork(void);
 static const int qemu_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID};
 
 /* The steps the child reports on failure. */
-static const char *const step_names[] = {"setsid", "signals", "stdio", "mount namespace",
-                                          "mount propagation", "nodev mounts", "bounding set",
-                                          "capabilities", "no_new_privs", "exec"};
-enum { ST_SETSID, ST_SIGNALS, ST_STDIO, ST_UNSHARE, ST_SLAVE, ST_NODEV, ST_BSET, ST_CAPS,
-       ST_NNP, ST_EXEC };
+static const char *const step_names[] = {
+    "setsid", "signals", "stdio", "mount namespace", "mount propagation", "read-only mounts",
+    "rw share mount", "bounding set", "capabilities", "no_new_privs", "exec"};
+enum { ST_SETSID, ST_SIGNALS, ST_STDIO, ST_UNSHARE, ST_SLAVE, ST_RDONLY, ST_RWSHARE, ST_BSET,
+       ST_CAPS, ST_NNP, ST_EXEC };
 
 struct child_report {
   int step, err;
@@ -112,15 +118,27 @@ static void child(const char *path, char **argv, const struct runm_vm_spawn *sp,
       (sp->rpc_fd >= 0 && dup2(sp->rpc_fd, 3) < 0))
     child_fail(report_fd, ST_STDIO);
 
-  if (root) {
+  if (root && sp->own_mount_ns) {
     if (unshare(CLONE_NEWNS) < 0) child_fail(report_fd, ST_UNSHARE);
     if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) child_fail(report_fd, ST_SLAVE);
-    struct mount_attr nodev = {.attr_set = MOUNT_ATTR_NODEV};
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV};
     struct mount_attr dev = {.attr_clr = MOUNT_ATTR_NODEV};
-    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &nodev, sizeof(nodev)) < 0)
-      child_fail(report_fd, ST_NODEV);
+    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+      child_fail(report_fd, ST_RDONLY);
+    /* /dev/kvm, /dev/vhost-vsock, /dev/null: device nodes open read-write
+     * on a read-only mount; only nodev must go. */
     if (syscall(SYS_mount_setattr, AT_FDCWD, "/dev", AT_RECURSIVE, &dev, sizeof(dev)) < 0)
-      child_fail(report_fd, ST_NODEV);
+      child_fail(report_fd, ST_RDONLY);
+    /* The rw shares become mounts of their own (a bind onto themselves,
+     * slaves like their source) and writable again, still nodev. */
+    for (size_t i = 0; i < sp->n_rw; i++) {
+      if (mount(sp->rw[i], sp->rw[i], NULL, MS_BIND | MS_REC, NULL) < 0 ||
+          syscall(SYS_mount_setattr, AT_FDCWD, sp->rw[i], AT_RECURSIVE, &rw, sizeof(rw)) < 0)
+        child_fail(report_fd, ST_RWSHARE);
+    }
+  }
+  if (root) {
     /* Cut the bounding set: exec as uid 0 then grants exactly this set. */
     for (int c = 0; c <= sp->cap_last; c++) {
       bool keep = false;
@@ -167,6 +185,9 @@ int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *p
   sp.stdout_fd = high_fd(in->stdout_fd);
   sp.stderr_fd = high_fd(in->stderr_fd);
   sp.rpc_fd = high_fd(in->rpc_fd);
+  sp.rw = in->rw;
+  sp.n_rw = in->n_rw;
+  sp.own_mount_ns = in->own_mount_ns;
   if (sp.stdin_fd < 0 || sp.stdout_fd < 0 || sp.stderr_fd < 0 || (in->rpc_fd >= 0 && sp.rpc_fd < 0) ||
       pipe2(rp, O_CLOEXEC) < 0) {
     runm_make_error(err, errno, "prepare QEMU's fds");

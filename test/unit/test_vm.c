@@ -72,7 +72,8 @@ int main(void)
   ok(argv_has_sub(argv, "-chardev", "stdio,id=console,signal=off") &&
          !argv_has_sub(argv, "-chardev", "file,"),
      "console goes to QEMU's stdout (a pipe), never straight to a file");
-  ok(argv_has(argv, "-pidfile", "/s/vm/t1/qemu.pid"), "the pid file names the state dir");
+  ok(argv_has(argv, "-fw_cfg", "name=opt/runm/state-dir,string=/s/vm/t1"),
+     "the command line names the state dir");
   ok(argv_has(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
      "QEMU's seccomp policy is on, with every deny option");
   ok(!argv_has_sub(argv, "-device", "vsock"), "no vsock device on the serial transport");
