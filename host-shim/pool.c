@@ -356,6 +356,7 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
   vc.id = vm_id;
   vc.shares = &share;
   vc.n_shares = 1;
+  vc.late_mounts = true; /* the claim binds the task's dirs into the share */
   pv->mem_mib = vc.mem_mib;
   pv->vcpus = vc.vcpus;
   /* The hooks' channel is fixed at boot; its allow-list comes at Create. */
