@@ -26,10 +26,13 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "timing.h"
+#include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
 
 #define VERSION "runm 0.1.0"
+/* A guest call waits for containerd's deadline when its request has one,
+ * at most this long, and this long when it has none. */
 #define GUEST_TIMEOUT_MS 120000
 
 typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
@@ -78,12 +81,15 @@ static int guest(struct shim *s, const char *method, const ProtobufCMessage *req
 {
   char full[96];
   struct runm_rpc_client *cl;
+  int64_t ms = runm_ttrpc_current_timeout_ms();
   pthread_mutex_lock(&s->lock);
   cl = s->vm ? s->vm->client : NULL;
   pthread_mutex_unlock(&s->lock);
   if (cl == NULL) return runm_make_error(err, ENOENT, "task `%s` has no VM", s->id);
   snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
-  return runm_rpc_client_unary(cl, full, req, rd, resp, GUEST_TIMEOUT_MS, false, err);
+  if (ms == 0) return runm_make_error(err, ETIMEDOUT, "%s: containerd's deadline has passed", full);
+  if (ms < 0 || ms > GUEST_TIMEOUT_MS) ms = GUEST_TIMEOUT_MS;
+  return runm_rpc_client_unary(cl, full, req, rd, resp, ms, false, err);
 }
 
 static void free_msg(ProtobufCMessage *m)

@@ -170,6 +170,17 @@ void runm_ttrpc_send_status(struct runm_ttrpc_conn *cn, uint32_t stream_id, int 
 
 /* ---- the call thread ---- */
 
+/* The call this thread's handler serves (each call has its own thread), for
+ * code below a handler that was not handed the call: the shim's guest()
+ * passes containerd's deadline on without every Task method carrying it.
+ * Per thread, like errno; NULL outside a handler. */
+static __thread struct runm_ttrpc_call *current_call;
+
+int64_t runm_ttrpc_current_timeout_ms(void)
+{
+  return current_call ? runm_ttrpc_call_timeout_ms(current_call) : -1;
+}
+
 static void *call_thread(void *arg)
 {
   struct runm_ttrpc_call *c = arg;
@@ -179,7 +190,9 @@ static void *call_thread(void *arg)
   ProtobufCMessage *resp = NULL;
   int ret;
 
+  current_call = c;
   ret = c->method->handler(srv->cfg.opaque, c, c->msg, &resp, &err);
+  current_call = NULL;
   if (ret < 0) {
     cleanup_free char *msg = err ? runm_error_string(err) : strdup("handler failed");
     send_response(cn, c->stream_id, runm_rpc_code_from_errno(err ? err->status : 0),
