@@ -122,12 +122,13 @@ static int call_ping(struct runm_rpc_client *cl, const char *data, runm_error_t 
   return r;
 }
 
-/* A header-only call: the request is never sent. */
+/* A header-only call: the request is never sent. Its own deadline (15 s)
+ * only keeps this test from hanging where the server has no limit. */
 static struct runm_rpc_stream *hold(struct runm_rpc_client *cl)
 {
   runm_error_t err = NULL;
   struct runm_rpc_stream *s = runm_rpc_stream_open(cl, "/runm.v1.Guest/Ping", NULL,
-                                                   &runm__v1__ping_response__descriptor, 0, &err);
+                                                   &runm__v1__ping_response__descriptor, 15000, &err);
   runm_error_release(&err);
   return s;
 }
