@@ -2,7 +2,6 @@
 #include "rpc_codec.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 #include <grpc/status.h>
@@ -54,50 +53,6 @@ int runm_rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d, s
   }
   grpc_byte_buffer_reader_destroy(&rd);
   return runm_rpc_decode(d, buf, off, out, err);
-}
-
-/* protobuf-c allocates through this while decoding: plain malloc (so the
- * message is freed with free_unpacked(m, NULL) as any other), counted. */
-struct budget {
-  size_t bytes_left, blocks_left;
-  bool exceeded;
-};
-
-static void *budget_alloc(void *data, size_t size)
-{
-  struct budget *b = data;
-  if (size > b->bytes_left || b->blocks_left == 0) {
-    b->exceeded = true;
-    return NULL;
-  }
-  b->bytes_left -= size;
-  b->blocks_left--;
-  return malloc(size);
-}
-
-static void budget_free(void *data, void *p)
-{
-  (void)data;
-  free(p);
-}
-
-int runm_rpc_decode(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
-                    ProtobufCMessage **out, runm_error_t *err)
-{
-  struct budget b = {RUNM_RPC_MAX_DECODED, RUNM_RPC_MAX_DECODED_BLOCKS, false};
-  ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
-
-  *out = NULL;
-  if (len > RUNM_RPC_MAX_MESSAGE)
-    return runm_make_error(err, EMSGSIZE, "%s message of %zu bytes exceeds the %d-byte limit",
-                           d->name, len, RUNM_RPC_MAX_MESSAGE);
-  *out = protobuf_c_message_unpack(d, &a, len, buf);
-  if (*out == NULL && b.exceeded)
-    return runm_make_error(err, EMSGSIZE,
-                           "%s message of %zu bytes decodes to more than %d bytes in %d blocks",
-                           d->name, len, RUNM_RPC_MAX_DECODED, RUNM_RPC_MAX_DECODED_BLOCKS);
-  if (*out == NULL) return runm_make_error(err, EINVAL, "malformed %s message", d->name);
-  return 0;
 }
 
 int runm_rpc_code_from_errno(int e)
