@@ -144,6 +144,10 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
                           runm_error_t *err);
+/* When err holds a call's non-OK status as runm_rpc_client_unary words it
+ * (`METHOD: CODE: details`), the peer's details within err->msg (escaped
+ * and capped already); NULL for any other error (no answer, cancelled). */
+const char *runm_rpc_error_details(const runm_error_t err, const char *method);
 /* Cancel every call in flight and fail later ones (thread-safe: a watcher
  * thread calls it when the VM dies). */
 void runm_rpc_client_cancel_all(struct runm_rpc_client *c, const char *why);

@@ -119,6 +119,23 @@ static int status_error(runm_error_t *err, const char *method, grpc_status_code 
                          runm_rpc_code_name(status), det);
 }
 
+const char *runm_rpc_error_details(const runm_error_t err, const char *method)
+{
+  size_t ml = strlen(method);
+  const char *p;
+
+  if (err == NULL || err->msg == NULL || strncmp(err->msg, method, ml) != 0 ||
+      strncmp(err->msg + ml, ": ", 2) != 0)
+    return NULL;
+  p = err->msg + ml + 2;
+  for (int code = 1; code <= GRPC_STATUS_UNAUTHENTICATED; code++) {
+    const char *name = runm_rpc_code_name(code);
+    size_t nl = strlen(name);
+    if (strncmp(p, name, nl) == 0 && strncmp(p + nl, ": ", 2) == 0) return p + nl + 2;
+  }
+  return NULL;
+}
+
 int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
