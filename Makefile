@@ -108,7 +108,8 @@ INITRD := $(SHARE)/initrd.cpio
 MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
-.PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean fuzz fuzz-ports
+.PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean fuzz fuzz-ports \
+        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -295,6 +296,59 @@ fuzz-ports: $(FUZZ_DIR)/fuzz_ports
 $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_PORTS_SRCS)
+
+# ---- fuzzing what the guest sends the host (issue 11) ----
+# `make fuzz-guest` runs the four below, FUZZ_GUEST_TIME seconds each:
+#   fuzz-replies  every runm.v1 reply/stream message the shim decodes, and
+#                 the RunHook request, through the rpc layer's budgeted decoder
+#   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
+#   fuzz-claim    the pool claim message (pool.c)
+#   fuzz-cmdline  the kernel command-line parser (lib/cmdline.c)
+# fuzz_hookreq and fuzz_claim #include the shim file whose static parser
+# they drive and link the rest of the shim and lib, built here with
+# coverage (main.c's main renamed: libFuzzer brings its own).
+FUZZ_GUEST_TIME ?= 10
+FUZZ_OBJ := $(FUZZ_DIR)/obj
+FUZZ_OBJ_CFLAGS := $(FUZZ_CFLAGS) $(GRPC_CFLAGS) -Ihost-shim -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LINK := -fsanitize=fuzzer,address,undefined
+FUZZ_OPTS = -max_total_time=$(FUZZ_GUEST_TIME) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
+fuzz_shim_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(LIB_SRCS) $(PROTO_C) $(filter-out $(1),$(SHIM_SRCS)))
+$(FUZZ_OBJ)/%.o: %.c $(PROTO_H) $(wildcard lib/*.h host-shim/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(if $(filter host-shim/main.c,$<),-Dmain=runm_shim_main) -c -o $@ $<
+FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c lib/rpc_decode.c lib/log.c lib/error.c $(PROTO_C)
+$(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc.h lib/rpc_codec.h lib/log.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+$(FUZZ_DIR)/fuzz_hookreq: test/fuzz/fuzz_hookreq.c host-shim/hooks.c $(call fuzz_shim_objs,host-shim/hooks.c)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS)
+$(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool.c $(call fuzz_shim_objs,host-shim/pool.c)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool.c) $(GRPC_LIBS)
+$(FUZZ_DIR)/fuzz_cmdline: test/fuzz/fuzz_cmdline.c lib/cmdline.c lib/error.c lib/cmdline.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ test/fuzz/fuzz_cmdline.c lib/cmdline.c lib/error.c
+fuzz-replies: $(FUZZ_DIR)/fuzz_guest_replies
+	rm -rf $(FUZZ_DIR)/corpus_replies && mkdir -p $(FUZZ_DIR)/corpus_replies
+	FUZZ_WRITE_SEEDS=$(FUZZ_DIR)/corpus_replies $<
+	$< $(FUZZ_OPTS) -max_len=65536 $(FUZZ_DIR)/corpus_replies
+fuzz-hookreq: $(FUZZ_DIR)/fuzz_hookreq
+	rm -rf $(FUZZ_DIR)/corpus_hookreq && mkdir -p $(FUZZ_DIR)/corpus_hookreq
+	FUZZ_WRITE_SEEDS=$(FUZZ_DIR)/corpus_hookreq $<
+	$< $(FUZZ_OPTS) -max_len=8192 $(FUZZ_DIR)/corpus_hookreq
+fuzz-claim: $(FUZZ_DIR)/fuzz_claim
+	rm -rf $(FUZZ_DIR)/corpus_claim && mkdir -p $(FUZZ_DIR)/corpus_claim
+	printf '%s\000' runm-test c1 /run/containerd/containerd.sock /usr/bin/containerd \
+	  /run/containerd/containerd.sock.ttrpc /run/containerd/b/c1 1 >$(FUZZ_DIR)/corpus_claim/a
+	printf '%s\000' ns id '' '' '' /b 0 >$(FUZZ_DIR)/corpus_claim/b
+	printf 'ns\000id\000' >$(FUZZ_DIR)/corpus_claim/c
+	$< $(FUZZ_OPTS) -max_len=16384 $(FUZZ_DIR)/corpus_claim
+fuzz-cmdline: $(FUZZ_DIR)/fuzz_cmdline
+	rm -rf $(FUZZ_DIR)/corpus_cmdline && mkdir -p $(FUZZ_DIR)/corpus_cmdline
+	printf '\003console=hvc0 runm.transport=serial "runm.id=a b" root="x y" -- init=1' \
+	  >$(FUZZ_DIR)/corpus_cmdline/a
+	printf '\001a=1 a="2" "a=3 4" a\t--' >$(FUZZ_DIR)/corpus_cmdline/b
+	$< $(FUZZ_OPTS) -max_len=4200 $(FUZZ_DIR)/corpus_cmdline
+fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline
 
 # ---- tests ----
 test: deps

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,10 +27,13 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "timing.h"
+#include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
 
 #define VERSION "runm 0.1.0"
+/* A guest call waits for containerd's deadline when its request has one,
+ * at most this long, and this long when it has none. */
 #define GUEST_TIMEOUT_MS 120000
 
 typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
@@ -72,18 +76,83 @@ static int check_id(struct shim *s, const char *id, runm_error_t *err)
   return 0;
 }
 
+/* runc-v2's words for a failed runtime call (containerd's pkg/process). */
+static const char *oci_failure(const char *method, const ProtobufCMessage *req)
+{
+  static const char *const words[][2] = {
+      {"Create", "OCI runtime create failed"}, {"Pause", "OCI runtime pause failed"},
+      {"Resume", "OCI runtime resume failed"}, {"Update", "OCI runtime update failed"},
+      {"Delete", "failed to delete task"},
+  };
+  if (strcmp(method, "Start") == 0) {
+    const char *e = ((const Runm__V1__StartRequest *)req)->exec_id;
+    return e && e[0] ? "OCI runtime exec failed" : "OCI runtime start failed";
+  }
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if (strcmp(method, words[i][0]) == 0) return words[i][1];
+  return NULL;
+}
+
+/* A guest call's error as containerd gets it, shaped like runc-v2's: the
+ * guest's text (escaped by the rpc layer) after runc-v2's words, the RPC
+ * path only in the debug log. runc's failures (the guest's INVALID_ARGUMENT
+ * or INTERNAL) go out as Unknown, as runc-v2's do, except a missing file
+ * (NotFound); the guest's other codes (NotFound for a process gone, ...)
+ * stay. */
+static int guest_error(struct shim *s, const char *method, const ProtobufCMessage *req,
+                       runm_error_t *err)
+{
+  char full[96];
+  const char *det, *words = oci_failure(method, req);
+  static const char enoent[] = "no such file or directory";
+  size_t dl;
+  int status;
+  bool runtime = false; /* runc failed: runc-v2 puts its words first */
+
+  snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
+  det = runm_rpc_error_details(*err, full);
+  if (det == NULL) return -1; /* not the guest's answer: keep it as it is */
+  runm_log(&s->log, RUNM_LOG_DEBUG, "%s", (*err)->msg);
+  dl = strlen(det);
+  status = (*err)->status;
+  /* The guest rendered its errno after its text (": Invalid argument"):
+   * the code says it, runc-v2 does not write it. */
+  if (status > 0) {
+    const char *e = strerror(status);
+    size_t el = strlen(e);
+    if (dl >= el + 2 && strcmp(det + dl - el, e) == 0 && strncmp(det + dl - el - 2, ": ", 2) == 0)
+      dl -= el + 2;
+  }
+  if (status == EINVAL || status == EIO) {
+    runtime = true;
+    status = 0;
+  }
+  if (dl >= strlen(enoent) && strncasecmp(det + dl - strlen(enoent), enoent, strlen(enoent)) == 0)
+    status = ENOENT;
+  {
+    cleanup_free char *text = strndup(det, dl);
+    if (text == NULL) return -1;
+    if (words && runtime) return runm_make_error(err, status, "%s: %s", words, text);
+    return runm_make_error(err, status, "%s", text);
+  }
+}
+
 /* The guest call, with the shim lock NOT held (calls can take a second). */
 static int guest(struct shim *s, const char *method, const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, runm_error_t *err)
 {
   char full[96];
   struct runm_rpc_client *cl;
+  int64_t ms = runm_ttrpc_current_timeout_ms();
   pthread_mutex_lock(&s->lock);
   cl = s->vm ? s->vm->client : NULL;
   pthread_mutex_unlock(&s->lock);
   if (cl == NULL) return runm_make_error(err, ENOENT, "task `%s` has no VM", s->id);
   snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
-  return runm_rpc_client_unary(cl, full, req, rd, resp, GUEST_TIMEOUT_MS, false, err);
+  if (ms == 0) return runm_make_error(err, ETIMEDOUT, "%s: containerd's deadline has passed", full);
+  if (ms < 0 || ms > GUEST_TIMEOUT_MS) ms = GUEST_TIMEOUT_MS;
+  if (runm_rpc_client_unary(cl, full, req, rd, resp, ms, false, err) == 0) return 0;
+  return guest_error(s, method, req, err);
 }
 
 static void free_msg(ProtobufCMessage *m)

@@ -148,6 +148,10 @@ if build; then
       echo "== fuzz (ttrpc frames, ${FUZZ_TIME:-20} s)"
       run_tap "fuzz ttrpc" bash -c 'make -s fuzz FUZZ_TIME=${FUZZ_TIME:-20} >/tmp/runm-fuzz.log 2>&1 && echo "ok 1 - fuzz_ttrpc found no crash" || { tail -20 /tmp/runm-fuzz.log; echo "not ok 1 - fuzz_ttrpc"; exit 1; }'
       run_tap "fuzz ports" bash -c 'make -s fuzz-ports FUZZ_TIME=${FUZZ_PORTS_TIME:-10} >/tmp/runm-fuzz-ports.log 2>&1 && echo "ok 1 - fuzz_ports found no crash" || { tail -20 /tmp/runm-fuzz-ports.log; echo "not ok 1 - fuzz_ports"; exit 1; }'
+      # What the guest sends the host (issue 11): ${FUZZ_GUEST_TIME:-10} s each.
+      for f in replies hookreq claim cmdline; do
+        run_tap "fuzz $f" bash -c "make -s fuzz-$f FUZZ_GUEST_TIME=\${FUZZ_GUEST_TIME:-10} >/tmp/runm-fuzz-$f.log 2>&1 && echo 'ok 1 - fuzz-$f found no crash' || { tail -20 /tmp/runm-fuzz-$f.log; echo 'not ok 1 - fuzz-$f'; exit 1; }"
+      done
     fi
   fi
   if has_phase integration; then
