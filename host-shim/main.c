@@ -82,37 +82,18 @@ static int parse_args(int argc, char **argv, struct args *a)
   return 0;
 }
 
-uint64_t shim_fnv1a(const char *s, uint64_t h)
-{
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-void shim_vm_id(const char *ns, const char *id, char *out, size_t len)
-{
-  char want[300];
-  snprintf(want, sizeof(want), "%s-%s", ns, id);
-  if (runm_vm_id_valid(want)) {
-    snprintf(out, len, "%s", want);
-    return;
-  }
-  uint64_t h = shim_fnv1a(id, shim_fnv1a("/", shim_fnv1a(ns, SHIM_FNV1A_BASIS)));
-  snprintf(out, len, "%.40s-%016llx", id, (unsigned long long)h);
-  for (char *p = out; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '-' || *p == '_' || *p == '.'))
-      *p = '_';
-  if (!((out[0] >= 'a' && out[0] <= 'z') || (out[0] >= 'A' && out[0] <= 'Z') ||
-        (out[0] >= '0' && out[0] <= '9')))
-    out[0] = 'x';
-}
-
 /* The socket the shim serves: one per (containerd, namespace, id), under
- * runm's state dir, short enough for sun_path. */
+ * runm's state dir, short enough for sun_path: 128 bits of SHA-256, so two
+ * tasks never meet on one socket. */
+#define SOCKET_DIGEST 32
 static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
 {
-  uint64_t h = shim_fnv1a(a->id, shim_fnv1a("/", shim_fnv1a(a->ns, shim_fnv1a(a->address ? a->address : "", SHIM_FNV1A_BASIS))));
-  snprintf(out, len, "%s/s/%016llx.sock", cfg->state_dir, (unsigned long long)h);
+  const char *parts[] = {a->address ? a->address : "", a->ns ? a->ns : "", a->id ? a->id : ""};
+  char h[SOCKET_DIGEST + 1];
+  shim_digest_hex(parts, 3, h, SOCKET_DIGEST);
+  /* No digest, no name: "" is refused by start and unlinks nothing. */
+  if (h[0] == '\0') out[0] = '\0';
+  else snprintf(out, len, "%s/s/%s.sock", cfg->state_dir, h);
 }
 
 static void exe_dir(char *out, size_t len)
@@ -171,6 +152,10 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
   socket_path(&cfg, a, sock, sizeof(sock));
+  if (sock[0] == '\0') {
+    runm_make_error(&err, ENOMEM, "no socket name for task `%s`", a->id);
+    return die("start", err);
+  }
   snprintf(address, sizeof(address), "unix://%s", sock);
   mkdir(cfg.state_dir, 0711);
   snprintf(sdir, sizeof(sdir), "%s/s", cfg.state_dir);
@@ -272,6 +257,11 @@ static int cmd_delete(const struct args *a)
   exe_dir(dir, sizeof(dir));
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   shim_vm_id(a->ns ? a->ns : "", a->id ? a->id : "", vmid, sizeof(vmid));
+  if (vmid[0] == '\0') {
+    /* Without the VM's name, any cleanup would act on all VMs' dirs. */
+    runm_make_error(&err, ENOMEM, "no VM id for task `%s`", a->id);
+    return die("delete", err);
+  }
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
     char cmdline_path[64], cmd[4096] = "";

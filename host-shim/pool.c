@@ -49,8 +49,12 @@ static int pool_dir(const struct shim_config *cfg, const char *address, char *ou
   if (mkdir(cfg->state_dir, 0711) < 0 && errno != EEXIST)
     return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
   if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-  if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
+  /* One dir per containerd: its address's digest, never another's. */
+  const char *parts[] = {address};
+  char h[33];
+  shim_digest_hex(parts, 1, h, 32);
+  if (h[0] == '\0') return runm_make_error(err, ENOMEM, "pool dir name");
+  if (snprintf(out, len, "%s/%s", parent, h) >= (int)len)
     return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
   if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
   return 0;
@@ -437,7 +441,9 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
   memset(pv, 0, sizeof(*pv));
   *lfd = -1;
   if (pool_dir(cfg, address, dir, sizeof(dir), err) < 0) return -1;
-  snprintf(vm_id, sizeof(vm_id), "pool-%d", (int)getpid());
+  /* `pool_<pid>`: no task's VM id (shim_vm_id) has this form, so a task
+   * named `pool`/`<pid>` cannot share a spare's dir. */
+  snprintf(vm_id, sizeof(vm_id), "pool_%d", (int)getpid());
   snprintf(boot_rec, sizeof(boot_rec), "%s/%s.boot", dir, vm_id);
   snprintf(sock, sizeof(sock), "%s/%s.sock", dir, vm_id);
   sigemptyset(&mask);

@@ -72,7 +72,7 @@ else
   not_ok "warm task created and started"
 fi
 info=$RUNM_STATE_DIR/vm/$NS-warm1/vm.info
-if grep -q '^qemu_name=runm-pool-' "$info" 2>/dev/null && grep -q '^owner=shim$' "$info"; then
+if grep -q '^qemu_name=runm-pool_' "$info" 2>/dev/null && grep -q '^owner=shim$' "$info"; then
   ok "the task's VM came from the pool, renamed to $NS-warm1"
 else
   not_ok "the task's VM came from the pool" "$(cat "$info" 2>&1)"
