@@ -21,6 +21,7 @@
 #include "events.h"
 #include "fusebind.h"
 #include "hooks.h"
+#include "lifecycle.h"
 #include "pool.h"
 #include "rootfs.h"
 #include "shim.h"
@@ -420,7 +421,12 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   while (!s->shutdown_requested) pthread_cond_wait(&s->changed, &s->lock);
   pthread_mutex_unlock(&s->lock);
   runm_log(&s->log, RUNM_LOG_INFO, "shutting down");
+  /* Processes end first (their VM is killed): a Wait in flight then
+   * answers, and the server's shutdown, which waits for every call to
+   * answer, cannot wait for ever. */
+  task_abort(s);
   runm_ttrpc_server_shutdown(srv, 2000);
+  task_vm_pid_forget(s);
   task_cleanup(s);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
@@ -438,8 +444,14 @@ static struct shim *shim_new(void)
 {
   struct shim *s = calloc(1, sizeof(*s));
   if (s == NULL) return NULL;
+  pthread_condattr_t ca;
   pthread_mutex_init(&s->lock, NULL);
-  pthread_cond_init(&s->changed, NULL);
+  /* Timed waits on it (lifecycle.c) must not jump with the wall clock. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->changed, &ca);
+  pthread_condattr_destroy(&ca);
+  s->vm_pidfd = -1;
   exe_dir(s->exe_dir, sizeof(s->exe_dir));
   return s;
 }

@@ -25,12 +25,13 @@ struct shim_process {
   char *exec_id;
   char *stdin_path, *stdout_path, *stderr_path;
   bool terminal;
-  uint32_t pid;
+  uint32_t pid; /* the task's QEMU (shim.vm_pid), never a guest pid */
   bool started;
   bool exited;
   uint32_t exit_status;
   int64_t exited_at_ns;
   struct io_relay *io;
+  unsigned waiters; /* handlers holding it across a wait: Delete frees it only at 0 */
   struct shim *shim;
   struct shim_process *next;
 };
@@ -46,8 +47,13 @@ struct shim {
   struct publisher *pub;
 
   pthread_mutex_t lock; /* guards everything below */
-  pthread_cond_t changed; /* a process exited, or the task went away */
+  pthread_cond_t changed; /* a process exited, or the task went away (CLOCK_MONOTONIC) */
   struct runm_vm *vm;
+  /* The task's host identity, from Create to Delete: its QEMU's pid (what
+   * containerd and host hooks are given) and a pidfd that signals exactly
+   * that process (lifecycle.c), -1 when none. */
+  pid_t vm_pid;
+  int vm_pidfd;
   struct runm_rpc_server *debug_proxy;
   /* A VM taken from the pool (pool.c): vm and debug_proxy above are
    * pool.vm and pool.proxy; pool.n_binds says what Create bound. */
