@@ -546,8 +546,9 @@ int main(int argc, char **argv)
   struct args a;
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
-                    "-id ID [-debug] [start|delete|pool]\n"
-                    "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n");
+                    "-id ID [-debug] [start|delete|pool|vm-id]\n"
+                    "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n"
+                    "  vm-id: print the VM id (state dir name) of task NS/ID\n");
     return 2;
   }
   if (a.action && strcmp(a.action, "version") == 0) {
@@ -561,6 +562,12 @@ int main(int argc, char **argv)
   if (a.action && strcmp(a.action, "start") == 0) return cmd_start(&a, argc, argv);
   if (a.action && strcmp(a.action, "delete") == 0) return cmd_delete(&a);
   if (a.action && strcmp(a.action, "pool") == 0) return serve_pool(&a);
+  if (a.action && strcmp(a.action, "vm-id") == 0) {
+    char vmid[80];
+    shim_vm_id(a.ns, a.id, vmid, sizeof(vmid));
+    printf("%s\n", vmid);
+    return vmid[0] ? 0 : 1;
+  }
   if (a.action) {
     fprintf(stderr, "containerd-shim-runm-v1: unknown action `%s`\n", a.action);
     return 2;
