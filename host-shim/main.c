@@ -372,6 +372,8 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   struct runm_ttrpc_server_config scfg = {0};
   char sock[PATH_MAX];
   int logfd;
+  pthread_t sig_thread;
+  bool sig_started = false;
 
   /* containerd reads the shim's log from the "log" FIFO in the bundle. */
   logfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -410,11 +412,13 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   shim_timing_mark(s->vm_id, "shim.serving", 0);
 
   {
-    pthread_t t;
     struct sigwait_arg *sa = malloc(sizeof(*sa));
-    sa->s = s;
-    sa->mask = mask;
-    if (pthread_create(&t, NULL, signal_thread, sa) == 0) pthread_detach(t);
+    if (sa) {
+      sa->s = s;
+      sa->mask = mask;
+      sig_started = pthread_create(&sig_thread, NULL, signal_thread, sa) == 0;
+      if (!sig_started) free(sa);
+    }
   }
 
   pthread_mutex_lock(&s->lock);
@@ -436,6 +440,12 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
     struct args copy = {.ns = s->ns, .id = s->id, .address = s->containerd_address};
     socket_path(&s->cfg, &copy, sock, sizeof(sock));
     unlink(sock);
+  }
+  /* The signal thread, if no signal ended it, is still waiting with s:
+   * a signal of its own ends it, so the caller may free s. */
+  if (sig_started) {
+    pthread_kill(sig_thread, SIGTERM);
+    pthread_join(sig_thread, NULL);
   }
   return 0;
 }
@@ -489,7 +499,10 @@ static int serve(const struct args *a)
     fprintf(stderr, "containerd-shim-runm-v1: config: %s\n", msg ? msg : "error");
     return 1;
   }
-  return serve_task(s, LISTEN_FD, a->debug, mask);
+  int r = serve_task(s, LISTEN_FD, a->debug, mask);
+  /* Ended (r == 0): nothing uses s any more. */
+  if (r == 0) free(s);
+  return r;
 }
 
 /* A pooled shim: boots a spare VM, waits for `start` to hand it a task,
