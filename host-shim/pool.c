@@ -1,6 +1,6 @@
 /* The VM pool (docs/pool.md). Layout under the state dir:
- *   pool/<hash of containerd's address>/pool-<pid>.boot  an idle shim, from spawn to claim
- *   pool/<hash>/pool-<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
+ *   pool/<hash of containerd's address>/pool_<pid>.boot  an idle shim, from spawn to claim
+ *   pool/<hash>/pool_<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
  *   pool/<hash>/last-error        why the last idle shim failed to boot
  *   shares/<vm id>/N              the task's dirs, bound into the VM's one 9p export
  * A claim is one message: the task's identity (NUL-separated fields) with
@@ -244,7 +244,7 @@ int pool_refill(const struct shim_config *cfg, const struct pool_claim *c, runm_
     posix_spawnattr_destroy(&attr);
     if (r != 0) return runm_make_error(err, r, "spawn a pooled shim");
     /* Recorded here, under the lock, so the next count sees it at once. */
-    snprintf(rec, sizeof(rec), "%s/pool-%d.boot", dir, (int)pid);
+    snprintf(rec, sizeof(rec), "%s/pool_%d.boot", dir, (int)pid);
     snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
     rfd = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (rfd < 0 || write(rfd, pidbuf, strlen(pidbuf)) < 0) {
