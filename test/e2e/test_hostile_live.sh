@@ -17,6 +17,9 @@
 #            delete still end within 10 s with 137, nothing left
 #   sigterm  SIGTERM to a shim while an attached `ctr run` waits on its task:
 #            the shim exits within 10 s and leaves no QEMU, mount or state
+#   spec     a spec whose root.path is empty (what containerd makes of a
+#            null one) fails the create with an error naming root.path,
+#            before any VM starts; nothing is left
 # Every check above fails on 0554f63; the hygiene checks at the end (no
 # task, QEMU or state left, containerd stops clean) guard the suite itself.
 #   RUNM_E2E_CASES='frozen|sigterm' bash test/e2e/test_hostile_live.sh
@@ -108,6 +111,8 @@ c = json.load(open(base))
 c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
 c["process"]["args"] = args
 c["process"]["terminal"] = False
+if os.environ.get("ROOTPATH") is not None:
+    c["root"]["path"] = os.environ["ROOTPATH"]
 if os.environ.get("HOOK") == "1":
     c["hooks"] = {"createRuntime": [{"path": tmp + "/statehook.sh",
                                      "args": ["statehook.sh", tmp + "/" + cid + ".hook"]}]}
@@ -408,6 +413,27 @@ case_sigterm() {
   remove "$id"
 }
 
+# ---- case: spec ----------------------------------------------------------------
+
+case_spec() {
+  local id=live-spec rc
+  ROOTPATH="" spec "$id" true
+  TCTR run --rm --runtime "$RT" --config "$TMP/$id.json" "$id" </dev/null >"$TMP/$id.out" 2>&1
+  rc=$?
+  if [ "$rc" -ne 0 ] && grep -q 'root.path must be a non-empty string' "$TMP/$id.out"; then
+    ok "spec: an empty root.path fails the create, naming root.path"
+  else
+    not_ok "spec: an empty root.path fails the create, naming root.path" "exit $rc: $(head -c 300 "$TMP/$id.out")"
+  fi
+  if grep 'VM .* ready' "$RUNM_CTRD_DIR/containerd.log" 2>/dev/null | grep -qF "$id"; then
+    not_ok "spec: no VM was started for it" "$(grep 'VM .* ready' "$RUNM_CTRD_DIR/containerd.log" | grep -F "$id")"
+  else
+    ok "spec: no VM was started for it"
+  fi
+  gone_now spec "$id"
+  remove "$id"
+}
+
 # ---- main --------------------------------------------------------------------
 
 setup
@@ -416,6 +442,7 @@ setup
 [[ frozen =~ $CASES ]] && case_frozen
 [[ fifo =~ $CASES ]] && case_fifo
 [[ sigterm =~ $CASES ]] && case_sigterm
+[[ spec =~ $CASES ]] && case_spec
 x=$(for n in live live-a; do ctr --address "$SOCK" -n $n task ls -q; ctr --address "$SOCK" -n $n containers ls -q; done 2>/dev/null)
 if [ -z "$x" ]; then ok "no task or container left"; else not_ok "no task or container left" $x; fi
 x=$(our_qemus)
