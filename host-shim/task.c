@@ -457,7 +457,9 @@ fail_guest : {
   cleanup_error runm_error_t e2 = NULL;
   dr.id = s->id;
   dr.force = true;
-  guest(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp, &e2);
+  /* Best effort, bounded: the VM is stopped right after anyway. */
+  task_guest_call(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp,
+                  LIFE_GUEST_CONTROL_MS, &e2);
   free_msg(dresp);
   proc_free(p);
 }
