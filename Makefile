@@ -31,6 +31,8 @@ SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null) -lpthread
+# SHA-256 for the shim's names (host-shim/names.c).
+CRYPTO_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 
 HOST_CFLAGS := $(BASE_CFLAGS) $(GRPC_CFLAGS) $(SANFLAGS)
 HOST_LDFLAGS := $(SANFLAGS)
@@ -143,7 +145,7 @@ $(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBRUNM)
 
 $(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBRUNM)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 
 $(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBRUNM)
 	@mkdir -p $(dir $@)
@@ -167,6 +169,12 @@ $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootf
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
 	  $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# The shim's names and spec reading (names.c, spec.c).
+$(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c \
+    $(wildcard host-shim/*.h) $(LIBRUNM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c \
+	  $(LIBRUNM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBRUNM) test/unit/tap.h
 	@mkdir -p $(dir $@)

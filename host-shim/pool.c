@@ -1,6 +1,6 @@
 /* The VM pool (docs/pool.md). Layout under the state dir:
- *   pool/<hash of containerd's address>/pool-<pid>.boot  an idle shim, from spawn to claim
- *   pool/<hash>/pool-<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
+ *   pool/<hash of containerd's address>/pool_<pid>.boot  an idle shim, from spawn to claim
+ *   pool/<hash>/pool_<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
  *   pool/<hash>/last-error        why the last idle shim failed to boot
  *   shares/<vm id>/N              the task's dirs, bound into the VM's one 9p export
  * A claim is one message: the task's identity (NUL-separated fields) with
@@ -50,8 +50,12 @@ static int pool_dir(const struct shim_config *cfg, const char *address, char *ou
   if (mkdir(cfg->state_dir, 0711) < 0 && errno != EEXIST)
     return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
   if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-  if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
+  /* One dir per containerd: its address's digest, never another's. */
+  const char *parts[] = {address};
+  char h[33];
+  shim_digest_hex(parts, 1, h, 32);
+  if (h[0] == '\0') return runm_make_error(err, ENOMEM, "pool dir name");
+  if (snprintf(out, len, "%s/%s", parent, h) >= (int)len)
     return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
   if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
   return 0;
@@ -238,7 +242,7 @@ int pool_refill(const struct shim_config *cfg, const struct pool_claim *c, runm_
     posix_spawnattr_destroy(&attr);
     if (r != 0) return runm_make_error(err, r, "spawn a pooled shim");
     /* Recorded here, under the lock, so the next count sees it at once. */
-    snprintf(rec, sizeof(rec), "%s/pool-%d.boot", dir, (int)pid);
+    snprintf(rec, sizeof(rec), "%s/pool_%d.boot", dir, (int)pid);
     snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
     rfd = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (rfd < 0 || write(rfd, pidbuf, strlen(pidbuf)) < 0) {
@@ -436,7 +440,9 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
   memset(pv, 0, sizeof(*pv));
   *lfd = -1;
   if (pool_dir(cfg, address, dir, sizeof(dir), err) < 0) return -1;
-  snprintf(vm_id, sizeof(vm_id), "pool-%d", (int)getpid());
+  /* `pool_<pid>`: no task's VM id (shim_vm_id) has this form, so a task
+   * named `pool`/`<pid>` cannot share a spare's dir. */
+  snprintf(vm_id, sizeof(vm_id), "pool_%d", (int)getpid());
   snprintf(boot_rec, sizeof(boot_rec), "%s/%s.boot", dir, vm_id);
   snprintf(sock, sizeof(sock), "%s/%s.sock", dir, vm_id);
   sigemptyset(&mask);
