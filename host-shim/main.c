@@ -18,7 +18,7 @@
 
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
-#include "events.h"
+#include "publish.h"
 #include "fusebind.h"
 #include "hooks.h"
 #include "pool.h"
@@ -29,6 +29,7 @@
 #include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
+#include "unix_socket.h"
 
 extern char **environ;
 
@@ -136,11 +137,8 @@ static int die(const char *what, runm_error_t err)
 
 static bool socket_alive(const char *path)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) return false;
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+  cleanup_close int fd = runm_unix_connect(path, SOCK_STREAM, NULL);
+  return fd >= 0;
 }
 
 static int write_file(const char *path, const char *content, runm_error_t *err)

@@ -33,6 +33,7 @@
 #include "runm/v1/guest.pb-c.h"
 #include "shim.h"
 #include "vm_info.h"
+#include "unix_socket.h"
 
 extern char **environ;
 
@@ -112,8 +113,7 @@ static int claim_decode(const char *buf, size_t len, struct pool_claim *c, runm_
 
 static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  cleanup_close int fd = runm_unix_connect(sock, SOCK_SEQPACKET, NULL);
   struct timeval tv = {.tv_sec = CLAIM_TIMEOUT_MS / 1000};
   char cbuf[CMSG_SPACE(sizeof(int))] = {0}, reply[512];
   struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
@@ -121,9 +121,7 @@ static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
   struct cmsghdr *cm;
   ssize_t n;
 
-  if (fd < 0 || strlen(sock) >= sizeof(addr.sun_path)) return 0;
-  memcpy(addr.sun_path, sock, strlen(sock) + 1);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) return 0;
+  if (fd < 0) return 0;
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   cm = CMSG_FIRSTHDR(&mh);
@@ -358,6 +356,7 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
   vc.id = vm_id;
   vc.shares = &share;
   vc.n_shares = 1;
+  vc.late_mounts = true; /* the claim binds the task's dirs into the share */
   pv->mem_mib = vc.mem_mib;
   pv->vcpus = vc.vcpus;
   /* The hooks' channel is fixed at boot; its allow-list comes at Create. */
@@ -456,19 +455,11 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
     ret = -1;
     goto out;
   }
-  cfd_listen = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (cfd_listen < 0 || strlen(sock) >= sizeof(addr.sun_path)) {
-      ret = runm_make_error(err, cfd_listen < 0 ? errno : ENAMETOOLONG, "claim socket `%s`", sock);
-      goto out;
-    }
-    memcpy(addr.sun_path, sock, strlen(sock) + 1);
-    umask(077);
-    if (bind(cfd_listen, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(cfd_listen, 8) < 0) {
-      ret = runm_make_error(err, errno, "claim socket `%s`", sock);
-      goto out;
-    }
+  umask(077);
+  cfd_listen = runm_unix_listen(sock, SOCK_SEQPACKET, 8, err);
+  if (cfd_listen < 0) {
+    ret = runm_error_wrap(err, "claim socket");
+    goto out;
   }
   runm_log(log, RUNM_LOG_INFO, "pooled VM %s ready in %.3f s", vm_id,
            (pv->vm->ready_ns - pv->vm->spawn_ns) / 1e9);

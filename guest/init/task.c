@@ -16,7 +16,7 @@
 #include "handlers.h"
 #include "init.h"
 #include "runc.h"
-#include "stats.h"
+#include "cgroup_stats.h"
 #include "stdio_relay.h"
 #include "tty.h"
 #include "runm/v1/guest.pb-c.h"

@@ -1,7 +1,7 @@
 /* stdio relay between containerd's FIFOs and the guest's Stdio stream.
  * Writes to the FIFOs are blocking: that is the flow control, all the way
  * back to the container's pipe in the guest. */
-#include "io.h"
+#include "stdio_relay.h"
 
 #include <errno.h>
 #include <fcntl.h>

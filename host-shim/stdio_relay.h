@@ -2,8 +2,8 @@
  * clients use (file:///path appends to a file; binary:///path?k=v runs a
  * logging binary, nerdctl's default), relayed to and from the guest's Stdio
  * stream. */
-#ifndef SHIM_IO_H
-#define SHIM_IO_H
+#ifndef SHIM_STDIO_RELAY_H
+#define SHIM_STDIO_RELAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
