@@ -22,7 +22,9 @@ PROTOC_C ?= protoc-c
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wswitch-default -Wno-unused-parameter
-BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -Ilib -I$(BUILD)/gen
+# lib/ holds four libraries; a binary links only those it uses (see LIBS below).
+LIB_INC := -Ilib/core -Ilib/rpc -Ilib/ttrpc -Ilib/vm
+BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(LIB_INC) -I$(BUILD)/gen
 GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c 2>/dev/null)
 GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
@@ -59,11 +61,27 @@ PROTO_GEN := $(patsubst proto/%.proto,%.pb-c,$(PROTOS)) $(patsubst %.proto,%.pb-
 PROTO_C := $(addprefix $(GEN)/,$(addsuffix .c,$(PROTO_GEN)))
 PROTO_H := $(PROTO_C:.c=.h)
 
-# librunm: what several binaries share.
-LIB_SRCS := $(wildcard lib/*.c)
-LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
-            $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
-LIBRUNM := $(BUILD)/librunm.a
+# The shared libraries, one folder and one archive each:
+#   core   errors, logging, cleanup, whole-buffer I/O, kernel command line
+#   rpc    gRPC server/client/proxy on protobuf-c (host and guest)
+#   ttrpc  containerd's ttrpc (the shim only)
+#   vm     the VM launcher and its records (host only)
+#   pb     the generated protobuf-c code
+# Each depends only on those before it (vm uses rpc for the first Ping).
+LIB_NAMES := core rpc ttrpc vm
+lib_srcs = $(wildcard lib/$(1)/*.c)
+lib_objs = $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(call lib_srcs,$(1)))
+LIB_HDRS := $(wildcard lib/*/*.h)
+LIBCORE := $(BUILD)/lib/librunm-core.a
+LIBRPC := $(BUILD)/lib/librunm-rpc.a
+LIBTTRPC := $(BUILD)/lib/librunm-ttrpc.a
+LIBVM := $(BUILD)/lib/librunm-vm.a
+LIBPB := $(BUILD)/lib/librunm-pb.a
+PB_OBJS := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+# Link lines, most dependent library first.
+LIBS_SHIM := $(LIBVM) $(LIBTTRPC) $(LIBRPC) $(LIBPB) $(LIBCORE)
+LIBS_CTL := $(LIBVM) $(LIBRPC) $(LIBPB) $(LIBCORE)
+LIBS_ALL := $(LIBS_SHIM)
 
 RUNMCTL_SRCS := $(wildcard runmctl/*.c)
 SHIM_SRCS := $(wildcard host-shim/*.c)
@@ -75,7 +93,7 @@ BINDFS_SRCS := $(wildcard bindfs/*.c)
 # What runm-bindfs's unit tests link: the pure parts.
 BINDFS_PURE := bindfs/map.c bindfs/options.c
 # The mounter is static and syscall-only: it links these few lib files directly.
-MOUNTER_LIB := lib/error.c lib/cmdline.c
+MOUNTER_LIB := lib/core/error.c lib/core/cmdline.c
 
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
@@ -108,59 +126,65 @@ $(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: $(PROTO_SYS)/go
 	$(PROTOC_C) --proto_path=$(PROTO_SYS) --c_out=$(GEN) $<
 
 # ---- host objects ----
-$(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(wildcard lib/*.h)
+$(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
-$(LIBRUNM): $(LIB_OBJS)
+$(LIBCORE): $(call lib_objs,core)
+$(LIBRPC): $(call lib_objs,rpc)
+$(LIBTTRPC): $(call lib_objs,ttrpc)
+$(LIBVM): $(call lib_objs,vm)
+$(LIBPB): $(PB_OBJS)
+$(LIBCORE) $(LIBRPC) $(LIBTTRPC) $(LIBVM) $(LIBPB):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBRUNM)
+$(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBS_CTL)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBS_CTL) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
-$(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBRUNM)
+$(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBS_SHIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
-$(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBRUNM)
+$(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(FUSE_CFLAGS) -Ibindfs -o $@ $(BINDFS_SRCS) $(LIBRUNM) $(FUSE_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(FUSE_CFLAGS) -Ibindfs -o $@ $(BINDFS_SRCS) $(LIBCORE) $(FUSE_LIBS) $(HOST_LDFLAGS)
 # `mount -t fuse3.runm-bindfs` reaches mount.fuse3, which runs the program
 # named by the whole type (from the default PATH: mount(8) drops PATH).
 $(BIN)/fuse3.runm-bindfs: $(BIN)/runm-bindfs
 	ln -sf runm-bindfs $@
 
-$(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
+$(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBRUNM) $(SQFS_LIBS) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBCORE) $(SQFS_LIBS) $(HOST_LDFLAGS)
 
 # Unit tests may see internals of the component they test.
-$(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
+$(BUILD)/test/test_%: test/unit/test_%.c $(LIBS_ALL) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBS_ALL) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
 # The shim's bind mounts (rootfs.c, fusebind.c) with the real runm-bindfs.
 $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootfs.c host-shim/fusebind.c \
-    host-shim/config.c $(wildcard host-shim/*.h) $(LIBRUNM) test/unit/tap.h $(BIN)/runm-bindfs
+    host-shim/config.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h $(BIN)/runm-bindfs
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
-	  $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
-$(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBRUNM) test/unit/tap.h
+$(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Itest/unit -Ibindfs -o $@ $< $(BINDFS_PURE) $(LIBRUNM) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ibindfs -o $@ $< $(BINDFS_PURE) $(LIBCORE) $(HOST_LDFLAGS)
 
 # ---- guest binaries (never sanitized) ----
-$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(wildcard lib/*.h)
+$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -c -o $@ $<
 $(GUEST_BUILD)/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
-GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
+# The guest links core and rpc (and the generated code), never ttrpc or vm.
+GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(call lib_srcs,core) $(call lib_srcs,rpc)) \
                   $(addprefix $(GUEST_BUILD)/obj/gen/,$(addsuffix .o,$(PROTO_GEN)))
 $(GUEST_BUILD)/librunm.a: $(GUEST_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -233,23 +257,23 @@ endif
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_DIR := build/fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Ilib -Ibuild/gen -fno-omit-frame-pointer
-FUZZ_TTRPC_SRCS := test/fuzz/fuzz_ttrpc.c lib/ttrpc_frame.c lib/error.c \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE $(LIB_INC) -Ibuild/gen -fno-omit-frame-pointer
+FUZZ_TTRPC_SRCS := test/fuzz/fuzz_ttrpc.c lib/ttrpc/ttrpc_frame.c lib/core/error.c \
                    $(addprefix build/gen/,$(addsuffix .c,$(PROTO_GEN)))
 fuzz: $(FUZZ_DIR)/fuzz_ttrpc $(FUZZ_DIR)/fuzz_ttrpc_seeds
 	rm -rf $(FUZZ_DIR)/corpus_ttrpc && mkdir -p $(FUZZ_DIR)/corpus_ttrpc
 	$(FUZZ_DIR)/fuzz_ttrpc_seeds $(FUZZ_DIR)/corpus_ttrpc
 	$(FUZZ_DIR)/fuzz_ttrpc -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ttrpc
-$(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+$(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc/ttrpc.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
-$(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+$(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc/ttrpc.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_WRITE_SEEDS -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
 # `make fuzz-ports`: the published-ports parser (annotation / --publish
 # text), seeded with valid and invalid specs, for FUZZ_TIME seconds.
-FUZZ_PORTS_SRCS := test/fuzz/fuzz_ports.c lib/ports.c lib/error.c
+FUZZ_PORTS_SRCS := test/fuzz/fuzz_ports.c lib/vm/ports.c lib/core/error.c
 fuzz-ports: $(FUZZ_DIR)/fuzz_ports
 	rm -rf $(FUZZ_DIR)/corpus_ports && mkdir -p $(FUZZ_DIR)/corpus_ports
 	printf '8080:80' >$(FUZZ_DIR)/corpus_ports/a
@@ -257,7 +281,7 @@ fuzz-ports: $(FUZZ_DIR)/fuzz_ports
 	printf '[::1]:80:80,8080:80/sctp,,1.2.3:4:5' >$(FUZZ_DIR)/corpus_ports/c
 	$(FUZZ_DIR)/fuzz_ports -max_total_time=$(FUZZ_TIME) -max_len=4200 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ports
-$(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
+$(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_PORTS_SRCS)
 
