@@ -24,7 +24,9 @@ PROTOC_C ?= protoc-c
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wswitch-default -Wno-unused-parameter
-BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -Ilib -I$(BUILD)/gen
+# lib/ holds four libraries; a binary links only those it uses (see LIBS below).
+LIB_INC := -Ilib/core -Ilib/rpc -Ilib/ttrpc -Ilib/vm
+BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(LIB_INC) -I$(BUILD)/gen
 GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c 2>/dev/null)
 GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
@@ -79,11 +81,29 @@ PROTO_GEN := $(patsubst proto/%.proto,%.pb-c,$(PROTOS)) $(patsubst %.proto,%.pb-
 PROTO_C := $(addprefix $(GEN)/,$(addsuffix .c,$(PROTO_GEN)))
 PROTO_H := $(PROTO_C:.c=.h)
 
-# librunm: what several binaries share.
-LIB_SRCS := $(wildcard lib/*.c)
-LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
-            $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
-LIBRUNM := $(BUILD)/librunm.a
+# The shared libraries, one folder and one archive each:
+#   core   errors, logging, cleanup, whole-buffer I/O, kernel command line
+#   rpc    gRPC server/client/proxy on protobuf-c (host and guest)
+#   ttrpc  containerd's ttrpc (the shim only)
+#   vm     the VM launcher and its records (host only)
+#   pb     the generated protobuf-c code
+# Each depends only on those before it (vm uses rpc for the first Ping).
+LIB_NAMES := core rpc ttrpc vm
+lib_srcs = $(wildcard lib/$(1)/*.c)
+lib_objs = $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(call lib_srcs,$(1)))
+LIB_HDRS := $(wildcard lib/*/*.h)
+LIBCORE := $(BUILD)/lib/librunm-core.a
+LIBRPC := $(BUILD)/lib/librunm-rpc.a
+LIBTTRPC := $(BUILD)/lib/librunm-ttrpc.a
+LIBVM := $(BUILD)/lib/librunm-vm.a
+LIBPB := $(BUILD)/lib/librunm-pb.a
+PB_OBJS := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+# Link lines, most dependent library first.
+LIBS_SHIM := $(LIBVM) $(LIBTTRPC) $(LIBRPC) $(LIBPB) $(LIBCORE)
+LIBS_CTL := $(LIBVM) $(LIBRPC) $(LIBPB) $(LIBCORE)
+# What guest code links (its unit tests run it on the host).
+LIBS_GUEST := $(LIBRPC) $(LIBPB) $(LIBCORE)
+LIBS_ALL := $(LIBS_SHIM)
 
 RUNMCTL_SRCS := $(wildcard runmctl/*.c)
 SHIM_SRCS := $(wildcard host-shim/*.c)
@@ -95,7 +115,7 @@ BINDFS_SRCS := $(wildcard bindfs/*.c)
 # What runm-bindfs's unit tests link: the pure parts.
 BINDFS_PURE := bindfs/map.c bindfs/options.c
 # The mounter is static and syscall-only: it links these few lib files directly.
-MOUNTER_LIB := lib/error.c lib/cmdline.c
+MOUNTER_LIB := lib/core/error.c lib/core/cmdline.c
 
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
@@ -129,79 +149,85 @@ $(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: $(PROTO_SYS)/go
 	$(PROTOC_C) --proto_path=$(PROTO_SYS) --c_out=$(GEN) $<
 
 # ---- host objects ----
-$(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(wildcard lib/*.h)
+$(BUILD)/obj/lib/%.o: lib/%.c $(PROTO_H) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
-$(LIBRUNM): $(LIB_OBJS)
+$(LIBCORE): $(call lib_objs,core)
+$(LIBRPC): $(call lib_objs,rpc)
+$(LIBTTRPC): $(call lib_objs,ttrpc)
+$(LIBVM): $(call lib_objs,vm)
+$(LIBPB): $(PB_OBJS)
+$(LIBCORE) $(LIBRPC) $(LIBTTRPC) $(LIBVM) $(LIBPB):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBRUNM)
+$(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBS_CTL)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Irunmctl -o $@ $(RUNMCTL_SRCS) $(LIBS_CTL) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
-$(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBRUNM)
+$(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBS_SHIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBRUNM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 
-$(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBRUNM)
+$(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(FUSE_CFLAGS) -Ibindfs -o $@ $(BINDFS_SRCS) $(LIBRUNM) $(FUSE_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(FUSE_CFLAGS) -Ibindfs -o $@ $(BINDFS_SRCS) $(LIBCORE) $(FUSE_LIBS) $(HOST_LDFLAGS)
 # `mount -t fuse3.runm-bindfs` reaches mount.fuse3, which runs the program
 # named by the whole type (from the default PATH: mount(8) drops PATH).
 $(BIN)/fuse3.runm-bindfs: $(BIN)/runm-bindfs
 	ln -sf runm-bindfs $@
 
-$(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBRUNM)
+$(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBRUNM) $(SQFS_LIBS) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itools/mkimage -o $@ $(MKIMAGE_SRCS) $(LIBCORE) $(SQFS_LIBS) $(HOST_LDFLAGS)
 
 # Unit tests may see internals of the component they test.
-$(BUILD)/test/test_%: test/unit/test_%.c $(LIBRUNM) test/unit/tap.h
+$(BUILD)/test/test_%: test/unit/test_%.c $(LIBS_ALL) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBRUNM) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBS_ALL) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
 # The shim's bind mounts (rootfs.c, fusebind.c) with the real runm-bindfs.
 $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootfs.c host-shim/fusebind.c \
-    host-shim/config.c $(wildcard host-shim/*.h) $(LIBRUNM) test/unit/tap.h $(BIN)/runm-bindfs
+    host-shim/config.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h $(BIN)/runm-bindfs
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
-	  $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # The shim's names and spec reading (names.c, spec.c).
 $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c \
-    $(wildcard host-shim/*.h) $(LIBRUNM) test/unit/tap.h
+    $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c \
-	  $(LIBRUNM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
-$(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBRUNM) test/unit/tap.h
+$(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Itest/unit -Ibindfs -o $@ $< $(BINDFS_PURE) $(LIBRUNM) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ibindfs -o $@ $< $(BINDFS_PURE) $(LIBCORE) $(HOST_LDFLAGS)
 
 # guest/init's tests: test_init_FILE.c may #include guest/init/FILE.c to
 # reach its static parsers; every other init source (not main.c) comes from
 # an archive, so only what the test calls is linked in.
 INIT_TEST_LIB := $(BUILD)/init-test.a
 INIT_TEST_OBJS := $(patsubst guest/init/%.c,$(BUILD)/obj/init/%.o,$(filter-out guest/init/main.c,$(INIT_SRCS)))
-$(BUILD)/obj/init/%.o: guest/init/%.c $(wildcard guest/init/*.h) $(PROTO_H) $(wildcard lib/*.h)
+$(BUILD)/obj/init/%.o: guest/init/%.c $(wildcard guest/init/*.h) $(PROTO_H) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Iguest/init -c -o $@ $<
 $(INIT_TEST_LIB): $(INIT_TEST_OBJS)
 	rm -f $@ && ar rcs $@ $^
-$(BUILD)/test/test_init_%: test/unit/test_init_%.c $(INIT_TEST_LIB) $(wildcard guest/init/*.c) $(LIBRUNM) $(wildcard test/unit/*.h)
+$(BUILD)/test/test_init_%: test/unit/test_init_%.c $(INIT_TEST_LIB) $(wildcard guest/init/*.c) $(LIBS_GUEST) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Itest/unit -Iguest/init -o $@ $< $(INIT_TEST_LIB) $(LIBRUNM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Iguest/init -o $@ $< $(INIT_TEST_LIB) $(LIBS_GUEST) $(GRPC_LIBS) $(HOST_LDFLAGS)
 
 # ---- guest binaries (never sanitized) ----
-$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(wildcard lib/*.h)
+$(GUEST_BUILD)/obj/lib/%.o: lib/%.c $(addprefix build/gen/,$(addsuffix .h,$(PROTO_GEN))) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -c -o $@ $<
 $(GUEST_BUILD)/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
-GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(LIB_SRCS)) \
+# The guest links core and rpc (and the generated code), never ttrpc or vm.
+GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_BUILD)/obj/lib/%.o,$(call lib_srcs,core) $(call lib_srcs,rpc)) \
                   $(addprefix $(GUEST_BUILD)/obj/gen/,$(addsuffix .o,$(PROTO_GEN)))
 $(GUEST_BUILD)/librunm.a: $(GUEST_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -230,7 +256,7 @@ $(GUEST_BUILD)/obj/proxy/host.pb-c.o: build/gen/runm/v1/host.pb-c.c build/gen/ru
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Os -Ibuild/gen -Wno-missing-prototypes -c -o $@ $<
 # Like the mounter, it links the few lib files it needs directly.
-PROXY_LIB := lib/error.c lib/unix_socket.c
+PROXY_LIB := lib/core/error.c lib/core/unix_socket.c
 $(GUEST_BUILD)/runm-fork-exec-proxy: $(PROXY_SRCS) $(PROXY_LIB) $(GUEST_BUILD)/obj/proxy/host.pb-c.o build/gen/runm/v1/host.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Os -static -s -Ibuild/gen -o $@ $(PROXY_SRCS) $(PROXY_LIB) $(GUEST_BUILD)/obj/proxy/host.pb-c.o \
@@ -277,23 +303,23 @@ endif
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_DIR := build/fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Ilib -Ibuild/gen -fno-omit-frame-pointer
-FUZZ_TTRPC_SRCS := test/fuzz/fuzz_ttrpc.c lib/ttrpc_frame.c lib/error.c \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE $(LIB_INC) -Ibuild/gen -fno-omit-frame-pointer
+FUZZ_TTRPC_SRCS := test/fuzz/fuzz_ttrpc.c lib/ttrpc/ttrpc_frame.c lib/core/error.c \
                    $(addprefix build/gen/,$(addsuffix .c,$(PROTO_GEN)))
 fuzz: $(FUZZ_DIR)/fuzz_ttrpc $(FUZZ_DIR)/fuzz_ttrpc_seeds
 	rm -rf $(FUZZ_DIR)/corpus_ttrpc && mkdir -p $(FUZZ_DIR)/corpus_ttrpc
 	$(FUZZ_DIR)/fuzz_ttrpc_seeds $(FUZZ_DIR)/corpus_ttrpc
 	$(FUZZ_DIR)/fuzz_ttrpc -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ttrpc
-$(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+$(FUZZ_DIR)/fuzz_ttrpc: $(FUZZ_TTRPC_SRCS) lib/ttrpc/ttrpc.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
-$(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc.h
+$(FUZZ_DIR)/fuzz_ttrpc_seeds: $(FUZZ_TTRPC_SRCS) lib/ttrpc/ttrpc.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_WRITE_SEEDS -o $@ $(FUZZ_TTRPC_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
 # `make fuzz-ports`: the published-ports parser (annotation / --publish
 # text), seeded with valid and invalid specs, for FUZZ_TIME seconds.
-FUZZ_PORTS_SRCS := test/fuzz/fuzz_ports.c lib/ports.c lib/error.c
+FUZZ_PORTS_SRCS := test/fuzz/fuzz_ports.c lib/vm/ports.c lib/core/error.c
 fuzz-ports: $(FUZZ_DIR)/fuzz_ports
 	rm -rf $(FUZZ_DIR)/corpus_ports && mkdir -p $(FUZZ_DIR)/corpus_ports
 	printf '8080:80' >$(FUZZ_DIR)/corpus_ports/a
@@ -301,7 +327,7 @@ fuzz-ports: $(FUZZ_DIR)/fuzz_ports
 	printf '[::1]:80:80,8080:80/sctp,,1.2.3:4:5' >$(FUZZ_DIR)/corpus_ports/c
 	$(FUZZ_DIR)/fuzz_ports -max_total_time=$(FUZZ_TIME) -max_len=4200 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_ports
-$(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
+$(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_PORTS_SRCS)
 
@@ -311,7 +337,7 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/ports.h
 #                 the RunHook request, through the rpc layer's budgeted decoder
 #   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
 #   fuzz-claim    the pool claim message (pool.c)
-#   fuzz-cmdline  the kernel command-line parser (lib/cmdline.c)
+#   fuzz-cmdline  the kernel command-line parser (lib/core/cmdline.c)
 # fuzz_hookreq and fuzz_claim #include the shim file whose static parser
 # they drive and link the rest of the shim and lib, built here with
 # coverage (main.c's main renamed: libFuzzer brings its own).
@@ -324,17 +350,17 @@ fuzz_shim_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(LIB_SRCS) $(PROTO_C) $(filter-
 $(FUZZ_OBJ)/%.o: %.c $(PROTO_H) $(wildcard lib/*.h host-shim/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(if $(filter host-shim/main.c,$<),-Dmain=runm_shim_main) -c -o $@ $<
-FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c lib/rpc_decode.c lib/log.c lib/error.c $(PROTO_C)
-$(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc.h lib/rpc_codec.h lib/log.h
+FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c lib/rpc/rpc_decode.c lib/core/log.c lib/core/error.c $(PROTO_C)
+$(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc/rpc.h lib/rpc/rpc_codec.h lib/core/log.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
 $(FUZZ_DIR)/fuzz_hookreq: test/fuzz/fuzz_hookreq.c host-shim/hooks.c $(call fuzz_shim_objs,host-shim/hooks.c)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS)
 $(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool.c $(call fuzz_shim_objs,host-shim/pool.c)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool.c) $(GRPC_LIBS)
-$(FUZZ_DIR)/fuzz_cmdline: test/fuzz/fuzz_cmdline.c lib/cmdline.c lib/error.c lib/cmdline.h
+$(FUZZ_DIR)/fuzz_cmdline: test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c lib/core/cmdline.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ test/fuzz/fuzz_cmdline.c lib/cmdline.c lib/error.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c
 fuzz-replies: $(FUZZ_DIR)/fuzz_guest_replies
 	rm -rf $(FUZZ_DIR)/corpus_replies && mkdir -p $(FUZZ_DIR)/corpus_replies
 	FUZZ_WRITE_SEEDS=$(FUZZ_DIR)/corpus_replies $<

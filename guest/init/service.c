@@ -22,6 +22,7 @@
 #include "reaper.h"
 #include "stdio_relay.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
 
 int64_t init_boottime_ns(void)
@@ -188,32 +189,29 @@ static int do_stdio(void *opaque, struct runm_rpc_call *call, const ProtobufCMes
   return stdio_serve(ctx->registry, call, err);
 }
 
-#define UNARY(name, req, resp, fn)                                                                 \
-  {"/runm.v1.Guest/" name, RUNM_RPC_UNARY, &runm__v1__##req##__descriptor,                         \
-   &runm__v1__##resp##__descriptor, fn, NULL}
-
-static const struct runm_rpc_method methods[] = {
-    UNARY("Ping", ping_request, ping_response, do_ping),
-    UNARY("Info", info_request, info_response, do_info),
-    UNARY("Prepare", prepare_request, empty, svc_prepare),
-    UNARY("Create", create_request, create_response, svc_create),
-    UNARY("Start", start_request, start_response, svc_start),
-    UNARY("Exec", exec_request, empty, svc_exec),
-    UNARY("Kill", kill_request, empty, svc_kill),
-    UNARY("Delete", delete_request, delete_response, svc_delete),
-    UNARY("State", state_request, state_response, svc_state),
-    UNARY("Pids", pids_request, pids_response, svc_pids),
-    UNARY("Pause", container_request, empty, svc_pause),
-    UNARY("Resume", container_request, empty, svc_resume),
-    UNARY("Update", update_request, empty, svc_update),
-    UNARY("Stats", container_request, stats_response, svc_stats),
-    UNARY("Wait", wait_request, wait_response, svc_wait),
-    UNARY("ResizePty", resize_pty_request, empty, svc_resize_pty),
-    UNARY("CloseStdin", process_request, empty, svc_close_stdin),
-    {"/runm.v1.Guest/Events", RUNM_RPC_SERVER_STREAM, &runm__v1__events_request__descriptor,
-     &runm__v1__event__descriptor, NULL, do_events},
-    {"/runm.v1.Guest/Stdio", RUNM_RPC_BIDI, &runm__v1__stdio_in__descriptor,
-     &runm__v1__stdio_out__descriptor, NULL, do_stdio},
+/* Every runm.v1.Guest method; paths and message types come from the
+ * generated service descriptor (rpc_service.h). */
+#define UNARY(name, fn) {name, RUNM_RPC_UNARY, fn, NULL}
+static const struct runm_rpc_handler handlers[] = {
+    UNARY("Ping", do_ping),
+    UNARY("Info", do_info),
+    UNARY("Prepare", svc_prepare),
+    UNARY("Create", svc_create),
+    UNARY("Start", svc_start),
+    UNARY("Exec", svc_exec),
+    UNARY("Kill", svc_kill),
+    UNARY("Delete", svc_delete),
+    UNARY("State", svc_state),
+    UNARY("Pids", svc_pids),
+    UNARY("Pause", svc_pause),
+    UNARY("Resume", svc_resume),
+    UNARY("Update", svc_update),
+    UNARY("Stats", svc_stats),
+    UNARY("Wait", svc_wait),
+    UNARY("ResizePty", svc_resize_pty),
+    UNARY("CloseStdin", svc_close_stdin),
+    {"Events", RUNM_RPC_SERVER_STREAM, NULL, do_events},
+    {"Stdio", RUNM_RPC_BIDI, NULL, do_stdio},
 };
 
 static void on_call(void *opaque, const char *method)
@@ -228,8 +226,7 @@ static void on_call(void *opaque, const char *method)
 int init_service_start(struct init_ctx *ctx, runm_error_t *err)
 {
   struct runm_rpc_server_config cfg = {
-      .methods = methods,
-      .n_methods = sizeof(methods) / sizeof(methods[0]),
+      .n_methods = sizeof(handlers) / sizeof(handlers[0]),
       .opaque = ctx,
       .on_call = on_call,
       /* The client is the host's shim, which the guest trusts: keep every
@@ -237,6 +234,7 @@ int init_service_start(struct init_ctx *ctx, runm_error_t *err)
       .max_calls = RUNM_RPC_UNLIMITED,
       .client_timeout_ms = RUNM_RPC_UNLIMITED,
   };
+  struct runm_rpc_method *methods;
   struct runm_rpc_server *srv;
 
   /* These, like the server, live as long as PID 1. */
@@ -245,6 +243,10 @@ int init_service_start(struct init_ctx *ctx, runm_error_t *err)
   ctx->registry = registry_new(ctx->reaper, ctx->events, &ctx->log, err);
   if (ctx->registry == NULL) return -1;
   if (oom_watch_start(ctx->registry, err) < 0) return -1;
+  /* The table, like the server, lives as long as PID 1. */
+  if (runm_rpc_methods_build(&runm__v1__guest__descriptor, handlers, cfg.n_methods, &methods, err) < 0)
+    return -1;
+  cfg.methods = methods;
   srv = runm_rpc_server_new(&cfg, err);
   if (srv == NULL) return -1;
   if (runm_rpc_server_listen_unix(srv, INIT_RPC_SOCKET, err) < 0 ||

@@ -1,4 +1,4 @@
-/* libFuzzer target for the kernel command-line parser (lib/cmdline.c),
+/* libFuzzer target for the kernel command-line parser (lib/core/cmdline.c),
  * which the guest's mounter and init use on whatever command line they were
  * booted with. The first byte picks the output buffer size, the rest is the
  * command line. Besides not crashing: only 1, 0 or -ENAMETOOLONG come back;

@@ -1,4 +1,4 @@
-/* libFuzzer target for the published-ports parser (lib/ports.c): what a
+/* libFuzzer target for the published-ports parser (lib/vm/ports.c): what a
  * spec annotation or a --publish argument controls. Besides not crashing:
  * every accepted entry formats to text the parser accepts again with the
  * same result (a round trip), and every field is in range. */

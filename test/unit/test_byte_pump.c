@@ -1,4 +1,4 @@
-/* Unit tests for lib/byte_pump.c: both directions, integrity under load,
+/* Unit tests for lib/core/byte_pump.c: both directions, integrity under load,
  * a stalled direction not stalling the other, EOF and stop. */
 #include <errno.h>
 #include <fcntl.h>

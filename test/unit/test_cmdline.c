@@ -1,4 +1,4 @@
-/* Unit tests for lib/cmdline.c: kernel command line lookups. */
+/* Unit tests for lib/core/cmdline.c: kernel command line lookups. */
 #include <errno.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests for lib/ports.c: the published-ports syntax. */
+/* Unit tests for lib/vm/ports.c: the published-ports syntax. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lib/unix_socket.c: AF_UNIX connect and listen by path. */
+/* Unit tests for lib/core/unix_socket.c: AF_UNIX connect and listen by path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The runm.* kernel command-line keys: the host writes them (lib/vm.c builds
+/* The runm.* kernel command-line keys: the host writes them (lib/vm/vm.c builds
  * the command line), the guest reads them (guest/mounter, guest/init). One
  * spelling for both sides, so a renamed key cannot silently stop meaning
  * anything. The values' formats are the boot contract in docs/guest-boot.md.

@@ -1,6 +1,6 @@
 /* Internal to the ttrpc server: the structures its two halves share
  * (ttrpc_server.c: calls, deadlines, lifecycle; ttrpc_conn.c: sockets,
- * connections, frames). Not for users: they see lib/ttrpc.h. */
+ * connections, frames). Not for users: they see lib/ttrpc/ttrpc.h. */
 #ifndef RUNM_TTRPC_INTERNAL_H
 #define RUNM_TTRPC_INTERNAL_H
 

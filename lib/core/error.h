@@ -1,7 +1,12 @@
 /* Errors as values (crun's convention): a fallible function takes
  * `runm_error_t *err` last, fills it and returns a negative value. Callers add
  * context with runm_error_wrap() or pass it up; only main and the RPC boundary
- * turn an error into text, an exit code or a status. */
+ * turn an error into text, an exit code or a status.
+ *
+ * Out of memory (one policy, xalloc.h): a small, fixed-size allocation that
+ * fails aborts with a message (runm_xmalloc & co.); anything whose size a
+ * peer or a user chooses is capped first and, if still refused, returned as
+ * an error value like any other. */
 #ifndef RUNM_ERROR_H
 #define RUNM_ERROR_H
 
