@@ -182,6 +182,8 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
    * console.log (vm_console.c); a file chardev would grow without bound. */
   add(&b, "-chardev");
   add(&b, "stdio,id=console,signal=off");
+  add(&b, "-serial");
+  add(&b, "chardev:console");
   /* Names the state dir on QEMU's command line, as the console file did:
    * `pgrep -f <state dir>` finds a VM's QEMU. (Not a -pidfile: QEMU cannot
    * write its state dir, vm_spawn.c.) */

@@ -196,12 +196,12 @@ if want_case loopback; then
   # guest kernel sends the frames to slirp), then 169.254.169.254.
   ID=hc-loop
   TCTR run --rm --privileged --runtime "$RT" "$IMAGE" "$ID" sh -c "
-    echo via-host: \$(wget -q -T 5 -O - http://10.0.2.2:$LP/ 2>&1)
+    echo via-host: \$(timeout 10 wget -q -O - http://10.0.2.2:$LP/ 2>&1)
     echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet; echo 1 >/proc/sys/net/ipv4/conf/eth0/route_localnet
     ip route del table local 127.0.0.1 dev lo; ip route del table local 127.0.0.0/8 dev lo
     ip route add 127.0.0.1/32 via 10.0.2.2 dev eth0 && echo routed
-    echo via-raw: \$(wget -q -T 5 -O - http://127.0.0.1:$LP/ 2>&1)
-    echo via-meta: \$(wget -q -T 5 -O - http://169.254.169.254:$LP/ 2>&1)" \
+    echo via-raw: \$(timeout 10 wget -q -O - http://127.0.0.1:$LP/ 2>&1)
+    echo via-meta: \$(timeout 10 wget -q -O - http://169.254.169.254:$LP/ 2>&1)" \
     </dev/null >"$TMP/loop.out" 2>&1
   sed 's/^/# guest: /' "$TMP/loop.out"
   if grep -q "^via-host:" "$TMP/loop.out" && ! grep -q "^via-host: hc-secret" "$TMP/loop.out"; then
@@ -218,7 +218,7 @@ if want_case loopback; then
   else not_ok "169.254.169.254 is not reachable" "$(grep via-meta "$TMP/loop.out")"; fi
   ID=hc-loop-opt
   TCTR run --rm --runtime "$RT" --annotation io.runm.host-loopback=true "$IMAGE" "$ID" sh -c \
-    "echo via-host: \$(wget -q -T 5 -O - http://10.0.2.2:$LP/ 2>&1)" </dev/null >"$TMP/loopopt.out" 2>&1
+    "echo via-host: \$(timeout 10 wget -q -O - http://10.0.2.2:$LP/ 2>&1)" </dev/null >"$TMP/loopopt.out" 2>&1
   if grep -q "^via-host: hc-secret" "$TMP/loopopt.out"; then
     ok "with io.runm.host-loopback=true the container reaches the host's 127.0.0.1 as 10.0.2.2"
   else not_ok "with io.runm.host-loopback=true the container reaches the host's 127.0.0.1" "$(cat "$TMP/loopopt.out")"; fi

@@ -132,7 +132,7 @@ if want_case fetch; then
   # The default, as Docker's: the host's loopback is not the container's.
   ID=net-noloop IDS+=("$ID")
   TCTR run --rm --runtime "$RT" "$IMAGE" "$ID" sh -c \
-    "wget -q -T 5 -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?" </dev/null >"$TMP/noloop.out" 2>&1
+    "timeout 10 wget -q -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?" </dev/null >"$TMP/noloop.out" 2>&1
   if grep -q "^rc=[1-9]" "$TMP/noloop.out" && ! grep -qF "$(head -c 40 "$TMP/www/hello.txt")" "$TMP/noloop.out"; then
     ok "by default a container does not reach the host's 127.0.0.1 as 10.0.2.2"
   else not_ok "by default a container does not reach the host's 127.0.0.1" "$(head -c 300 "$TMP/noloop.out")"; fi

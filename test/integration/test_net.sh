@@ -212,7 +212,7 @@ else not_ok "the published port is released with the VM"; fi
 # ---- the default: no host loopback, no link-local --------------------------
 if "$RUNMCTL" vm start --id net3 --share "$TMP" >/dev/null 2>"$TMP/start3.err"; then
   ok "vm start without --host-loopback"
-  bundle "$B/noloop" sh -c "wget -q -T 5 -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?; wget -q -T 5 -O - http://169.254.169.254/ 2>&1; echo rc=\$?"
+  bundle "$B/noloop" sh -c "timeout 10 wget -q -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?; timeout 10 wget -q -O - http://169.254.169.254/ 2>&1; echo rc=\$?"
   "$RUNMCTL" run --vm net3 --bundle "$B/noloop" >"$TMP/noloop.out" 2>&1
   if [ "$(grep -c "^rc=[1-9]" "$TMP/noloop.out")" = 2 ] && ! grep -qF "$(head -c 40 "$TMP/www/hello.txt")" "$TMP/noloop.out"; then
     ok "by default the guest reaches neither the host's 127.0.0.1 (10.0.2.2) nor 169.254.169.254"
