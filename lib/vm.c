@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cmdline_keys.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -170,18 +171,18 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   if (plan->accel == RUNM_ACCEL_TCG) tcg_tuning(cfg, tuning, sizeof(tuning));
   clock_gettime(CLOCK_REALTIME, &now);
   n = snprintf(plan->append, sizeof(plan->append),
-               "console=ttyS0 reboot=t panic=-1 quiet%s runm.id=%s runm.transport=%s runm.port=%s "
-               "runm.vsock_port=%u runm.time=%lld.%09ld%s%s%s",
+               "console=ttyS0 reboot=t panic=-1 quiet%s " RUNM_KEY_ID "=%s " RUNM_KEY_TRANSPORT "=%s "
+               RUNM_KEY_PORT "=%s " RUNM_KEY_VSOCK_PORT "=%u " RUNM_KEY_TIME "=%lld.%09ld%s%s%s",
                tuning, cfg->id, runm_transport_name(plan->transport), RUNM_VM_RPC_PORT_NAME,
                RUNM_VM_VSOCK_PORT, (long long)now.tv_sec, now.tv_nsec,
-               cfg->debug ? " runm.debug=1" : "", cfg->extra_append ? " " : "",
+               cfg->debug ? " " RUNM_KEY_DEBUG "=1" : "", cfg->extra_append ? " " : "",
                cfg->extra_append ? cfg->extra_append : "");
   if (n < 0 || (size_t)n >= sizeof(plan->append))
     return runm_make_error(err, E2BIG, "kernel command line is too long");
   {
     /* guest/init/net.c reads it; slirp's addresses are the guest's defaults. */
     size_t used = strlen(plan->append);
-    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.net=%s",
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " " RUNM_KEY_NET "=%s",
                  runm_net_mode_name(cfg->net));
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long");
@@ -195,7 +196,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
      * host's VMs. */
     plan->host_vsock_port = plan->vsock_cid;
     n = snprintf(plan->append + used, sizeof(plan->append) - used,
-                 " runm.host_port=%s runm.host_vsock_port=%u", RUNM_VM_HOST_PORT_NAME,
+                 " " RUNM_KEY_HOST_PORT "=%s " RUNM_KEY_HOST_VSOCK_PORT "=%u", RUNM_VM_HOST_PORT_NAME,
                  plan->host_vsock_port);
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long");
@@ -207,7 +208,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
     size_t used = strlen(plan->append);
     const char *gp = cfg->shares[i].guest_path ? cfg->shares[i].guest_path : cfg->shares[i].path;
     if (runm_vm_share_check(cfg->shares[i].path, err) < 0 || runm_vm_share_check(gp, err) < 0) return -1;
-    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.share%zu=%s:%s", i,
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " " RUNM_KEY_SHARE "%zu=%s:%s", i,
                  cfg->shares[i].readonly ? "ro" : "rw", gp);
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long for the shares");
