@@ -77,8 +77,9 @@ struct runm_rpc_server_config {
    * RESOURCE_EXHAUSTED before any thread starts for it. Each running call
    * holds at most two threads, so threads stay under 2 * max_calls + 1.
    * client_timeout_ms: the request of a unary or server-streaming call must
-   * arrive, and the final response and status must be written, within this;
-   * otherwise the call is cancelled (DEADLINE_EXCEEDED) and its slot freed. */
+   * arrive within this, and the final response and status be taken within
+   * RUNM_RPC_SEND_TIMEOUT_FACTOR times it; otherwise the call is cancelled
+   * (DEADLINE_EXCEEDED) and its slot freed. */
   int max_calls;
   int client_timeout_ms;
 };
@@ -86,6 +87,7 @@ struct runm_rpc_server_config {
 #define RUNM_RPC_UNLIMITED (-1)
 #define RUNM_RPC_DEFAULT_MAX_CALLS 16
 #define RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS 5000
+#define RUNM_RPC_SEND_TIMEOUT_FACTOR 6
 
 struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config *cfg,
                                             runm_error_t *err);

@@ -123,9 +123,9 @@ static bool run_batch(struct runm_rpc_call *c, const grpc_op *ops, size_t n, voi
 /* run_batch for a wait that only a stalling client makes long: past the
  * server's client timeout the call is cancelled, which completes the batch
  * (failed), so the tag is always collected before returning. */
-static bool run_batch_client(struct runm_rpc_call *c, const grpc_op *ops, size_t n, void *tag)
+static bool run_batch_client(struct runm_rpc_call *c, const grpc_op *ops, size_t n, void *tag,
+                             int ms)
 {
-  int ms = c->srv->client_timeout_ms;
   grpc_event ev;
 
   if (ms <= 0) return run_batch(c, ops, n, tag);
@@ -307,7 +307,12 @@ static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *d
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &cancelled;
   }
-  run_batch_client(c, ops, n, &c->finish_tag);
+  /* The response may be megabytes (a hook's output) on a slow guest link:
+   * RUNM_RPC_SEND_TIMEOUT_FACTOR times the request's time to take it. */
+  run_batch_client(c, ops, n, &c->finish_tag,
+                   c->srv->client_timeout_ms > 0
+                       ? c->srv->client_timeout_ms * RUNM_RPC_SEND_TIMEOUT_FACTOR
+                       : 0);
   pthread_mutex_unlock(&c->send_lock);
   grpc_slice_unref(det);
   if (c->watching) {
@@ -346,7 +351,7 @@ static int recv_request(struct runm_rpc_call *c, ProtobufCMessage **req, runm_er
   c->sent_initial_md = true;
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &bb;
-  bool ok = run_batch_client(c, ops, 2, &c->recv_tag);
+  bool ok = run_batch_client(c, ops, 2, &c->recv_tag, c->srv->client_timeout_ms);
   pthread_mutex_unlock(&c->send_lock);
   if (!ok && c->timed_out)
     return runm_make_error(err, ETIMEDOUT, "%s: no request within %d ms", c->method_name,
