@@ -63,6 +63,18 @@ static int read_net_annotations(json_object *root, struct spec_info *info, runm_
       return runm_make_error(err, EINVAL, "annotation %s: published ports need %s=user",
                              RUNM_PORTS_ANNOTATION, RUNM_NET_ANNOTATION);
   }
+  /* Off unless asked for, as Docker does (docs/security-parts/confine.md). */
+  if (json_object_object_get_ex(ann, RUNM_HOST_LOOPBACK_ANNOTATION, &v)) {
+    const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    if (s && strcmp(s, "true") == 0) info->host_loopback = true;
+    else if (s && strcmp(s, "false") == 0) info->host_loopback = false;
+    else
+      return runm_make_error(err, EINVAL, "annotation %s must be \"true\" or \"false\"",
+                             RUNM_HOST_LOOPBACK_ANNOTATION);
+    if (info->host_loopback && info->net != RUNM_NET_USER)
+      return runm_make_error(err, EINVAL, "annotation %s: needs %s=user",
+                             RUNM_HOST_LOOPBACK_ANNOTATION, RUNM_NET_ANNOTATION);
+  }
   return 0;
 }
 

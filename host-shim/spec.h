@@ -19,6 +19,8 @@ struct spec_bind {
   bool is_dir;
 };
 
+#define RUNM_HOST_LOOPBACK_ANNOTATION "io.runm.host-loopback"
+
 struct spec_info {
   struct spec_bind binds[SPEC_MAX_BINDS];
   size_t n_binds;
@@ -31,6 +33,7 @@ struct spec_info {
   enum runm_net_mode net;
   struct runm_port_forward ports[RUNM_PORTS_MAX];
   size_t n_ports;
+  bool host_loopback; /* io.runm.host-loopback=true: 10.0.2.2 is the host's 127.0.0.1 */
 };
 
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);

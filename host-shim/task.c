@@ -274,7 +274,8 @@ static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned me
 {
   const char *why = NULL;
   if (!pool_vm_fits(&s->pool, mem, cpus)) why = "needs more memory or CPUs";
-  else if (si->net != RUNM_NET_USER || si->n_ports > 0) why = "asks for its own network or ports";
+  else if (si->net != RUNM_NET_USER || si->n_ports > 0 || si->host_loopback)
+    why = "asks for its own network or ports";
   else if (s->cfg.bind_mode == SHIM_BIND_FUSE) why = "shares its binds through runm-bindfs";
   if (why == NULL) {
     if (pool_vm_prepare(&s->pool, s->vm_id, shares, n, err) == 0) {
@@ -322,6 +323,7 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.net = si->net;
   vc.ports = si->ports;
   vc.n_ports = si->n_ports;
+  vc.host_loopback = si->host_loopback;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
 
   {

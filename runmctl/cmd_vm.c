@@ -39,8 +39,10 @@ static const char start_usage[] =
     "  --append STR       extra kernel command line\n"
     "  --share DIR[:ro]   share a host directory at the same path in the guest (9p);\n"
     "                     repeatable, up to 16\n"
-    "  --net MODE         user (default: QEMU user-mode NAT, the guest is 10.0.2.15\n"
-    "                     and reaches the host's 127.0.0.1 as 10.0.2.2) or none\n"
+    "  --net MODE         user (default: QEMU user-mode NAT, the guest is 10.0.2.15)\n"
+    "                     or none\n"
+    "  --host-loopback    let the guest reach the host's 127.0.0.1 as 10.0.2.2 (off:\n"
+    "                     no new connection to it, nor to 169.254/16 or 127/8)\n"
     "  --publish SPEC     forward host ports to the guest: [HOSTADDR:]HOSTPORT:GUESTPORT\n"
     "                     [/tcp|/udp], comma-separated, HOSTADDR default 127.0.0.1;\n"
     "                     repeatable, up to 32 ports\n"
@@ -157,6 +159,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       {"append", required_argument, NULL, 'A'},  {"timeout", required_argument, NULL, 'T'},
       {"share", required_argument, NULL, 's'},
       {"net", required_argument, NULL, 'n'},     {"publish", required_argument, NULL, 'p'},
+      {"host-loopback", no_argument, NULL, 'L'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -227,6 +230,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       }
       cfg.ports = ports;
       break;
+    case 'L': cfg.host_loopback = true; break;
     case 'j': ctl->json = true; break;
     case 'm':
     case 'c':

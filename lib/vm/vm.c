@@ -240,7 +240,8 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
                     runm_error_t *err)
 {
   char **argv = NULL;
-  struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+  struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+                            .nf_out_fd = -1, .nf_in_fd = -1};
   const char *rw[RUNM_VM_MAX_SHARES];
   int ret;
 
@@ -254,6 +255,9 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
                                         &argv, err);
   if (ret == 0) ret = runm_vm_console_start(vm->plan.dir, &vm->console, &sp.stdout_fd,
                                             &sp.stderr_fd, err);
+  if (ret == 0 && cfg->net == RUNM_NET_USER)
+    ret = runm_vm_netfilter_start(cfg->host_loopback, cfg->ports, cfg->n_ports, &vm->netfilter,
+                                  &sp.nf_out_fd, &sp.nf_in_fd, err);
   if (ret == 0) {
     sp.stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (sp.stdin_fd < 0) ret = runm_make_error(err, errno, "open /dev/null");
@@ -265,6 +269,8 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   if (sp.stdin_fd >= 0) close(sp.stdin_fd);
   if (sp.stdout_fd >= 0) close(sp.stdout_fd);
   if (sp.stderr_fd >= 0) close(sp.stderr_fd);
+  if (sp.nf_out_fd >= 0) close(sp.nf_out_fd);
+  if (sp.nf_in_fd >= 0) close(sp.nf_in_fd);
   if (lfd >= 0) close(lfd);
   runm_argv_free(argv);
   if (ret < 0) return -1;
@@ -336,6 +342,8 @@ static void kill_and_reap(struct runm_vm *vm)
   /* QEMU is gone: keep its last words, then the files are complete. */
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
+  runm_vm_netfilter_stop(vm->netfilter);
+  vm->netfilter = NULL;
 }
 
 /* Rewrites *err as "VM `id` failed to boot: <cause>" followed by what QEMU
@@ -375,6 +383,9 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
       check_file("mbin image", cfg->mbin, err) < 0)
     return -1;
 
+  if (cfg->host_loopback && cfg->net != RUNM_NET_USER)
+    return runm_make_error(err, EINVAL, "host loopback needs user networking (network is `%s`)",
+                           runm_net_mode_name(cfg->net));
   if (cfg->n_ports > 0 && cfg->net != RUNM_NET_USER)
     return runm_make_error(err, EINVAL, "published ports need user networking (network is `%s`)",
                            runm_net_mode_name(cfg->net));
@@ -429,6 +440,8 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (spawn_vm(cfg, vm, lfd, err) < 0) {
     runm_vm_console_stop(vm->console);
     vm->console = NULL;
+    runm_vm_netfilter_stop(vm->netfilter);
+    vm->netfilter = NULL;
     goto fail_dir;
   }
   runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s)", (int)vm->pid,
@@ -501,6 +514,8 @@ int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err)
   vm->pid = -1;
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
+  runm_vm_netfilter_stop(vm->netfilter);
+  vm->netfilter = NULL;
   return 0;
 }
 
@@ -526,6 +541,7 @@ void runm_vm_free(struct runm_vm *vm)
   if (vm == NULL) return;
   runm_vm_drop_client(vm);
   runm_vm_console_stop(vm->console);
+  runm_vm_netfilter_stop(vm->netfilter);
   if (vm->pidfd >= 0) close(vm->pidfd);
   free(vm);
 }

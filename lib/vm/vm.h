@@ -62,6 +62,10 @@ struct runm_vm_config {
    * stays in the host's mount namespace (no read-only/nodev view); its
    * capabilities, no_new_privs and seccomp are the same. */
   bool late_mounts;
+  /* User networking: the guest may reach the host's 127.0.0.1 as 10.0.2.2
+   * (annotation io.runm.host-loopback=true, runmctl --host-loopback).
+   * Off: vm_netfilter.c drops new connections to it. */
+  bool host_loopback;
 };
 
 /* What the environment offers, probed once (paths injectable for tests). */
@@ -112,10 +116,27 @@ int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *co
 /* Keeps what the pipes hold now, ends the thread, closes everything. */
 void runm_vm_console_stop(struct runm_vm_console *c);
 
+/* vm_netfilter.c: guest frames to slirp pass through a thread of the owner
+ * (QEMU's filter-redirector): no host loopback (10.0.2.2, unless
+ * host_loopback), 127/8, 0/8, 169.254/16 or multicast. */
+struct runm_vm_netfilter;
+bool runm_netfilter_allow(const uint8_t *frame, size_t len, bool host_loopback,
+                          const uint16_t *udp_ports, size_t n_udp);
+/* *qemu_out: QEMU writes the guest's frames there (its fd 4); *qemu_in:
+ * QEMU reads the allowed ones (its fd 5). The caller closes both once QEMU
+ * has them. */
+int runm_vm_netfilter_start(bool host_loopback, const struct runm_port_forward *ports,
+                            size_t n_ports, struct runm_vm_netfilter **out, int *qemu_out,
+                            int *qemu_in, runm_error_t *err);
+void runm_vm_netfilter_stop(struct runm_vm_netfilter *nf);
+#define RUNM_VM_NETFILTER_OUT_FD 4
+#define RUNM_VM_NETFILTER_IN_FD 5
+
 /* vm_spawn.c: QEMU's confinement (see there). */
 struct runm_vm_spawn {
   int stdin_fd, stdout_fd, stderr_fd;
   int rpc_fd; /* becomes fd 3, or -1 */
+  int nf_out_fd, nf_in_fd; /* become fds 4 and 5, or -1 */
   bool own_mount_ns; /* root only: a read-only, nodev view of the host */
   const char *const *rw; /* the rw shares: writable in QEMU's namespace */
   size_t n_rw;
@@ -135,6 +156,7 @@ struct runm_vm {
   int64_t ready_ns;  /* first Ping answered */
   struct runm_rpc_client *client; /* connected; NULL after runm_vm_drop_client */
   struct runm_vm_console *console;
+  struct runm_vm_netfilter *netfilter;
 };
 
 struct runm_vm_backend {

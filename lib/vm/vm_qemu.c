@@ -129,6 +129,14 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
     add(&b, "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off%s", fwd ? fwd : "");
     add(&b, "-device");
     add(&b, "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56");
+    /* Every frame the guest sends to slirp goes to the owner's filter
+     * (fd 4) and only what it allows comes back (fd 5): vm_netfilter.c. */
+    add(&b, "-chardev");
+    add(&b, "socket,id=nfout,fd=%d", RUNM_VM_NETFILTER_OUT_FD);
+    add(&b, "-chardev");
+    add(&b, "socket,id=nfin,fd=%d", RUNM_VM_NETFILTER_IN_FD);
+    add(&b, "-object");
+    add(&b, "filter-redirector,id=nf0,netdev=net0,queue=rx,outdev=nfout,indev=nfin");
   }
   if (plan->transport == RUNM_TRANSPORT_VSOCK) {
     add(&b, "-device");
@@ -174,6 +182,8 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
    * console.log (vm_console.c); a file chardev would grow without bound. */
   add(&b, "-chardev");
   add(&b, "stdio,id=console,signal=off");
+  add(&b, "-serial");
+  add(&b, "chardev:console");
   /* Names the state dir on QEMU's command line, as the console file did:
    * `pgrep -f <state dir>` finds a VM's QEMU. (Not a -pidfile: QEMU cannot
    * write its state dir, vm_spawn.c.) */

@@ -111,11 +111,13 @@ static void child(const char *path, char **argv, const struct runm_vm_spawn *sp,
   }
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(report_fd, ST_SIGNALS);
-  /* fds 0-2 and the channel socket at 3; everything else is O_CLOEXEC. The
-   * sources sit above 9 (moved there by the parent), so no dup2 here
+  /* fds 0-2, the channel socket at 3, the network filter's at 4 and 5;
+   * everything else is O_CLOEXEC. The sources sit above 9 (moved there by the parent), so no dup2 here
    * overwrites another's source. */
   if (dup2(sp->stdin_fd, 0) < 0 || dup2(sp->stdout_fd, 1) < 0 || dup2(sp->stderr_fd, 2) < 0 ||
-      (sp->rpc_fd >= 0 && dup2(sp->rpc_fd, 3) < 0))
+      (sp->rpc_fd >= 0 && dup2(sp->rpc_fd, 3) < 0) ||
+      (sp->nf_out_fd >= 0 && dup2(sp->nf_out_fd, RUNM_VM_NETFILTER_OUT_FD) < 0) ||
+      (sp->nf_in_fd >= 0 && dup2(sp->nf_in_fd, RUNM_VM_NETFILTER_IN_FD) < 0))
     child_fail(report_fd, ST_STDIO);
 
   if (root && sp->own_mount_ns) {
@@ -170,7 +172,8 @@ int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *p
 {
   char path[4096];
   int rp[2];
-  struct runm_vm_spawn sp = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .rpc_fd = -1};
+  struct runm_vm_spawn sp = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .rpc_fd = -1,
+                             .nf_out_fd = -1, .nf_in_fd = -1};
   struct child_report r;
   ssize_t n;
   cleanup_file FILE *f = NULL;
@@ -185,10 +188,13 @@ int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *p
   sp.stdout_fd = high_fd(in->stdout_fd);
   sp.stderr_fd = high_fd(in->stderr_fd);
   sp.rpc_fd = high_fd(in->rpc_fd);
+  sp.nf_out_fd = high_fd(in->nf_out_fd);
+  sp.nf_in_fd = high_fd(in->nf_in_fd);
   sp.rw = in->rw;
   sp.n_rw = in->n_rw;
   sp.own_mount_ns = in->own_mount_ns;
   if (sp.stdin_fd < 0 || sp.stdout_fd < 0 || sp.stderr_fd < 0 || (in->rpc_fd >= 0 && sp.rpc_fd < 0) ||
+      (in->nf_out_fd >= 0 && sp.nf_out_fd < 0) || (in->nf_in_fd >= 0 && sp.nf_in_fd < 0) ||
       pipe2(rp, O_CLOEXEC) < 0) {
     runm_make_error(err, errno, "prepare QEMU's fds");
     goto out;
@@ -219,5 +225,7 @@ out:
   if (sp.stdout_fd >= 0) close(sp.stdout_fd);
   if (sp.stderr_fd >= 0) close(sp.stderr_fd);
   if (sp.rpc_fd >= 0) close(sp.rpc_fd);
+  if (sp.nf_out_fd >= 0) close(sp.nf_out_fd);
+  if (sp.nf_in_fd >= 0) close(sp.nf_in_fd);
   return *pid > 0 ? 0 : -1;
 }

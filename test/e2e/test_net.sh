@@ -1,7 +1,8 @@
 #!/bin/bash
 # Networking end to end, with the real containerd 1.6 and ctr and runm's
-# runtime (docs/networking.md): a container fetches a page from an HTTP
-# server on the host (127.0.0.1:P is 10.0.2.2:P in the VM); the host
+# runtime (docs/networking.md): with io.runm.host-loopback=true a container
+# fetches a page from an HTTP server on the host (127.0.0.1:P is 10.0.2.2:P
+# in the VM), without it it cannot; the host
 # fetches a page from busybox httpd in a container through a port published
 # with the io.runm.ports annotation; a bad annotation and a host port in
 # use fail the create with a clear error and leave nothing behind; the
@@ -115,11 +116,11 @@ wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$HOST_PORT/hello.txt" ||
 if want_case fetch; then
   ID=net-fetch IDS+=("$ID")
   t0=$(now_ms)
-  TCTR run --rm --runtime "$RT" "$IMAGE" "$ID" wget -q -O - "http://10.0.2.2:$HOST_PORT/hello.txt" \
-    </dev/null >"$TMP/fetch.out" 2>"$TMP/fetch.err"
+  TCTR run --rm --runtime "$RT" --annotation io.runm.host-loopback=true "$IMAGE" "$ID" \
+    wget -q -O - "http://10.0.2.2:$HOST_PORT/hello.txt" </dev/null >"$TMP/fetch.out" 2>"$TMP/fetch.err"
   rc=$?
   if [ $rc -eq 0 ] && cmp -s "$TMP/fetch.out" "$TMP/www/hello.txt"; then
-    ok "a container fetches a page from an HTTP server on the host ($(($(now_ms) - t0)) ms)"
+    ok "with io.runm.host-loopback=true a container fetches a page from an HTTP server on the host ($(($(now_ms) - t0)) ms)"
   else
     not_ok "a container fetches a page from an HTTP server on the host" "exit $rc" \
       "stdout: $(head -c 200 "$TMP/fetch.out")" "stderr: $(head -c 400 "$TMP/fetch.err")"
@@ -128,6 +129,14 @@ if want_case fetch; then
     ok "the host server logged the container's request"
   else not_ok "the host server logged the container's request" "$(tail -3 "$TMP/http.log")"; fi
   left_check "fetch" "$ID"
+  # The default, as Docker's: the host's loopback is not the container's.
+  ID=net-noloop IDS+=("$ID")
+  TCTR run --rm --runtime "$RT" "$IMAGE" "$ID" sh -c \
+    "timeout 10 wget -q -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?" </dev/null >"$TMP/noloop.out" 2>&1
+  if grep -q "^rc=[1-9]" "$TMP/noloop.out" && ! grep -qF "$(head -c 40 "$TMP/www/hello.txt")" "$TMP/noloop.out"; then
+    ok "by default a container does not reach the host's 127.0.0.1 as 10.0.2.2"
+  else not_ok "by default a container does not reach the host's 127.0.0.1" "$(head -c 300 "$TMP/noloop.out")"; fi
+  left_check "no loopback" "$ID"
 fi
 
 # busybox httpd in a container, reached from the host through a published port.

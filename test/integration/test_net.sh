@@ -1,7 +1,7 @@
 #!/bin/bash
 # The guest network alone, through runmctl and standalone VMs: user-mode
-# NAT (the guest reaches an HTTP server on the host's 127.0.0.1 as
-# 10.0.2.2), a published port (the host reaches busybox httpd in the
+# NAT (with --host-loopback the guest reaches an HTTP server on the host's
+# 127.0.0.1 as 10.0.2.2; without, it does not), a published port (the host reaches busybox httpd in the
 # guest), DNS config, `--net none`, bad --publish specs, a host port in use,
 # and a broken network config that init reports without dying. Ends with
 # throughput/latency figures as `#` lines and the leak checks.
@@ -88,7 +88,7 @@ else not_ok "--net none with --publish is refused" "exit $rc: $out"; fi
 PUB=$(free_port)
 ECHO=$(free_port)
 t0=$(now_ms)
-if ! "$RUNMCTL" vm start --id net1 --share "$TMP" --publish "127.0.0.1:$PUB:8080" --publish "$ECHO:7000" \
+if ! "$RUNMCTL" vm start --id net1 --share "$TMP" --host-loopback --publish "127.0.0.1:$PUB:8080" --publish "$ECHO:7000" \
   >/dev/null 2>"$TMP/start.err"; then
   not_ok "vm start --publish" "$(cat "$TMP/start.err")"
   finish
@@ -107,7 +107,7 @@ bundle "$B/get" sh -c "wget -q -O - http://10.0.2.2:$HOST_PORT/hello.txt"
 R run --bundle "$B/get" >"$TMP/get.out" 2>"$TMP/get.err"
 rc=$?
 if [ $rc -eq 0 ] && cmp -s "$TMP/get.out" "$TMP/www/hello.txt"; then
-  ok "the guest fetches a page from the host's 127.0.0.1 as 10.0.2.2"
+  ok "with --host-loopback the guest fetches a page from the host's 127.0.0.1 as 10.0.2.2"
 else
   not_ok "the guest fetches a page from the host" "exit $rc" "$(head -c 300 "$TMP/get.err")"
 fi
@@ -208,6 +208,17 @@ check "vm stop net1" bash -c "'$RUNMCTL' vm stop net1 >/dev/null"
 if wait_until 10 bash -c "! curl -s -m 1 -o /dev/null http://127.0.0.1:$PUB/"; then
   ok "the published port is released with the VM"
 else not_ok "the published port is released with the VM"; fi
+
+# ---- the default: no host loopback, no link-local --------------------------
+if "$RUNMCTL" vm start --id net3 --share "$TMP" >/dev/null 2>"$TMP/start3.err"; then
+  ok "vm start without --host-loopback"
+  bundle "$B/noloop" sh -c "timeout 10 wget -q -O - http://10.0.2.2:$HOST_PORT/hello.txt; echo rc=\$?; timeout 10 wget -q -O - http://169.254.169.254/ 2>&1; echo rc=\$?"
+  "$RUNMCTL" run --vm net3 --bundle "$B/noloop" >"$TMP/noloop.out" 2>&1
+  if [ "$(grep -c "^rc=[1-9]" "$TMP/noloop.out")" = 2 ] && ! grep -qF "$(head -c 40 "$TMP/www/hello.txt")" "$TMP/noloop.out"; then
+    ok "by default the guest reaches neither the host's 127.0.0.1 (10.0.2.2) nor 169.254.169.254"
+  else not_ok "by default the guest reaches neither the host's 127.0.0.1 nor 169.254.169.254" "$(head -c 400 "$TMP/noloop.out")"; fi
+  check "vm stop net3" bash -c "'$RUNMCTL' vm stop net3 >/dev/null"
+else not_ok "vm start without --host-loopback" "$(cat "$TMP/start3.err")"; fi
 
 # ---- --net none: lo only, fast and clean --------------------------------
 t0=$(now_ms)

@@ -72,6 +72,7 @@ int main(void)
   ok(argv_has_sub(argv, "-chardev", "stdio,id=console,signal=off") &&
          !argv_has_sub(argv, "-chardev", "file,"),
      "console goes to QEMU's stdout (a pipe), never straight to a file");
+  ok(argv_has(argv, "-serial", "chardev:console"), "the serial port is the console chardev");
   ok(argv_has(argv, "-fw_cfg", "name=opt/runm/state-dir,string=/s/vm/t1"),
      "the command line names the state dir");
   ok(argv_has(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
