@@ -2,7 +2,12 @@
  *   pool/<hash of containerd's address>/pool-<pid>.boot  an idle shim, from spawn to claim
  *   pool/<hash>/pool-<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
  *   pool/<hash>/last-error        why the last idle shim failed to boot
- *   shares/<vm id>/N              the task's dirs, bound into the VM's one 9p export
+ *   shares/<boot id>/             a pooled VM's files that must keep their names when
+ *                                 the VM takes the task's (QEMU holds their paths):
+ *   shares/<boot id>/host.sock    the runm.v1.Host socket QEMU reconnects to
+ *   shares/<boot id>/x/           the VM's one 9p export: a read-only bind of
+ *                                 itself holding empty dirs 0..15, made before boot
+ *   shares/<boot id>/x/N          the task's exports (exports.h), bound at Prepare
  * A claim is one message: the task's identity (NUL-separated fields) with
  * the task's listening socket attached; the answer is "ok" or an error. An
  * idle shim takes one claim and then is that task's shim, like any other. */
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "exports.h"
 #include "hooks.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
@@ -38,6 +44,10 @@ extern char **environ;
 
 #define CLAIM_MAX 16384
 #define CLAIM_TIMEOUT_MS 5000
+/* A claimer connects and sends at once; the idle shim waits no longer
+ * than this for the message, and takes exactly one fd with it. */
+#define CLAIM_READ_TIMEOUT_MS 2000
+#define CLAIM_MAX_FDS 8
 #define POOL_NICE 19
 #define PREPARE_TIMEOUT_MS 10000
 
@@ -278,11 +288,46 @@ static void renice_all(pid_t pid, int n)
     if (de->d_name[0] != '.') setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), n);
 }
 
-static void remove_share_dir(const char *dir)
+/* Removes <state>/shares/<name> and whatever is mounted in it; never
+ * follows a symlink (exports_remove_at). */
+static int shares_remove(const char *state_dir, const char *name, runm_error_t *err)
 {
-  if (dir[0] && rmdir(dir) < 0 && errno != ENOENT) {
-    /* left for `delete`; nothing is mounted in an idle VM's share */
+  char parent[PATH_MAX], dir[PATH_MAX + 300];
+  cleanup_close int pfd = -1;
+
+  if (name[0] == '\0' || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return runm_make_error(err, EINVAL, "pool share name `%s`", name);
+  snprintf(parent, sizeof(parent), "%s/shares", state_dir);
+  snprintf(dir, sizeof(dir), "%s/%s", parent, name);
+  pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (pfd < 0) return errno == ENOENT ? 0 : runm_make_error(err, errno, "open `%s`", parent);
+  /* D, D/x, D/x/N: two levels. */
+  return exports_remove_at(pfd, name, dir, 2, err);
+}
+
+static void remove_share_dir(const struct pool_vm *pv)
+{
+  cleanup_error runm_error_t err = NULL;
+  if (pv->state_dir[0] && pv->boot_id[0]) shares_remove(pv->state_dir, pv->boot_id, &err);
+}
+
+/* D/x with its mount points 0..RUNM_VM_MAX_SHARES-1, then read-only: the
+ * guest can write only inside what Prepare binds there, never next to it
+ * (no planted names, nothing stored on the state dir's tmpfs). */
+static int make_share_root(struct pool_vm *pv, runm_error_t *err)
+{
+  char d[PATH_MAX + 16];
+  if (mkdir(pv->share_dir, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", pv->share_dir);
+  for (int i = 0; i < RUNM_VM_MAX_SHARES; i++) {
+    snprintf(d, sizeof(d), "%s/%d", pv->share_dir, i);
+    if (mkdir(d, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", d);
   }
+  if (mount(pv->share_dir, pv->share_dir, NULL, MS_BIND, NULL) < 0)
+    return runm_make_error(err, errno, "bind `%s`", pv->share_dir);
+  if (mount(NULL, pv->share_dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            NULL) < 0)
+    return runm_make_error(err, errno, "remount `%s` read-only", pv->share_dir);
+  return 0;
 }
 
 static int reply(int fd, const char *msg)
@@ -290,53 +335,76 @@ static int reply(int fd, const char *msg)
   return send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-/* One claim from a connected client: 1 = taken (c, *lfd filled). */
+static void close_fds(int *fds, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+/* One claim from a connected client: 1 = taken (c, *lfd filled). The
+ * message must come within CLAIM_READ_TIMEOUT_MS and carry exactly one
+ * fd; every fd that came with a refused claim is closed. */
 static int take_claim(int cfd, const char *address, struct pool_claim *c, int *lfd,
                       const struct runm_logger *log)
 {
-  char buf[CLAIM_MAX], cbuf[CMSG_SPACE(sizeof(int))];
+  char buf[CLAIM_MAX], cbuf[CMSG_SPACE(sizeof(int) * CLAIM_MAX_FDS)];
   struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  struct pollfd pfd = {.fd = cfd, .events = POLLIN};
   struct ucred cred;
   socklen_t cl = sizeof(cred);
   cleanup_error runm_error_t err = NULL;
-  cleanup_close int fd = -1;
+  int fds[CLAIM_MAX_FDS];
+  size_t nfds = 0;
   struct cmsghdr *cm;
   ssize_t n;
-  int type = 0;
+  int type = 0, r;
   socklen_t tl = sizeof(type);
 
   if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
     reply(cfd, "error: not the same user");
     return 0;
   }
-  n = recvmsg(cfd, &mh, MSG_CMSG_CLOEXEC);
-  if (n <= 0) return 0;
-  for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-      if (fd >= 0) close(fd);
-      memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    }
+  do
+    r = poll(&pfd, 1, CLAIM_READ_TIMEOUT_MS);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) {
+    runm_log(log, RUNM_LOG_WARN, "pool claim: nothing sent within %d ms", CLAIM_READ_TIMEOUT_MS);
+    reply(cfd, "error: claim too slow");
+    return 0;
+  }
+  memset(cbuf, 0, sizeof(cbuf));
+  n = recvmsg(cfd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0) return 0;
+  for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+    size_t k;
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0)) continue;
+    k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k && nfds < CLAIM_MAX_FDS; i++)
+      memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+  }
   if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    close_fds(fds, nfds);
     reply(cfd, "error: claim truncated");
     return 0;
   }
-  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
-    reply(cfd, "error: no listening socket attached");
+  if (nfds != 1 || getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
+    close_fds(fds, nfds);
+    reply(cfd, nfds == 1 ? "error: no listening socket attached" : "error: exactly one fd must be attached");
     return 0;
   }
   if (claim_decode(buf, (size_t)n, c, &err) < 0) {
+    close_fds(fds, nfds);
     runm_log_error(log, err, "pool claim");
     reply(cfd, "error: malformed claim");
     return 0;
   }
   if (strcmp(c->address, address) != 0) {
+    close_fds(fds, nfds);
     reply(cfd, "error: this VM belongs to another containerd");
     return 0;
   }
-  *lfd = fd;
-  fd = -1;
+  *lfd = fds[0];
   return 1;
 }
 
@@ -345,13 +413,21 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
 {
   struct runm_vm_config vc = {0};
   struct runm_vm_share share;
-  char sdir[PATH_MAX];
+  char sdir[PATH_MAX], d[PATH_MAX + 64];
 
+  snprintf(pv->state_dir, sizeof(pv->state_dir), "%s", cfg->state_dir);
+  snprintf(pv->boot_id, sizeof(pv->boot_id), "%s", vm_id);
   snprintf(sdir, sizeof(sdir), "%s/shares", cfg->state_dir);
   if (mkdir(sdir, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", sdir);
-  if (snprintf(pv->share_dir, sizeof(pv->share_dir), "%s/%s", sdir, vm_id) >= (int)sizeof(pv->share_dir))
+  snprintf(d, sizeof(d), "%s/%s", sdir, vm_id);
+  if (snprintf(pv->share_dir, sizeof(pv->share_dir), "%s/x", d) >= (int)sizeof(pv->share_dir) ||
+      snprintf(pv->host_sock, sizeof(pv->host_sock), "%s/host.sock", d) >= (int)sizeof(pv->host_sock))
     return runm_make_error(err, ENAMETOOLONG, "share dir for `%s`", vm_id);
-  if (mkdir(pv->share_dir, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", pv->share_dir);
+  if (mkdir(d, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", d);
+  if (make_share_root(pv, err) < 0) {
+    remove_share_dir(pv);
+    return -1;
+  }
   snprintf(pv->share_guest, sizeof(pv->share_guest), "%s", pv->share_dir);
   share = (struct runm_vm_share){.path = pv->share_dir, .readonly = false};
   shim_vm_config_base(cfg, &vc);
@@ -360,17 +436,20 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
   vc.n_shares = 1;
   pv->mem_mib = vc.mem_mib;
   pv->vcpus = vc.vcpus;
-  /* The hooks' channel is fixed at boot; its allow-list comes at Create. */
+  /* The hooks' channel is fixed at boot; its allow-list comes at Create.
+   * Its socket stays where QEMU was told, whatever the VM is renamed to:
+   * QEMU reconnects there after a disconnect. */
   if (hooks_new(log, &pv->hooks, err) < 0) {
-    remove_share_dir(pv->share_dir);
+    remove_share_dir(pv);
     return -1;
   }
   vc.host_listen = hooks_listen;
   vc.host_opaque = pv->hooks;
+  vc.host_sock = pv->host_sock;
   if (runm_vm_start(&vc, log, &pv->vm, err) < 0) {
     hooks_free(pv->hooks);
     pv->hooks = NULL;
-    remove_share_dir(pv->share_dir);
+    remove_share_dir(pv);
     return -1;
   }
   if (runm_vm_own(pv->vm, "pool", &pv->proxy, err) < 0) {
@@ -380,7 +459,7 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
     pv->vm = NULL;
     hooks_free(pv->hooks);
     pv->hooks = NULL;
-    remove_share_dir(pv->share_dir);
+    remove_share_dir(pv);
     return -1;
   }
   return 0;
@@ -398,23 +477,21 @@ static void drop(struct pool_vm *pv)
   }
   hooks_free(pv->hooks);
   pv->hooks = NULL;
-  remove_share_dir(pv->share_dir);
+  remove_share_dir(pv);
 }
 
 /* The claimed VM takes the task's name: `runmctl` and `delete` find it by
  * container id, like a VM booted for the task. */
 static int adopt(struct pool_vm *pv, const struct pool_claim *c, runm_error_t *err)
 {
-  char vm_id[80], new_share[PATH_MAX], *slash;
+  char vm_id[80];
   struct runm_vm_info info;
 
   shim_vm_id(c->ns, c->id, vm_id, sizeof(vm_id));
+  /* The VM dir takes the task's name; shares/<boot id> keeps its own (a
+   * mount point cannot be renamed, and QEMU holds host.sock's path).
+   * `delete` finds it by vm.info's qemu_name. */
   if (runm_vm_rename(pv->vm, vm_id, err) < 0) return -1;
-  snprintf(new_share, sizeof(new_share), "%s", pv->share_dir);
-  slash = strrchr(new_share, '/');
-  snprintf(slash + 1, sizeof(new_share) - (size_t)(slash + 1 - new_share), "%s", vm_id);
-  if (rename(pv->share_dir, new_share) < 0) return runm_make_error(err, errno, "rename `%s`", pv->share_dir);
-  snprintf(pv->share_dir, sizeof(pv->share_dir), "%s", new_share);
   hooks_set_state_dir(pv->hooks, pv->vm->plan.dir);
   if (runm_vm_info_read(pv->vm->plan.dir, &info, err) < 0) return -1;
   snprintf(info.id, sizeof(info.id), "%s", vm_id);
@@ -464,10 +541,18 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
       goto out;
     }
     memcpy(addr.sun_path, sock, strlen(sock) + 1);
-    umask(077);
-    if (bind(cfd_listen, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(cfd_listen, 8) < 0) {
-      ret = runm_make_error(err, errno, "claim socket `%s`", sock);
-      goto out;
+    {
+      /* 0600 from the start; the umask goes back at once: everything the
+       * shim makes later (resolv.conf, files hooks write) keeps its mode. */
+      mode_t old = umask(077);
+      int b = bind(cfd_listen, (struct sockaddr *)&addr, sizeof(addr));
+      int e = errno;
+      umask(old);
+      errno = e;
+      if (b < 0 || listen(cfd_listen, 8) < 0) {
+        ret = runm_make_error(err, errno, "claim socket `%s`", sock);
+        goto out;
+      }
     }
   }
   runm_log(log, RUNM_LOG_INFO, "pooled VM %s ready in %.3f s", vm_id,
@@ -553,13 +638,19 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
 
   if (n > RUNM_VM_MAX_SHARES) return runm_make_error(err, E2BIG, "%zu shares; at most %d", n, RUNM_VM_MAX_SHARES);
   for (size_t i = 0; i < n; i++) {
-    char dst[PATH_MAX + 16];
+    char dst[PATH_MAX + 16], proc[64];
     unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
-    if (runm_vm_share_check(shares[i].path, err) < 0) return -1;
+    cleanup_close int dfd = -1;
+    const char *gp = shares[i].guest_path ? shares[i].guest_path : shares[i].path;
+    if (runm_vm_share_check(shares[i].path, err) < 0 || runm_vm_share_check(gp, err) < 0) return -1;
     snprintf(names[i], sizeof(names[i]), "%zu", i);
     snprintf(dst, sizeof(dst), "%s/%zu", pv->share_dir, i);
-    if (mkdir(dst, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", dst);
-    if (mount(shares[i].path, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+    /* Made before boot, in a dir the guest cannot write: still, mount on
+     * the directory itself, never through a symlink. */
+    dfd = open(dst, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return runm_make_error(err, errno, "open `%s`", dst);
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dfd);
+    if (mount(shares[i].path, proc, NULL, MS_BIND | MS_REC, NULL) < 0)
       return runm_make_error(err, errno, "bind `%s` into the pooled VM's share", shares[i].path);
     pv->n_binds = (unsigned)i + 1;
     /* Read-only at the share as well as in the guest. */
@@ -567,7 +658,7 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
       return runm_make_error(err, errno, "remount `%s` read-only", dst);
     runm__v1__prepare_share__init(&ps[i]);
     ps[i].source = names[i];
-    ps[i].path = (char *)shares[i].path;
+    ps[i].path = (char *)gp;
     ps[i].readonly = shares[i].readonly;
     pps[i] = &ps[i];
   }
@@ -594,35 +685,15 @@ int pool_vm_release(struct pool_vm *pv, runm_error_t *err)
   for (unsigned i = pv->n_binds; i-- > 0;) {
     char dst[PATH_MAX + 16];
     snprintf(dst, sizeof(dst), "%s/%u", pv->share_dir, i);
-    if (umount2(dst, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && ret == 0)
+    if (umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT && ret == 0)
       ret = runm_make_error(err, errno, "unmount `%s`", dst);
-    rmdir(dst);
   }
   pv->n_binds = 0;
-  if (ret == 0 && pv->share_dir[0] && rmdir(pv->share_dir) < 0 && errno != ENOENT)
-    ret = runm_make_error(err, errno, "remove `%s`", pv->share_dir);
+  if (ret == 0 && pv->boot_id[0]) ret = shares_remove(pv->state_dir, pv->boot_id, err);
   return ret;
 }
 
-int pool_shares_remove(const char *state_dir, const char *vm_id, runm_error_t *err)
+int pool_shares_remove(const char *state_dir, const char *name, runm_error_t *err)
 {
-  char dir[PATH_MAX];
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
-
-  snprintf(dir, sizeof(dir), "%s/shares/%s", state_dir, vm_id);
-  d = opendir(dir);
-  if (d == NULL) return errno == ENOENT ? 0 : runm_make_error(err, errno, "open `%s`", dir);
-  while ((de = readdir(d))) {
-    char p[PATH_MAX + 300];
-    if (de->d_name[0] == '.') continue;
-    snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-    /* Only our numbered bind points live here. */
-    if (strspn(de->d_name, "0123456789") != strlen(de->d_name)) continue;
-    if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-      return runm_make_error(err, errno, "unmount `%s`", p);
-    rmdir(p);
-  }
-  if (rmdir(dir) < 0 && errno != ENOENT) return runm_make_error(err, errno, "remove `%s`", dir);
-  return 0;
+  return shares_remove(state_dir, name, err);
 }

@@ -198,7 +198,8 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   }
   if (cfg->host_listen) {
     size_t used = strlen(plan->append);
-    snprintf(plan->host_sock, sizeof(plan->host_sock), "%s/host.sock", plan->dir);
+    if (cfg->host_sock) snprintf(plan->host_sock, sizeof(plan->host_sock), "%s", cfg->host_sock);
+    else snprintf(plan->host_sock, sizeof(plan->host_sock), "%s/host.sock", plan->dir);
     if (strlen(plan->host_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
       return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", plan->host_sock);
     /* A host vsock port per VM: the CID is already unique among this

@@ -56,6 +56,10 @@ struct runm_vm_config {
    * vsock hosts serve plan->host_vsock_port. On failure the start fails. */
   int (*host_listen)(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err);
   void *host_opaque;
+  /* Where that socket goes; NULL = <dir>/host.sock. A pooled VM's lives
+   * outside its dir: runm_vm_rename moves the dir, and QEMU reconnects to
+   * the path it was given. */
+  const char *host_sock;
 };
 
 /* What the environment offers, probed once (paths injectable for tests). */
