@@ -17,9 +17,12 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "rpc.h"
+#include "runm/v1/guest.pb-c.h"
 
 /* Stacked mounts on one path come off one by one, up to this many. */
 #define UNMOUNT_TRIES 16
+#define PREPARE_TIMEOUT_MS 10000
 
 static bool has_option(json_object *opts, const char *want)
 {
@@ -108,8 +111,8 @@ int exports_remove(const char *state_dir, const char *vm_id, runm_error_t *err)
   if (exports_path(state_dir, vm_id, parent, sizeof(parent), dir, sizeof(dir), err) < 0) return -1;
   pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (pfd < 0) return errno == ENOENT ? 0 : runm_make_error(err, errno, "open `%s`", parent);
-  /* E, E/<i>, E/<i>/<file>: two levels below E at most. */
-  if (exports_remove_at(pfd, vm_id, dir, 2, err) < 0) return -1;
+  /* E, E/x, E/x/<i>, E/x/<i>/<file>: three levels below E at most. */
+  if (exports_remove_at(pfd, vm_id, dir, 3, err) < 0) return -1;
   rmdir(parent); /* shared by every shim: only when empty */
   return 0;
 }
@@ -125,7 +128,12 @@ int exports_init(struct exports *ex, const char *state_dir, const char *vm_id, r
    * two mkdirs: try again. */
   for (int tries = 0; tries < 3; tries++) {
     if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-    if (mkdir(ex->dir, 0700) == 0) return 0;
+    if (mkdir(ex->dir, 0700) == 0) {
+      if (snprintf(ex->root, sizeof(ex->root), "%s/x", ex->dir) >= (int)sizeof(ex->root))
+        return runm_make_error(err, ENAMETOOLONG, "export dir `%s`", ex->dir);
+      if (mkdir(ex->root, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", ex->root);
+      return 0;
+    }
     if (errno != ENOENT) break;
   }
   return runm_make_error(err, errno, "mkdir `%s`", ex->dir);
@@ -153,7 +161,7 @@ static struct export_item *add_item(struct exports *ex, const char *source, bool
   it->readonly = ro;
   {
     char share[sizeof(it->share)];
-    snprintf(share, sizeof(share), "%s/%zu", ex->dir, ex->n);
+    snprintf(share, sizeof(share), "%s/%zu", ex->root, ex->n);
     memcpy(it->share, share, sizeof(share));
   }
   snprintf(it->guest, sizeof(it->guest), "%s/%zu", GUEST_EXPORTS_DIR, ex->n);
@@ -279,15 +287,17 @@ static int make_mount_points(struct exports *ex, runm_error_t *err)
   return 0;
 }
 
-int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share *shares, size_t *n,
-                  runm_error_t *err)
+int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share *root,
+                  struct runm_vm_share *shares, size_t *n, runm_error_t *err)
 {
   *n = 0;
   if (make_mount_points(ex, err) < 0) return -1;
-  if (mount(ex->dir, ex->dir, NULL, MS_BIND, NULL) < 0) return runm_make_error(err, errno, "bind `%s`", ex->dir);
+  if (mount(ex->root, ex->root, NULL, MS_BIND, NULL) < 0) return runm_make_error(err, errno, "bind `%s`", ex->root);
   ex->mounted = true;
-  if (mount(NULL, ex->dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    return runm_make_error(err, errno, "remount `%s` read-only", ex->dir);
+  if (mount(NULL, ex->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    return runm_make_error(err, errno, "remount `%s` read-only", ex->root);
+  /* rw at QEMU: the rw items need it; E/x itself is read-only above. */
+  *root = (struct runm_vm_share){.path = ex->root, .readonly = false, .guest_path = GUEST_SHARE_ROOT};
   for (size_t i = 0; i < ex->n; i++) {
     struct export_item *it = &ex->items[i];
     const char *src = it->source;
@@ -304,5 +314,33 @@ int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share 
     shares[i] = (struct runm_vm_share){.path = it->share, .readonly = it->readonly, .guest_path = it->guest};
     (*n)++;
   }
+  return 0;
+}
+
+int exports_guest_bind(struct runm_rpc_client *cl, const char *hostname, const char *share_root,
+                       const struct runm_vm_share *items, size_t n, runm_error_t *err)
+{
+  Runm__V1__PrepareRequest rq = RUNM__V1__PREPARE_REQUEST__INIT;
+  Runm__V1__PrepareShare ps[EXPORTS_MAX], *pps[EXPORTS_MAX];
+  char names[EXPORTS_MAX][12];
+  ProtobufCMessage *resp = NULL;
+
+  if (n > EXPORTS_MAX) return runm_make_error(err, E2BIG, "%zu exports; at most %d", n, EXPORTS_MAX);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(names[i], sizeof(names[i]), "%zu", i);
+    runm__v1__prepare_share__init(&ps[i]);
+    ps[i].source = names[i];
+    ps[i].path = (char *)(items[i].guest_path ? items[i].guest_path : items[i].path);
+    ps[i].readonly = items[i].readonly;
+    pps[i] = &ps[i];
+  }
+  rq.hostname = (char *)hostname;
+  rq.share_root = (char *)share_root;
+  rq.n_shares = n;
+  rq.shares = pps;
+  if (runm_rpc_client_unary(cl, "/runm.v1.Guest/Prepare", &rq.base, &runm__v1__empty__descriptor, &resp,
+                            PREPARE_TIMEOUT_MS, false, err) < 0)
+    return runm_error_wrap(err, "bind the exports in the guest");
+  protobuf_c_message_free_unpacked(resp, NULL);
   return 0;
 }

@@ -629,11 +629,7 @@ bool pool_vm_fits(const struct pool_vm *pv, unsigned mem_mib, unsigned vcpus)
 int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_vm_share *shares,
                     size_t n, runm_error_t *err)
 {
-  Runm__V1__PrepareRequest rq = RUNM__V1__PREPARE_REQUEST__INIT;
-  Runm__V1__PrepareShare ps[RUNM_VM_MAX_SHARES], *pps[RUNM_VM_MAX_SHARES];
-  char names[RUNM_VM_MAX_SHARES][12];
   uint8_t seed[64];
-  ProtobufCMessage *resp = NULL;
   struct timespec now;
 
   if (n > RUNM_VM_MAX_SHARES) return runm_make_error(err, E2BIG, "%zu shares; at most %d", n, RUNM_VM_MAX_SHARES);
@@ -643,7 +639,6 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
     cleanup_close int dfd = -1;
     const char *gp = shares[i].guest_path ? shares[i].guest_path : shares[i].path;
     if (runm_vm_share_check(shares[i].path, err) < 0 || runm_vm_share_check(gp, err) < 0) return -1;
-    snprintf(names[i], sizeof(names[i]), "%zu", i);
     snprintf(dst, sizeof(dst), "%s/%zu", pv->share_dir, i);
     /* Made before boot, in a dir the guest cannot write: still, mount on
      * the directory itself, never through a symlink. */
@@ -656,26 +651,36 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
     /* Read-only at the share as well as in the guest. */
     if (shares[i].readonly && mount(NULL, dst, NULL, ro, NULL) < 0)
       return runm_make_error(err, errno, "remount `%s` read-only", dst);
-    runm__v1__prepare_share__init(&ps[i]);
-    ps[i].source = names[i];
-    ps[i].path = (char *)gp;
-    ps[i].readonly = shares[i].readonly;
-    pps[i] = &ps[i];
   }
-  if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-    return runm_make_error(err, errno, "getrandom");
-  clock_gettime(CLOCK_REALTIME, &now);
-  rq.hostname = (char *)hostname;
-  rq.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
-  rq.entropy.data = seed;
-  rq.entropy.len = sizeof(seed);
-  rq.share_root = pv->share_guest;
-  rq.n_shares = n;
-  rq.shares = pps;
-  if (runm_rpc_client_unary(pv->vm->client, "/runm.v1.Guest/Prepare", &rq.base,
-                            &runm__v1__empty__descriptor, &resp, PREPARE_TIMEOUT_MS, false, err) < 0)
-    return runm_error_wrap(err, "prepare the pooled VM");
-  protobuf_c_message_free_unpacked(resp, NULL);
+  /* A fresh clock, entropy and hostname with the binds: one call. */
+  {
+    Runm__V1__PrepareRequest rq = RUNM__V1__PREPARE_REQUEST__INIT;
+    Runm__V1__PrepareShare ps[RUNM_VM_MAX_SHARES], *pps[RUNM_VM_MAX_SHARES];
+    char names[RUNM_VM_MAX_SHARES][12];
+    ProtobufCMessage *resp = NULL;
+    for (size_t i = 0; i < n; i++) {
+      snprintf(names[i], sizeof(names[i]), "%zu", i);
+      runm__v1__prepare_share__init(&ps[i]);
+      ps[i].source = names[i];
+      ps[i].path = (char *)(shares[i].guest_path ? shares[i].guest_path : shares[i].path);
+      ps[i].readonly = shares[i].readonly;
+      pps[i] = &ps[i];
+    }
+    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+      return runm_make_error(err, errno, "getrandom");
+    clock_gettime(CLOCK_REALTIME, &now);
+    rq.hostname = (char *)hostname;
+    rq.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    rq.entropy.data = seed;
+    rq.entropy.len = sizeof(seed);
+    rq.share_root = pv->share_guest;
+    rq.n_shares = n;
+    rq.shares = pps;
+    if (runm_rpc_client_unary(pv->vm->client, "/runm.v1.Guest/Prepare", &rq.base,
+                              &runm__v1__empty__descriptor, &resp, PREPARE_TIMEOUT_MS, false, err) < 0)
+      return runm_error_wrap(err, "prepare the pooled VM");
+    protobuf_c_message_free_unpacked(resp, NULL);
+  }
   return 0;
 }
 

@@ -207,7 +207,7 @@ static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned me
 
 static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err)
 {
-  struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
+  struct runm_vm_share shares[RUNM_VM_MAX_SHARES], root;
   struct runm_vm_config vc = {0};
   struct runm_vm *vm = NULL;
   size_t n = 0;
@@ -216,7 +216,7 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   /* Exactly the rootfs and the bind sources, each through the task's
    * export dir (exports.h); in bind mode fuse, volume dirs are runm-bindfs
    * mirrors. Never the bundle. */
-  if (exports_mount(s->exports, s->cfg.bind_mode == SHIM_BIND_FUSE ? s->fuse : NULL, shares, &n, err) < 0)
+  if (exports_mount(s->exports, s->cfg.bind_mode == SHIM_BIND_FUSE ? s->fuse : NULL, &root, shares, &n, err) < 0)
     return -1;
   /* Size the VM to the container's limits, plus room for the guest itself. */
   if (si->memory_limit > 0 && (unsigned)(si->memory_limit >> 20) + 128 > mem)
@@ -228,8 +228,8 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.id = s->vm_id;
   vc.mem_mib = mem;
   vc.vcpus = cpus;
-  vc.shares = shares;
-  vc.n_shares = n;
+  vc.shares = &root;
+  vc.n_shares = 1;
   /* The guest-to-host channel: OCI hooks run through it. */
   vc.host_listen = hooks_listen;
   vc.host_opaque = s->hooks;
@@ -237,6 +237,13 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.ports = si->ports;
   vc.n_ports = si->n_ports;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
+  /* The guest binds each export where the spec expects it. */
+  if (exports_guest_bind(vm->client, "", GUEST_SHARE_ROOT, shares, n, err) < 0) {
+    cleanup_error runm_error_t e2 = NULL;
+    runm_vm_stop(vm, 2000, &e2);
+    runm_vm_free(vm);
+    return -1;
+  }
 
   {
     /* The debug socket is a convenience: the task runs without it. */
