@@ -58,8 +58,9 @@ GX_N=0
 GX() { GX_N=$((GX_N + 1)); TCTR task exec --exec-id "gx$GX_N" "$1" sh -c "$2" 2>&1 </dev/null; }
 GN() {
   GX_N=$((GX_N + 1))
-  TCTR task exec --exec-id "gx$GX_N" "$1" sh -c "cat >/proc/1/root/run/hx.sh; cp /bin/busybox /proc/1/root/run/hxbb &&
-    nsenter -t 1 -m /run/hxbb sh -c 'mkdir -p /run/hxbin && /run/hxbb --install -s /run/hxbin; PATH=/run/hxbin; . /run/hx.sh'" \
+  TCTR task exec --exec-id "gx$GX_N" "$1" sh -c "cat >/proc/1/root/run/hx.sh; mkdir -p /proc/1/root/run/hxbin &&
+    cp /bin/busybox /proc/1/root/run/hxbin/busybox && nsenter -t 1 -m /run/hxbin/busybox sh -c '
+      /run/hxbin/busybox --install -s /run/hxbin; PATH=/run/hxbin; . /run/hx.sh'" \
     <"$2" 2>&1
 }
 # Privileged, and in the guest's pid namespace (runc resolves the path in the guest).
@@ -116,9 +117,15 @@ case_exports() {
   # Every 9p share of the guest: the rootfs at <bundle>/rootfs, one per
   # volume and one for resolv.conf under /run/runm/exports, nothing else.
   mps=$(GX $id "awk '\$3 == \"9p\" { print \$2 }' /proc/1/mounts" | sort)
-  want=$(printf '%s\n' "$b/rootfs" /run/runm/exports/{1..5} | sort)
-  if [ "$mps" = "$want" ]; then ok "exports: the guest's 9p shares are exactly the rootfs and 5 single items"; else
-    not_ok "exports: the guest's 9p shares are exactly the rootfs and 5 single items" "got: $(echo $mps)" "want: $(echo $want)"; fi
+  want=$(printf '%s\n' /run/runm/share "$b/rootfs" /run/runm/exports/{1..5} | sort)
+  tags=$(GX $id "awk '\$3 == \"9p\" { print \$1 }' /proc/1/mounts | sort -u")
+  root=$(GX $id "ls -A /proc/1/root/run/runm/share" | tr '\n' ' ')
+  if [ "$mps" = "$want" ] && [ "$tags" = runm0 ] && [ "$root" = "0 1 2 3 4 5 " ]; then
+    ok "exports: one 9p share (the export root: items 0-5), bound at the rootfs and 5 single items only"
+  else
+    not_ok "exports: one 9p share, bound at the rootfs and 5 single items only" "got: $(echo $mps)" "want: $(echo $want)" \
+      "tags: $(echo $tags), share root: $root"
+  fi
   out=$(GX $id "awk '\$3 == \"9p\" && \$2 == \"$b\"' /proc/1/mounts; ls -A /proc/1/root$b")
   if [ "$(echo "$out" | sort | tr '\n' ' ')" = "config.json rootfs " ]; then
     ok "exports: the guest's bundle is its own dir (config.json, rootfs), not a share"
@@ -130,9 +137,11 @@ case_exports() {
   GX $id "cd /proc/1/root$b && ln -sfn '$SENT' work; echo /bin/evil >shim-binary-path; echo unix:///evil >address;
     echo '{}' >config.json; mkdir -p x && echo pwn >x/pwn; ln -sfn '$SENT' log" >/dev/null
   fp_after=$(fingerprint "$b")
-  if [ "$fp_after" = "$fp_before" ]; then ok "exports: writes where the bundle was leave the host bundle unchanged"; else
+  out=$(GX $id "readlink /proc/1/root$b/work; cat /proc/1/root$b/shim-binary-path")
+  if [ "$fp_after" = "$fp_before" ] && [ "$out" = "$SENT
+/bin/evil" ]; then ok "exports: writes where the bundle was leave the host bundle unchanged"; else
     not_ok "exports: writes where the bundle was leave the host bundle unchanged" \
-      "$(diff <(echo "$fp_before") <(echo "$fp_after") | head -8)"; fi
+      "guest sees: $out" "$(diff <(echo "$fp_before") <(echo "$fp_after") | head -8)"; fi
 
   # Single files: each alone in its share, siblings invisible.
   out=$(GX $id "for d in /proc/1/root/run/runm/exports/*; do ls -A \$d | wc -l; done; find /proc/1/root/run/runm/exports / -xdev -name secret 2>/dev/null; grep -rl secret /proc/1/root/run/runm/exports 2>/dev/null")
@@ -150,9 +159,11 @@ for d in /run/runm/exports/*; do
   for f in "$d"/*; do [ -f "$f" ] && echo pwn >>"$f"; done
   echo pwn >"$d/a"; echo pwn >"$d/new"
 done 2>/dev/null
-true
+echo gn-ran
 SH
-  GN $id "$TMP/remount.sh" >/dev/null
+  out=$(GN $id "$TMP/remount.sh")
+  if echo "$out" | grep -qx gn-ran; then ok "exports: guest root ran its attacks in the guest's mount namespace"; else
+    not_ok "exports: guest root ran its attacks in the guest's mount namespace" "$out"; fi
   GX $id "mount -o remount,rw /ro; echo pwn >/ro/a; echo pwn >/ro/new; mount -o remount,rw /rofile; echo pwn >>/rofile
     echo changed >/rwfile" >/dev/null 2>&1
   if [ "$(cat "$TMP/v/rodir/a")" = "ro data" ] && [ ! -e "$TMP/v/rodir/new" ] && [ "$(cat "$TMP/v/files/rofile")" = "ro file" ]; then
