@@ -154,7 +154,8 @@ rw file" ]; then
   # Writes next to the exports and into the ro ones, also after remounts
   # in the guest's own mount namespace and in the container's.
   cat >"$TMP/remount.sh" <<'SH'
-for d in /run/runm/exports/*; do
+# Every 9p mount the guest has (whatever the host exported), and every bind.
+for d in $(awk '$3 == "9p" { print $2 }' /proc/mounts) /run/runm/exports/*; do
   mount -o remount,rw "$d"; touch "$d/pwn-new"; mkdir "$d/pwn-dir"
   for f in "$d"/*; do [ -f "$f" ] && echo pwn >>"$f"; done
   echo pwn >"$d/a"; echo pwn >"$d/new"
@@ -176,13 +177,13 @@ SH
   else
     not_ok "exports: the rw file is written, nothing is created next to it" "$(ls -A "$TMP/v/files"; cat "$TMP/v/files/rwfile")"
   fi
-  # What the guest made exists only in its rw volume (bind mounts show
+  # What the guest made exists only in its rw volume and rootfs (bind mounts show
   # the same inode wherever they are seen from).
-  allowed=$(stat -c '%d:%i' "$TMP/v/rwdir"/pwn* 2>/dev/null | sort -u)
+  allowed=$(stat -c '%d:%i' "$TMP/v/rwdir"/pwn* "$b"/rootfs/pwn* 2>/dev/null | sort -u)
   stray=$(find "$TMP/v" "$b" "$RUNM_STATE_DIR" -name 'pwn*' -exec stat -c '%d:%i %n' {} + 2>/dev/null |
     while read -r di n; do echo "$allowed" | grep -qx "$di" || echo "$n"; done)
-  if [ -n "$allowed" ] && [ -z "$stray" ]; then ok "exports: what the guest creates lands only in its rw volume"; else
-    not_ok "exports: what the guest creates lands only in its rw volume" "allowed: $allowed" "stray: $stray"; fi
+  if [ -n "$allowed" ] && [ -z "$stray" ]; then ok "exports: what the guest creates lands only in its rw volume and rootfs"; else
+    not_ok "exports: what the guest creates lands only in its rw volume and rootfs" "allowed: $allowed" "stray: $stray"; fi
   # Symlinks in the rootfs and the rw volume pointing at host things.
   GX $id "ln -s '$SENT' /rw/link; ln -s '$TMP/sentmnt' /rw/mnt; ln -s '$SENT' /evil; ln -s / /rw/root" >/dev/null
   delete_task $id
