@@ -210,6 +210,8 @@ int exports_plan(struct exports *ex, json_object *spec, const char *bundle, runm
   struct export_item *it;
   size_t n;
 
+  if (root && !json_object_is_type(root, json_type_object))
+    return runm_make_error(err, EINVAL, "spec: `root` is not an object");
   if (!json_object_is_type(member(root, "path"), json_type_string) || rpath[0] == '\0')
     rpath = "rootfs";
   if (rpath[0] == '/') rootfs = strdup(rpath);
