@@ -319,7 +319,7 @@ int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share 
   return 0;
 }
 
-int exports_guest_bind(struct runm_rpc_client *cl, const char *hostname, const char *share_root,
+int exports_guest_bind(struct runm_rpc_client *cl, const struct exports_prepare *pr, const char *share_root,
                        const struct runm_vm_share *items, size_t n, runm_error_t *err)
 {
   Runm__V1__PrepareRequest rq = RUNM__V1__PREPARE_REQUEST__INIT;
@@ -336,7 +336,12 @@ int exports_guest_bind(struct runm_rpc_client *cl, const char *hostname, const c
     ps[i].readonly = items[i].readonly;
     pps[i] = &ps[i];
   }
-  rq.hostname = (char *)hostname;
+  rq.hostname = (char *)(pr && pr->hostname ? pr->hostname : "");
+  if (pr) {
+    rq.realtime_ns = pr->realtime_ns;
+    rq.entropy.data = (uint8_t *)pr->entropy;
+    rq.entropy.len = pr->entropy_len;
+  }
   rq.share_root = (char *)share_root;
   rq.n_shares = n;
   rq.shares = pps;

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "fusebind.h"
@@ -65,10 +66,18 @@ int exports_plan(struct exports *ex, json_object *spec, const char *bundle, runm
 int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share *root,
                   struct runm_vm_share *items, size_t *n, runm_error_t *err);
 
+/* What else a Prepare call renews (a pooled VM's clock, entropy and
+ * hostname); NULL or zeroes: nothing. */
+struct exports_prepare {
+  const char *hostname;
+  int64_t realtime_ns;
+  const void *entropy;
+  size_t entropy_len;
+};
 /* Has the guest bind <share_root>/<i> on items[i].guest_path (read-only
- * where the item is), with the Prepare call; hostname "" keeps the VM's. */
+ * where the item is), with the Prepare call. */
 struct runm_rpc_client;
-int exports_guest_bind(struct runm_rpc_client *cl, const char *hostname, const char *share_root,
+int exports_guest_bind(struct runm_rpc_client *cl, const struct exports_prepare *pr, const char *share_root,
                        const struct runm_vm_share *items, size_t n, runm_error_t *err);
 
 /* Unmounts and removes E for vm_id (from the shim, and from `delete` after

@@ -35,143 +35,14 @@
 #include "cleanup.h"
 #include "exports.h"
 #include "hooks.h"
+#include "pool_claim.h"
 #include "rpc.h"
-#include "runm/v1/guest.pb-c.h"
 #include "shim.h"
 #include "vm_info.h"
 
 extern char **environ;
 
-#define CLAIM_MAX 16384
-#define CLAIM_TIMEOUT_MS 5000
-/* A claimer connects and sends at once; the idle shim waits no longer
- * than this for the message, and takes exactly one fd with it. */
-#define CLAIM_READ_TIMEOUT_MS 2000
-#define CLAIM_MAX_FDS 8
 #define POOL_NICE 19
-#define PREPARE_TIMEOUT_MS 10000
-
-static int pool_dir(const struct shim_config *cfg, const char *address, char *out, size_t len,
-                    runm_error_t *err)
-{
-  char parent[PATH_MAX];
-  snprintf(parent, sizeof(parent), "%s/pool", cfg->state_dir);
-  if (mkdir(cfg->state_dir, 0711) < 0 && errno != EEXIST)
-    return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
-  if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-  if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
-    return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
-  if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
-  return 0;
-}
-
-/* ---- the claim message ------------------------------------------------ */
-
-static size_t claim_encode(const struct pool_claim *c, char *buf, size_t len)
-{
-  const char *f[] = {c->ns, c->id, c->address, c->publish_binary, c->ttrpc_address, c->bundle,
-                     c->debug ? "1" : "0"};
-  size_t off = 0;
-  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-    size_t l = strlen(f[i]) + 1;
-    if (off + l > len) return 0;
-    memcpy(buf + off, f[i], l);
-    off += l;
-  }
-  return off;
-}
-
-/* The peer is the same user (the socket is 0600), but it is still input:
- * exactly seven fields, each fitting its buffer. */
-static int claim_decode(const char *buf, size_t len, struct pool_claim *c, runm_error_t *err)
-{
-  struct {
-    char *dst;
-    size_t size;
-  } f[] = {{c->ns, sizeof(c->ns)},
-           {c->id, sizeof(c->id)},
-           {c->address, sizeof(c->address)},
-           {c->publish_binary, sizeof(c->publish_binary)},
-           {c->ttrpc_address, sizeof(c->ttrpc_address)},
-           {c->bundle, sizeof(c->bundle)},
-           {NULL, 0}};
-  size_t off = 0, i;
-
-  memset(c, 0, sizeof(*c));
-  for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-    const char *end = memchr(buf + off, '\0', len - off);
-    size_t l;
-    if (end == NULL) return runm_make_error(err, EPROTO, "claim: field %zu is not terminated", i);
-    l = (size_t)(end - (buf + off));
-    if (f[i].dst) {
-      if (l >= f[i].size) return runm_make_error(err, EPROTO, "claim: field %zu is too long", i);
-      memcpy(f[i].dst, buf + off, l + 1);
-    } else {
-      c->debug = l == 1 && buf[off] == '1';
-    }
-    off += l + 1;
-  }
-  if (off != len) return runm_make_error(err, EPROTO, "claim: trailing bytes");
-  if (c->ns[0] == '\0' || c->id[0] == '\0' || c->bundle[0] != '/')
-    return runm_make_error(err, EPROTO, "claim: namespace, id and an absolute bundle are required");
-  return 0;
-}
-
-/* ---- `start`'s side ------------------------------------------------------ */
-
-static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
-{
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  struct timeval tv = {.tv_sec = CLAIM_TIMEOUT_MS / 1000};
-  char cbuf[CMSG_SPACE(sizeof(int))] = {0}, reply[512];
-  struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-  struct cmsghdr *cm;
-  ssize_t n;
-
-  if (fd < 0 || strlen(sock) >= sizeof(addr.sun_path)) return 0;
-  memcpy(addr.sun_path, sock, strlen(sock) + 1);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) return 0;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
-  if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)len) return 0;
-  do
-    n = recv(fd, reply, sizeof(reply) - 1, 0);
-  while (n < 0 && errno == EINTR);
-  if (n <= 0) return 0;
-  reply[n] = '\0';
-  return strcmp(reply, "ok") == 0;
-}
-
-int pool_claim(const struct shim_config *cfg, const struct pool_claim *c, int lfd, runm_error_t *err)
-{
-  char dir[PATH_MAX], msg[CLAIM_MAX];
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
-  size_t len;
-
-  if (cfg->pool_size == 0) return 0;
-  if (pool_dir(cfg, c->address, dir, sizeof(dir), err) < 0) return -1;
-  len = claim_encode(c, msg, sizeof(msg));
-  if (len == 0) return runm_make_error(err, E2BIG, "claim: task identity too long");
-  d = opendir(dir);
-  if (d == NULL) return runm_make_error(err, errno, "open `%s`", dir);
-  while ((de = readdir(d))) {
-    char sock[PATH_MAX + 300];
-    size_t l = strlen(de->d_name);
-    if (l < 6 || strcmp(de->d_name + l - 5, ".sock") != 0) continue;
-    snprintf(sock, sizeof(sock), "%s/%s", dir, de->d_name);
-    if (try_claim(sock, msg, len, lfd)) return 1;
-  }
-  return 0;
-}
 
 static bool pid_alive(pid_t pid)
 {
@@ -211,7 +82,7 @@ int pool_refill(const struct shim_config *cfg, const struct pool_claim *c, runm_
   unsigned live;
 
   if (cfg->pool_size == 0) return 0;
-  if (pool_dir(cfg, c->address, dir, sizeof(dir), err) < 0) return -1;
+  if (pool_dir_of(cfg, c->address, dir, sizeof(dir), err) < 0) return -1;
   /* Two starts at once must not both fill the same gap. */
   snprintf(lock, sizeof(lock), "%s/.lock", dir);
   lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -330,84 +201,6 @@ static int make_share_root(struct pool_vm *pv, runm_error_t *err)
   return 0;
 }
 
-static int reply(int fd, const char *msg)
-{
-  return send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
-static void close_fds(int *fds, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (fds[i] >= 0) close(fds[i]);
-}
-
-/* One claim from a connected client: 1 = taken (c, *lfd filled). The
- * message must come within CLAIM_READ_TIMEOUT_MS and carry exactly one
- * fd; every fd that came with a refused claim is closed. */
-static int take_claim(int cfd, const char *address, struct pool_claim *c, int *lfd,
-                      const struct runm_logger *log)
-{
-  char buf[CLAIM_MAX], cbuf[CMSG_SPACE(sizeof(int) * CLAIM_MAX_FDS)];
-  struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-  struct pollfd pfd = {.fd = cfd, .events = POLLIN};
-  struct ucred cred;
-  socklen_t cl = sizeof(cred);
-  cleanup_error runm_error_t err = NULL;
-  int fds[CLAIM_MAX_FDS];
-  size_t nfds = 0;
-  struct cmsghdr *cm;
-  ssize_t n;
-  int type = 0, r;
-  socklen_t tl = sizeof(type);
-
-  if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
-    reply(cfd, "error: not the same user");
-    return 0;
-  }
-  do
-    r = poll(&pfd, 1, CLAIM_READ_TIMEOUT_MS);
-  while (r < 0 && errno == EINTR);
-  if (r <= 0) {
-    runm_log(log, RUNM_LOG_WARN, "pool claim: nothing sent within %d ms", CLAIM_READ_TIMEOUT_MS);
-    reply(cfd, "error: claim too slow");
-    return 0;
-  }
-  memset(cbuf, 0, sizeof(cbuf));
-  n = recvmsg(cfd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  if (n < 0) return 0;
-  for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-    size_t k;
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0)) continue;
-    k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k && nfds < CLAIM_MAX_FDS; i++)
-      memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-  }
-  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-    close_fds(fds, nfds);
-    reply(cfd, "error: claim truncated");
-    return 0;
-  }
-  if (nfds != 1 || getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
-    close_fds(fds, nfds);
-    reply(cfd, nfds == 1 ? "error: no listening socket attached" : "error: exactly one fd must be attached");
-    return 0;
-  }
-  if (claim_decode(buf, (size_t)n, c, &err) < 0) {
-    close_fds(fds, nfds);
-    runm_log_error(log, err, "pool claim");
-    reply(cfd, "error: malformed claim");
-    return 0;
-  }
-  if (strcmp(c->address, address) != 0) {
-    close_fds(fds, nfds);
-    reply(cfd, "error: this VM belongs to another containerd");
-    return 0;
-  }
-  *lfd = fds[0];
-  return 1;
-}
-
 static int boot(const struct shim_config *cfg, const struct runm_logger *log, const char *vm_id,
                 struct pool_vm *pv, runm_error_t *err)
 {
@@ -513,7 +306,7 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
 
   memset(pv, 0, sizeof(*pv));
   *lfd = -1;
-  if (pool_dir(cfg, address, dir, sizeof(dir), err) < 0) return -1;
+  if (pool_dir_of(cfg, address, dir, sizeof(dir), err) < 0) return -1;
   snprintf(vm_id, sizeof(vm_id), "pool-%d", (int)getpid());
   snprintf(boot_rec, sizeof(boot_rec), "%s/%s.boot", dir, vm_id);
   snprintf(sock, sizeof(sock), "%s/%s.sock", dir, vm_id);
@@ -584,13 +377,13 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
     if (p[0].revents & POLLIN) {
       cleanup_close int cfd = accept4(cfd_listen, NULL, NULL, SOCK_CLOEXEC);
       if (cfd < 0) continue;
-      if (!take_claim(cfd, address, c, lfd, log)) continue;
+      if (!pool_claim_take(cfd, address, c, lfd, log)) continue;
       /* Off the market before answering: nobody else can claim it. */
       unlink(sock);
       close(cfd_listen);
       cfd_listen = -1;
       if (adopt(pv, c, err) < 0) {
-        reply(cfd, "error: cannot adopt the VM");
+        pool_claim_reply(cfd, "error: cannot adopt the VM");
         close(*lfd);
         *lfd = -1;
         ret = -1;
@@ -601,7 +394,7 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
       /* Before the answer: `start` refills the pool as soon as it has it,
        * and must not count this shim as a spare any more. */
       unlink(boot_rec);
-      if (reply(cfd, "ok") < 0) {
+      if (pool_claim_reply(cfd, "ok") < 0) {
         /* `start` gave up waiting and started a shim of its own. */
         close(*lfd);
         *lfd = -1;
@@ -631,6 +424,7 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
 {
   uint8_t seed[64];
   struct timespec now;
+  struct exports_prepare pr = {0};
 
   if (n > RUNM_VM_MAX_SHARES) return runm_make_error(err, E2BIG, "%zu shares; at most %d", n, RUNM_VM_MAX_SHARES);
   for (size_t i = 0; i < n; i++) {
@@ -653,34 +447,14 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
       return runm_make_error(err, errno, "remount `%s` read-only", dst);
   }
   /* A fresh clock, entropy and hostname with the binds: one call. */
-  {
-    Runm__V1__PrepareRequest rq = RUNM__V1__PREPARE_REQUEST__INIT;
-    Runm__V1__PrepareShare ps[RUNM_VM_MAX_SHARES], *pps[RUNM_VM_MAX_SHARES];
-    char names[RUNM_VM_MAX_SHARES][12];
-    ProtobufCMessage *resp = NULL;
-    for (size_t i = 0; i < n; i++) {
-      snprintf(names[i], sizeof(names[i]), "%zu", i);
-      runm__v1__prepare_share__init(&ps[i]);
-      ps[i].source = names[i];
-      ps[i].path = (char *)(shares[i].guest_path ? shares[i].guest_path : shares[i].path);
-      ps[i].readonly = shares[i].readonly;
-      pps[i] = &ps[i];
-    }
-    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-      return runm_make_error(err, errno, "getrandom");
-    clock_gettime(CLOCK_REALTIME, &now);
-    rq.hostname = (char *)hostname;
-    rq.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
-    rq.entropy.data = seed;
-    rq.entropy.len = sizeof(seed);
-    rq.share_root = pv->share_guest;
-    rq.n_shares = n;
-    rq.shares = pps;
-    if (runm_rpc_client_unary(pv->vm->client, "/runm.v1.Guest/Prepare", &rq.base,
-                              &runm__v1__empty__descriptor, &resp, PREPARE_TIMEOUT_MS, false, err) < 0)
-      return runm_error_wrap(err, "prepare the pooled VM");
-    protobuf_c_message_free_unpacked(resp, NULL);
-  }
+  if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) return runm_make_error(err, errno, "getrandom");
+  clock_gettime(CLOCK_REALTIME, &now);
+  pr.hostname = hostname;
+  pr.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+  pr.entropy = seed;
+  pr.entropy_len = sizeof(seed);
+  if (exports_guest_bind(pv->vm->client, &pr, pv->share_guest, shares, n, err) < 0)
+    return runm_error_wrap(err, "prepare the pooled VM");
   return 0;
 }
 

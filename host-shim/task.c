@@ -238,7 +238,7 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.n_ports = si->n_ports;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
   /* The guest binds each export where the spec expects it. */
-  if (exports_guest_bind(vm->client, "", GUEST_SHARE_ROOT, shares, n, err) < 0) {
+  if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {
     cleanup_error runm_error_t e2 = NULL;
     runm_vm_stop(vm, 2000, &e2);
     runm_vm_free(vm);
