@@ -277,8 +277,10 @@ static int cmd_delete(const struct args *a)
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
     char cmdline_path[64], cmd[4096] = "";
-    /* A pooled VM's shares dir keeps the name it booted with. */
-    if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5])
+    /* A pooled VM's shares dir keeps the name it booted with (and a VM
+     * that kept its own name was never a spare: nothing of a live spare's
+     * is touched). */
+    if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
       snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
     snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
     int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
