@@ -1,6 +1,6 @@
 /* The VM pool (docs/pool.md). Layout under the state dir:
- *   pool/<hash of containerd's address>/pool-<pid>.boot  an idle shim, from spawn to claim
- *   pool/<hash>/pool-<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
+ *   pool/<hash of containerd's address>/pool_<pid>.boot  an idle shim, from spawn to claim
+ *   pool/<hash>/pool_<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
  *   pool/<hash>/last-error        why the last idle shim failed to boot
  *   shares/<boot id>/             a pooled VM's files that must keep their names when
  *                                 the VM takes the task's (QEMU holds their paths):
@@ -39,6 +39,7 @@
 #include "rpc.h"
 #include "shim.h"
 #include "vm_info.h"
+#include "unix_socket.h"
 
 extern char **environ;
 
@@ -121,7 +122,7 @@ int pool_refill(const struct shim_config *cfg, const struct pool_claim *c, runm_
     posix_spawnattr_destroy(&attr);
     if (r != 0) return runm_make_error(err, r, "spawn a pooled shim");
     /* Recorded here, under the lock, so the next count sees it at once. */
-    snprintf(rec, sizeof(rec), "%s/pool-%d.boot", dir, (int)pid);
+    snprintf(rec, sizeof(rec), "%s/pool_%d.boot", dir, (int)pid);
     snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
     rfd = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (rfd < 0 || write(rfd, pidbuf, strlen(pidbuf)) < 0) {
@@ -227,6 +228,7 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
   vc.id = vm_id;
   vc.shares = &share;
   vc.n_shares = 1;
+  vc.late_mounts = true; /* the claim binds the task's dirs into the share */
   pv->mem_mib = vc.mem_mib;
   pv->vcpus = vc.vcpus;
   /* The hooks' channel is fixed at boot; its allow-list comes at Create.
@@ -307,7 +309,9 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
   memset(pv, 0, sizeof(*pv));
   *lfd = -1;
   if (pool_dir_of(cfg, address, dir, sizeof(dir), err) < 0) return -1;
-  snprintf(vm_id, sizeof(vm_id), "pool-%d", (int)getpid());
+  /* `pool_<pid>`: no task's VM id (shim_vm_id) has this form, so a task
+   * named `pool`/`<pid>` cannot share a spare's dir. */
+  snprintf(vm_id, sizeof(vm_id), "pool_%d", (int)getpid());
   snprintf(boot_rec, sizeof(boot_rec), "%s/%s.boot", dir, vm_id);
   snprintf(sock, sizeof(sock), "%s/%s.sock", dir, vm_id);
   sigemptyset(&mask);
@@ -326,27 +330,13 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
     ret = -1;
     goto out;
   }
-  cfd_listen = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (cfd_listen < 0 || strlen(sock) >= sizeof(addr.sun_path)) {
-      ret = runm_make_error(err, cfd_listen < 0 ? errno : ENAMETOOLONG, "claim socket `%s`", sock);
-      goto out;
-    }
-    memcpy(addr.sun_path, sock, strlen(sock) + 1);
-    {
-      /* 0600 from the start; the umask goes back at once: everything the
-       * shim makes later (resolv.conf, files hooks write) keeps its mode. */
-      mode_t old = umask(077);
-      int b = bind(cfd_listen, (struct sockaddr *)&addr, sizeof(addr));
-      int e = errno;
-      umask(old);
-      errno = e;
-      if (b < 0 || listen(cfd_listen, 8) < 0) {
-        ret = runm_make_error(err, errno, "claim socket `%s`", sock);
-        goto out;
-      }
-    }
+  /* runm_unix_listen makes the socket 0600 itself: the shim's umask stays
+   * as it came, so what it makes later (resolv.conf, files hooks write)
+   * keeps its mode (a umask of 077 once made resolv.conf 0600). */
+  cfd_listen = runm_unix_listen(sock, SOCK_SEQPACKET, 8, err);
+  if (cfd_listen < 0) {
+    ret = runm_error_wrap(err, "claim socket");
+    goto out;
   }
   runm_log(log, RUNM_LOG_INFO, "pooled VM %s ready in %.3f s", vm_id,
            (pv->vm->ready_ns - pv->vm->spawn_ns) / 1e9);

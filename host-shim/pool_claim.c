@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "shim.h"
+#include "unix_socket.h"
 
 #define CLAIM_MAX 16384
 #define CLAIM_TIMEOUT_MS 5000
@@ -33,8 +34,12 @@ int pool_dir_of(const struct shim_config *cfg, const char *address, char *out, s
   if (mkdir(cfg->state_dir, 0711) < 0 && errno != EEXIST)
     return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
   if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-  if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
+  /* One dir per containerd: its address's digest, never another's. */
+  const char *parts[] = {address};
+  char h[33];
+  shim_digest_hex(parts, 1, h, 32);
+  if (h[0] == '\0') return runm_make_error(err, ENOMEM, "pool dir name");
+  if (snprintf(out, len, "%s/%s", parent, h) >= (int)len)
     return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
   if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
   return 0;
@@ -96,8 +101,7 @@ static int claim_decode(const char *buf, size_t len, struct pool_claim *c, runm_
 
 static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  cleanup_close int fd = runm_unix_connect(sock, SOCK_SEQPACKET, NULL);
   struct timeval tv = {.tv_sec = CLAIM_TIMEOUT_MS / 1000};
   char cbuf[CMSG_SPACE(sizeof(int))] = {0}, reply[512];
   struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
@@ -105,9 +109,7 @@ static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
   struct cmsghdr *cm;
   ssize_t n;
 
-  if (fd < 0 || strlen(sock) >= sizeof(addr.sun_path)) return 0;
-  memcpy(addr.sun_path, sock, strlen(sock) + 1);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) return 0;
+  if (fd < 0) return 0;
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   cm = CMSG_FIRSTHDR(&mh);

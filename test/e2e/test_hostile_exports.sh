@@ -47,6 +47,7 @@ trap 'exit 130' INT TERM HUP
 
 CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
 TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
+vmdir_of() { echo "$RUNM_STATE_DIR/vm/$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id)"; }
 bundle_of() { echo "$RUNM_CTRD_DIR/state/io.containerd.runtime.v2.task/$NS/$1"; }
 task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 stopped() { [ "$(task_status "$1")" = STOPPED ]; }
@@ -197,15 +198,15 @@ SH
 # ---- pool ------------------------------------------------------------------------
 ready_sock() { ls "$RUNM_STATE_DIR"/pool/*/*.sock 2>/dev/null | head -1; }
 has_spare() { [ -n "$(ready_sock)" ]; }
-idle_pid() { basename "$(ready_sock)" .sock | sed 's/^pool-//'; }
+idle_pid() { basename "$(ready_sock)" .sock | sed 's/^pool_//'; }
 shim_of() { # ID: the pid of the shim serving it (a pooled one keeps its argv)
   local p
-  p=$(sed -n 's/^supervisor_pid=//p' "$RUNM_STATE_DIR/vm/$NS-$1/vm.info" 2>/dev/null)
+  p=$(sed -n 's/^supervisor_pid=//p' "$(vmdir_of "$1")/vm.info" 2>/dev/null)
   [ -n "$p" ] && [ "$p" -gt 0 ] && tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -q containerd-shim-runm-v1 && echo "$p"
 }
-left_mounts() { our_mounts | grep -v '/shares/pool-[0-9]*/x$'; }
+left_mounts() { our_mounts | grep -v '/shares/pool_[0-9]*/x$'; }
 no_left_mounts() { [ -z "$(left_mounts)" ]; }
-pooled() { grep -q '^qemu_name=runm-pool-' "$RUNM_STATE_DIR/vm/$NS-$1/vm.info" 2>/dev/null; }
+pooled() { grep -q '^qemu_name=runm-pool_' "$(vmdir_of "$1")/vm.info" 2>/dev/null; }
 
 case_pool() {
   local id out share sp before after reply
@@ -217,13 +218,13 @@ case_pool() {
   id=hxp1
   TCTR run -d "${PRIV[@]}" --runtime $RT --mount "type=bind,src=$TMP/v/rwdir,dst=/rw,options=rbind:rw" \
     "$IMAGE" $id sleep 600 >/dev/null 2>&1
-  if pooled $id; then ok "pool: the task took the pooled VM"; else not_ok "pool: the task took the pooled VM" "$(cat "$RUNM_STATE_DIR/vm/$NS-$id/vm.info" 2>&1)"; fi
+  if pooled $id; then ok "pool: the task took the pooled VM"; else not_ok "pool: the task took the pooled VM" "$(cat "$(vmdir_of $id)/vm.info" 2>&1)"; fi
   out=$(TCTR task exec --user 65534 --exec-id u1 $id cat /etc/resolv.conf 2>&1)
   if echo "$out" | grep -q '^nameserver '; then ok "pool: a non-root container user reads /etc/resolv.conf"; else
     not_ok "pool: a non-root container user reads /etc/resolv.conf" "$out"; fi
 
   # Finding 12: the pool share's root is not the guest's to write.
-  share=$(GX $id "awk '\$3 == \"9p\" && \$2 ~ /\\/shares\\/pool-/ { print \$2 }' /proc/1/mounts" | head -1)
+  share=$(GX $id "awk '\$3 == \"9p\" && \$2 ~ /\\/shares\\/pool_/ { print \$2 }' /proc/1/mounts" | head -1)
   out=$(GX $id "cd /proc/1/root$share && for n in 9 15 16 99 x; do ln -s '$TMP/sentmnt' \$n && echo planted \$n; done;
     touch pwn && echo wrote; ln -s '$TMP/sentmnt' /rw/0; ln -s '$TMP/sentmnt' /proc/1/root$share/0/1 2>/dev/null; true")
   if [ -n "$share" ] && ! echo "$out" | grep -q -e planted -e wrote; then ok "pool: guest root cannot create anything in the pool share's root"; else
@@ -236,7 +237,7 @@ case_pool() {
   TCTR container delete $id >/dev/null 2>&1
   if sentmnt_ok && sent_ok; then ok "pool: shim delete follows no planted symlink (the host mount is intact)"; else
     not_ok "pool: shim delete follows no planted symlink" "$(grep hxsentinel /proc/mounts)"; fi
-  # (A new spare's share root may be mounted: that is shares/<its id>/x.)
+  # (A new spare's share root may be mounted: that is shares/pool_<pid>/x.)
   if wait_until 20 no_left_mounts &&
     [ -z "$(ls -A "$RUNM_STATE_DIR/exports" 2>/dev/null)" ]; then ok "pool: shim delete left no mount and no export"; else
     not_ok "pool: shim delete left no mount and no export" "$(left_mounts)"; fi
