@@ -298,24 +298,29 @@ int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share 
   ex->mounted = true;
   if (mount(NULL, ex->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     return runm_make_error(err, errno, "remount `%s` read-only", ex->root);
-  /* rw at QEMU: the rw items need it; E/x itself is read-only above. */
-  *root = (struct runm_vm_share){.path = ex->root, .readonly = false, .guest_path = GUEST_SHARE_ROOT};
+  /* rw at QEMU: the rw items need it; E/x itself is read-only above, and
+   * in QEMU's own mount namespace only the rw items become writable. */
+  ex->n_rw = 0;
+  *root = (struct runm_vm_share){.path = ex->root, .readonly = false, .guest_path = GUEST_SHARE_ROOT,
+                                 .rw_paths = ex->rw};
   for (size_t i = 0; i < ex->n; i++) {
     struct export_item *it = &ex->items[i];
     const char *src = it->source;
-    char target[PATH_MAX + NAME_MAX + 2];
+    char *target = it->target;
     /* bind_mode fuse: a volume dir is seen through runm-bindfs. */
     struct runm_vm_share mirror = {.path = it->source, .readonly = it->readonly};
     if (fb && i > 0 && it->is_dir) {
       if (fusebind_volume(fb, &mirror, err) < 0) return -1;
       src = mirror.path;
     }
-    if (it->is_dir) snprintf(target, sizeof(target), "%s", it->share);
-    else snprintf(target, sizeof(target), "%s/%s", it->share, it->name);
+    if (it->is_dir) snprintf(target, sizeof(it->target), "%s", it->share);
+    else snprintf(target, sizeof(it->target), "%s/%s", it->share, it->name);
     if (bind_item(it, src, target, err) < 0) return runm_error_wrap(err, "export %zu", i);
+    if (!it->readonly) ex->rw[ex->n_rw++] = target;
     shares[i] = (struct runm_vm_share){.path = it->share, .readonly = it->readonly, .guest_path = it->guest};
     (*n)++;
   }
+  root->n_rw_paths = ex->n_rw;
   return 0;
 }
 

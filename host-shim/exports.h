@@ -38,6 +38,7 @@ struct export_item {
   bool readonly;    /* every use of the source is ro */
   bool is_dir;      /* else a single file, exported alone */
   char share[PATH_MAX];  /* E/x/<i> */
+  char target[PATH_MAX + NAME_MAX + 2]; /* the bind: share, or share/name for a file */
   char guest[PATH_MAX];  /* where the guest binds it */
   char name[NAME_MAX + 1]; /* file items: the file's name under share/guest */
 };
@@ -48,6 +49,8 @@ struct exports {
   struct export_item items[EXPORTS_MAX];
   size_t n;
   bool mounted; /* E's read-only self-bind is made */
+  const char *rw[EXPORTS_MAX]; /* the rw items' targets: all QEMU may write */
+  size_t n_rw;
 };
 
 /* E for vm_id, emptied of anything an earlier shim of that id left. */

@@ -242,11 +242,21 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
 {
   char **argv = NULL;
   struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
-  const char *rw[RUNM_VM_MAX_SHARES];
+  const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
-  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++)
-    if (!cfg->shares[i].readonly) rw[sp.n_rw++] = cfg->shares[i].path;
+  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
+    const struct runm_vm_share *s = &cfg->shares[i];
+    if (s->rw_paths) {
+      for (size_t k = 0; k < s->n_rw_paths; k++) {
+        if (sp.n_rw >= sizeof(rw) / sizeof(rw[0]))
+          return runm_make_error(err, E2BIG, "more than %zu writable paths in the shares", sizeof(rw) / sizeof(rw[0]));
+        rw[sp.n_rw++] = s->rw_paths[k];
+      }
+    } else if (!s->readonly && sp.n_rw < sizeof(rw) / sizeof(rw[0])) {
+      rw[sp.n_rw++] = s->path;
+    }
+  }
   sp.rw = rw;
   sp.own_mount_ns = !cfg->late_mounts;
 

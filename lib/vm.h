@@ -28,6 +28,12 @@ struct runm_vm_share {
   const char *path;
   bool readonly;
   const char *guest_path; /* NULL: path */
+  /* A share whose mounts carry their own ro/rw (the shim's export dir: a
+   * read-only root holding ro and rw binds): QEMU's mount namespace makes
+   * exactly these paths writable (with what is below each), not the whole
+   * share. NULL: the share itself when !readonly. */
+  const char *const *rw_paths;
+  size_t n_rw_paths;
 };
 #define RUNM_VM_MAX_SHARES 16
 
