@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "publish.h"
+#include "exports.h"
 #include "fusebind.h"
 #include "hooks.h"
 #include "lifecycle.h"
@@ -247,6 +248,7 @@ static int cmd_delete(const struct args *a)
   struct shim_config cfg;
   char dir[PATH_MAX], vmid[80], vmdir[PATH_MAX + 100], sock[PATH_MAX], cwd[PATH_MAX];
   struct runm_vm_info info;
+  char pool_name[RUNM_VM_ID_MAX + 8] = "";
   Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
   struct timespec now;
@@ -264,6 +266,11 @@ static int cmd_delete(const struct args *a)
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
     char cmdline_path[64], cmd[4096] = "";
+    /* A pooled VM's shares dir keeps the name it booted with (and a VM
+     * that kept its own name was never a spare: nothing of a live spare's
+     * is touched). */
+    if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
+      snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
     snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
     int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -292,8 +299,12 @@ static int cmd_delete(const struct args *a)
    * sockets and logs does not need it gone. */
   if (runm_vm_remove_dir(vmdir, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
-  /* A pooled VM's binds of the task's dirs. */
-  if (pool_shares_remove(cfg.state_dir, vmid, &err) < 0) runm_log_error(NULL, err, "delete");
+  /* A pooled VM's binds of the task's exports, then the exports (before
+   * the runm-bindfs mounts and the rootfs they bind). Neither follows a
+   * symlink the guest could have planted. */
+  if (pool_name[0] && pool_shares_remove(cfg.state_dir, pool_name, &err) < 0) runm_log_error(NULL, err, "delete");
+  runm_error_release(&err);
+  if (exports_remove(cfg.state_dir, vmid, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
   /* runm-bindfs mounts (bind_mode fuse/auto; a FUSE rootfs among them),
    * found by the record the shim wrote before making each. */

@@ -25,8 +25,11 @@ struct pool_vm {
   struct runm_vm *vm;
   struct runm_rpc_server *proxy; /* api.sock */
   struct hooks *hooks;           /* the runm.v1.Host channel, allow-list loaded at Create */
-  char share_dir[PATH_MAX];      /* host dir exported as the VM's one share */
+  char state_dir[PATH_MAX];
+  char boot_id[64];              /* the VM's first id: names shares/<boot id> for good */
+  char share_dir[PATH_MAX];      /* shares/<boot id>/x: exported as the VM's one share */
   char share_guest[PATH_MAX];    /* where the guest mounted it (its first path) */
+  char host_sock[PATH_MAX];      /* shares/<boot id>/host.sock: never renamed */
   unsigned n_binds;              /* share_dir/0 .. n-1 are mounted */
   unsigned mem_mib, vcpus;
 };
@@ -59,7 +62,9 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
  * be stopped first (QEMU holds the export open). */
 int pool_vm_release(struct pool_vm *pv, runm_error_t *err);
 
-/* For `delete` after a shim died: unmount and remove <state>/shares/<vmid>. */
-int pool_shares_remove(const char *state_dir, const char *vm_id, runm_error_t *err);
+/* For `delete` after a shim died: unmount and remove <state>/shares/<name>
+ * (name: the pooled VM's boot id, vm.info's qemu_name less "runm-"),
+ * never following a symlink. */
+int pool_shares_remove(const char *state_dir, const char *name, runm_error_t *err);
 
 #endif

@@ -108,6 +108,13 @@ static int write_file(const char *path, const char *text, runm_error_t *err)
     return runm_make_error(err, ENAMETOOLONG, "`%s`", path);
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return runm_make_error(err, errno, "create `%s`", tmp);
+  /* Readable by every container user whatever the shim's umask (a pooled
+   * shim's was 077 once: DNS failed for non-root users). */
+  if (fchmod(fd, 0644) < 0) {
+    int e = errno;
+    unlink(tmp);
+    return runm_make_error(err, e, "chmod `%s`", tmp);
+  }
   while (off < len) {
     ssize_t w = write(fd, text + off, len - off);
     if (w < 0 && errno == EINTR) continue;
@@ -133,7 +140,7 @@ static json_object *string_array(const char *const *v, size_t n)
   return a;
 }
 
-int resolv_apply(json_object *spec, const char *bundle, runm_error_t *err)
+int resolv_apply(json_object *spec, const char *dir, runm_error_t *err)
 {
   json_object *mounts = NULL, *found = NULL, *ann = NULL, *mode = NULL;
   char path[PATH_MAX];
@@ -147,8 +154,8 @@ int resolv_apply(json_object *spec, const char *bundle, runm_error_t *err)
       runm_net_mode_parse(json_object_get_string(mode), &net, err) < 0)
     return runm_error_wrap(err, "annotation %s", RUNM_NET_ANNOTATION);
   if (net != RUNM_NET_USER) return 0;
-  if (snprintf(path, sizeof(path), "%s/%s", bundle, RESOLV_FILE) >= (int)sizeof(path))
-    return runm_make_error(err, ENAMETOOLONG, "bundle path `%s` is too long", bundle);
+  if (snprintf(path, sizeof(path), "%s/%s", dir, RESOLV_FILE) >= (int)sizeof(path))
+    return runm_make_error(err, ENAMETOOLONG, "path `%s` is too long", dir);
   if (!json_object_object_get_ex(spec, "mounts", &mounts)) {
     mounts = json_object_new_array();
     if (mounts == NULL) return runm_make_error(err, ENOMEM, "spec");

@@ -12,7 +12,8 @@
 
 /* slirp's DNS forwarder: it answers from the host's own resolver. */
 #define RESOLV_SLIRP_DNS "10.0.2.3"
-/* The file runm writes in the bundle (shared into the VM at the same path). */
+/* The file runm writes in the task's export dir (exports.h), exported to
+ * the guest alone and read-only; never in the bundle. */
 #define RESOLV_FILE "runm-resolv.conf"
 #define RESOLV_MAX 65536
 
@@ -27,12 +28,12 @@ int resolv_rewrite(const char *in, char **out, runm_error_t *err);
  * step of guest_spec_build:
  * - annotation io.runm.net=none: nothing;
  * - a bind mount on /etc/resolv.conf whose file names an unreachable
- *   server: its source becomes <bundle>/runm-resolv.conf with the rewrite;
+ *   server: its source becomes <dir>/runm-resolv.conf with the rewrite;
  * - no mount on /etc/resolv.conf: one is added (read-only bind of
- *   <bundle>/runm-resolv.conf: `nameserver 10.0.2.3`), as Docker and
+ *   <dir>/runm-resolv.conf: `nameserver 10.0.2.3`), as Docker and
  *   nerdctl always give a container one.
  * A bind source that cannot be read is left for runc to report. The file
- * lives in the bundle, which containerd removes with the task. */
-int resolv_apply(json_object *spec, const char *bundle, runm_error_t *err);
+ * (mode 0644) lives in `dir`, the task's export dir, removed with it. */
+int resolv_apply(json_object *spec, const char *dir, runm_error_t *err);
 
 #endif

@@ -19,6 +19,7 @@ struct io_relay;
 struct publisher;
 struct hooks;
 struct fusebind;
+struct exports;
 
 /* One process of the task: the init (exec_id "") or an exec. */
 struct shim_process {
@@ -62,6 +63,7 @@ struct shim {
   struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
   bool rootfs_mounted;
   struct fusebind *fuse; /* runm-bindfs mounts (bind_mode fuse/auto); NULL in kernel mode */
+  struct exports *exports; /* what the VM sees of the host (exports.h), from Create on */
   bool created, deleted;
   struct shim_process *procs; /* init first */
   bool shutdown_requested;

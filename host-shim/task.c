@@ -18,6 +18,7 @@
 #include "containerd/events/task.pb-c.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "publish.h"
+#include "exports.h"
 #include "fusebind.h"
 #include "guest_spec.h"
 #include "resolv.h"
@@ -205,51 +206,6 @@ static unsigned host_cpus(void)
   return n > 0 ? (unsigned)n : 1;
 }
 
-/* Shares for the VM: the bundle (rootfs lives below it) and the directories
- * the spec's bind mounts name. A file bind shares its directory. */
-static int plan_shares(struct shim *s, const struct spec_info *si, struct runm_vm_share *shares,
-                       char paths[][PATH_MAX], size_t *n, runm_error_t *err)
-{
-  *n = 0;
-  snprintf(paths[0], PATH_MAX, "%s", s->bundle);
-  shares[(*n)++] = (struct runm_vm_share){.path = paths[0], .readonly = false};
-  /* A root outside the bundle (ctr run --rootfs) is shared as well. */
-  if (si->root && realpath(si->root, paths[1])) {
-    size_t l = strlen(paths[0]);
-    if (!(strncmp(paths[1], paths[0], l) == 0 && (paths[1][l] == '/' || paths[1][l] == '\0')))
-      shares[(*n)++] = (struct runm_vm_share){.path = paths[1], .readonly = false};
-  }
-  for (size_t i = 0; i < si->n_binds; i++) {
-    char dir[PATH_MAX];
-    bool dup = false;
-    if (*n >= RUNM_VM_MAX_SHARES)
-      return runm_make_error(err, E2BIG, "too many bind mounts to share (max %d)",
-                             RUNM_VM_MAX_SHARES - 1);
-    snprintf(dir, sizeof(dir), "%s", si->binds[i].source);
-    if (!si->binds[i].is_dir) {
-      char *slash = strrchr(dir, '/');
-      if (slash && slash != dir) *slash = '\0';
-      else snprintf(dir, sizeof(dir), "/");
-    }
-    if (realpath(dir, paths[*n]) == NULL) return runm_make_error(err, errno, "bind source `%s`", dir);
-    for (size_t k = 0; k < *n; k++) {
-      /* Where the guest sees it (a runm-bindfs share mirrors guest_path). */
-      const char *kp = shares[k].guest_path ? shares[k].guest_path : shares[k].path;
-      size_t l = strlen(kp);
-      /* Already visible through a share that contains it. */
-      if (strncmp(paths[*n], kp, l) == 0 &&
-          (paths[*n][l] == '\0' || paths[*n][l] == '/') && (!shares[k].readonly || si->binds[i].readonly))
-        dup = true;
-    }
-    if (dup) continue;
-    shares[*n] = (struct runm_vm_share){.path = paths[*n], .readonly = si->binds[i].readonly};
-    /* bind_mode fuse: the VM sees the volume through runm-bindfs. */
-    if (s->cfg.bind_mode == SHIM_BIND_FUSE && fusebind_volume(s->fuse, &shares[*n], err) < 0) return -1;
-    (*n)++;
-  }
-  return 0;
-}
-
 void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc)
 {
   vc->state_root = cfg->state_dir;
@@ -297,14 +253,17 @@ static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned me
 
 static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err)
 {
-  struct runm_vm_share shares[RUNM_VM_MAX_SHARES];
-  char paths[RUNM_VM_MAX_SHARES][PATH_MAX];
+  struct runm_vm_share shares[RUNM_VM_MAX_SHARES], root;
   struct runm_vm_config vc = {0};
   struct runm_vm *vm = NULL;
   size_t n = 0;
   unsigned mem = s->cfg.memory_mib, cpus = s->cfg.vcpus;
 
-  if (plan_shares(s, si, shares, paths, &n, err) < 0) return -1;
+  /* Exactly the rootfs and the bind sources, each through the task's
+   * export dir (exports.h); in bind mode fuse, volume dirs are runm-bindfs
+   * mirrors. Never the bundle. */
+  if (exports_mount(s->exports, s->cfg.bind_mode == SHIM_BIND_FUSE ? s->fuse : NULL, &root, shares, &n, err) < 0)
+    return -1;
   /* Size the VM to the container's limits, plus room for the guest itself. */
   if (si->memory_limit > 0 && (unsigned)(si->memory_limit >> 20) + 128 > mem)
     mem = (unsigned)(si->memory_limit >> 20) + 128;
@@ -315,8 +274,8 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.id = s->vm_id;
   vc.mem_mib = mem;
   vc.vcpus = cpus;
-  vc.shares = shares;
-  vc.n_shares = n;
+  vc.shares = &root;
+  vc.n_shares = 1;
   /* The guest-to-host channel: OCI hooks run through it. */
   vc.host_listen = hooks_listen;
   vc.host_opaque = s->hooks;
@@ -325,6 +284,13 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.n_ports = si->n_ports;
   vc.host_loopback = si->host_loopback;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
+  /* The guest binds each export where the spec expects it. */
+  if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {
+    cleanup_error runm_error_t e2 = NULL;
+    runm_vm_stop(vm, 2000, &e2);
+    runm_vm_free(vm);
+    return -1;
+  }
 
   {
     /* The debug socket is a convenience: the task runs without it. */
@@ -383,6 +349,14 @@ void task_cleanup(struct shim *s)
    * is killed. */
   hooks_free(s->hooks);
   s->hooks = NULL;
+  /* QEMU is gone: the export dir's binds go before what they bind. */
+  if (s->exports) {
+    if (exports_remove(s->cfg.state_dir, s->vm_id, &err) < 0) runm_log_error(&s->log, err, "exports");
+    runm_error_release(&err);
+    exports_free(s->exports);
+    free(s->exports);
+    s->exports = NULL;
+  }
   if (s->rootfs_mounted && rootfs_unmount(s->bundle, &err) < 0) runm_log_error(&s->log, err, "rootfs");
   s->rootfs_mounted = false;
   runm_error_release(&err);
@@ -412,9 +386,15 @@ static int prepare_spec(struct shim *s, struct guest_spec *gs, runm_error_t *err
   /* A pooled VM's shim made it when it booted the VM. */
   ret = s->hooks ? 0 : hooks_new(&s->log, &s->hooks, err);
   if (ret == 0) ret = hooks_load(s->hooks, spec, s->id, s->bundle, err);
-  /* The container's resolv.conf under user networking (docs/networking.md);
-   * on the parsed copy only: the bundle's config.json is never written. */
-  if (ret == 0) ret = resolv_apply(spec, s->bundle, err);
+  /* On the parsed copy only: the bundle's config.json is never written.
+   * The task's export dir: the container's resolv.conf under user
+   * networking (docs/networking.md) is written there, and the spec's root
+   * and bind sources become the guest paths of their exports. */
+  if (ret == 0 && s->exports == NULL && (s->exports = calloc(1, sizeof(*s->exports))) == NULL)
+    ret = runm_make_error(err, ENOMEM, "exports");
+  if (ret == 0) ret = exports_init(s->exports, s->cfg.state_dir, s->vm_id, err);
+  if (ret == 0) ret = resolv_apply(spec, s->exports->dir, err);
+  if (ret == 0) ret = exports_plan(s->exports, spec, s->bundle, err);
   if (ret == 0) ret = guest_spec_build(spec, s->bundle, gs, err);
   json_object_put(spec);
   return ret;

@@ -88,9 +88,11 @@ static int tty_socket_path(struct registry *reg, char *out, size_t cap)
 
 /* The guest copy of a bundle's config.json (CreateRequest.config_json):
  * written to GUEST_BUNDLE_DIR/<id>/config.json and bound over
- * <bundle>/config.json in the guest's mount namespace only. The host
- * bundle is never written to, and runc still runs on the host's bundle
- * path, so every hook's state names the bundle runc-v2 would. */
+ * <bundle>/config.json in the guest's mount namespace only, so runc runs on
+ * the host's bundle path and every hook's state names the bundle runc-v2
+ * would. The shim never exports the bundle (only its rootfs, at
+ * <bundle>/rootfs): the bundle path is then the guest's own directory on
+ * its tmpfs root, and the bind target is an empty file made there. */
 static void guest_config_path(const char *id, char *out, size_t cap)
 {
   snprintf(out, cap, "%s/%s/config.json", GUEST_BUNDLE_DIR, id);
@@ -140,6 +142,12 @@ static int make_guest_bundle(const char *id, const char *bundle, const ProtobufC
     return -1;
   }
   snprintf(target, sizeof(target), "%s/config.json", bundle);
+  if (access(target, F_OK) < 0 && errno == ENOENT) {
+    cleanup_close int fd = -1;
+    if (init_mkdir_p(bundle, err) < 0) return -1;
+    fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return runm_make_error(err, errno, "create `%s`", target);
+  }
   if (mount(path, target, NULL, MS_BIND, NULL) == 0) return 1;
   runm_log(log, RUNM_LOG_WARN, "%s: cannot bind the guest spec over `%s` (%m): runc runs on `%s`",
            id, target, dir);

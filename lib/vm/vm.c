@@ -189,7 +189,8 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   }
   if (cfg->host_listen) {
     size_t used = strlen(plan->append);
-    snprintf(plan->host_sock, sizeof(plan->host_sock), "%s/host.sock", plan->dir);
+    if (cfg->host_sock) snprintf(plan->host_sock, sizeof(plan->host_sock), "%s", cfg->host_sock);
+    else snprintf(plan->host_sock, sizeof(plan->host_sock), "%s/host.sock", plan->dir);
     if (strlen(plan->host_sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
       return runm_make_error(err, ENAMETOOLONG, "socket path `%s` is too long", plan->host_sock);
     /* A host vsock port per VM: the CID is already unique among this
@@ -242,11 +243,21 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   char **argv = NULL;
   struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
                             .nf_out_fd = -1, .nf_in_fd = -1};
-  const char *rw[RUNM_VM_MAX_SHARES];
+  const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
-  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++)
-    if (!cfg->shares[i].readonly) rw[sp.n_rw++] = cfg->shares[i].path;
+  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
+    const struct runm_vm_share *s = &cfg->shares[i];
+    if (s->rw_paths) {
+      for (size_t k = 0; k < s->n_rw_paths; k++) {
+        if (sp.n_rw >= sizeof(rw) / sizeof(rw[0]))
+          return runm_make_error(err, E2BIG, "more than %zu writable paths in the shares", sizeof(rw) / sizeof(rw[0]));
+        rw[sp.n_rw++] = s->rw_paths[k];
+      }
+    } else if (!s->readonly && sp.n_rw < sizeof(rw) / sizeof(rw[0])) {
+      rw[sp.n_rw++] = s->path;
+    }
+  }
   sp.rw = rw;
   sp.own_mount_ns = !cfg->late_mounts;
 

@@ -28,6 +28,12 @@ struct runm_vm_share {
   const char *path;
   bool readonly;
   const char *guest_path; /* NULL: path */
+  /* A share whose mounts carry their own ro/rw (the shim's export dir: a
+   * read-only root holding ro and rw binds): QEMU's mount namespace makes
+   * exactly these paths writable (with what is below each), not the whole
+   * share. NULL: the share itself when !readonly. */
+  const char *const *rw_paths;
+  size_t n_rw_paths;
 };
 #define RUNM_VM_MAX_SHARES 16
 
@@ -56,6 +62,10 @@ struct runm_vm_config {
    * vsock hosts serve plan->host_vsock_port. On failure the start fails. */
   int (*host_listen)(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err);
   void *host_opaque;
+  /* Where that socket goes; NULL = <dir>/host.sock. A pooled VM's lives
+   * outside its dir: runm_vm_rename moves the dir, and QEMU reconnects to
+   * the path it was given. */
+  const char *host_sock;
   /* The shares receive mounts after QEMU starts (a pooled VM's binds at
    * claim). Such host mounts reach another mount namespace only through
    * shared propagation, which hosts with a private / do not have: QEMU then
