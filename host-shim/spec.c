@@ -63,7 +63,7 @@ static int read_net_annotations(json_object *root, struct spec_info *info, runm_
       return runm_make_error(err, EINVAL, "annotation %s: published ports need %s=user",
                              RUNM_PORTS_ANNOTATION, RUNM_NET_ANNOTATION);
   }
-  /* Off unless asked for, as Docker does (docs/security-parts/confine.md). */
+  /* Off unless asked for, as Docker does (docs/security.md). */
   if (json_object_object_get_ex(ann, RUNM_HOST_LOOPBACK_ANNOTATION, &v)) {
     const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
     if (s && strcmp(s, "true") == 0) info->host_loopback = true;

@@ -46,7 +46,7 @@
 extern char **environ;
 pid_t _Fork(void);
 
-/* Measured with the e2e suites (docs/security-parts/confine.md): runc in
+/* Measured with the e2e suites (docs/security.md): runc in
  * the guest chowns and chmods files of any owner in the rootfs and volumes,
  * and writes files it does not own; FSETID keeps set-id bits as the image
  * has them. Not MKNOD: a device node created through 9p would be a host

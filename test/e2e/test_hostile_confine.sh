@@ -1,6 +1,6 @@
 #!/bin/bash
 # Hostile guest vs. QEMU's confinement and the console cap (issue 11,
-# findings 4 and 8; docs/security-parts/confine.md), with the real
+# findings 4 and 8; docs/security.md), with the real
 # containerd 1.6 and ctr. "Root in the guest" is a `ctr run --privileged`
 # runm container. Cases (RUNM_E2E_CASES selects them by regex):
 #   confine  the task's QEMU runs with 4 capabilities (CapEff and CapBnd),

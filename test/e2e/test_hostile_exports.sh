@@ -1,6 +1,6 @@
 #!/bin/bash
 # A hostile guest against what the host exports to it (issue 11: findings 1,
-# 2, 12, 14, 16 and the pool claim; docs/security-parts/exports.md), through
+# 2, 12, 14, 16 and the pool claim; docs/security.md), through
 # the real containerd 1.6 and ctr. "Root in the guest" is a --privileged
 # runm container in the guest's pid namespace: every capability in the
 # guest, the guest's own mounts through /proc/1/root, and its mount

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A hostile or broken guest against the shim's liveness and identity
-# (issue 11, findings 5, 7, 9, 10; docs/security-parts/live.md), through
+# (issue 11, findings 5, 7, 9, 10; docs/security.md), through
 # the real containerd 1.6 and ctr. Every container is `ctr run --config`
 # (busybox rootfs from mkbundle.sh, no image). Cases (RUNM_E2E_CASES picks
 # them by regex):
