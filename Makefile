@@ -92,6 +92,7 @@ LIB_NAMES := core rpc ttrpc vm
 lib_srcs = $(wildcard lib/$(1)/*.c)
 lib_objs = $(patsubst lib/%.c,$(BUILD)/obj/lib/%.o,$(call lib_srcs,$(1)))
 LIB_HDRS := $(wildcard lib/*/*.h)
+LIB_ALL_SRCS := $(foreach l,$(LIB_NAMES),$(call lib_srcs,$(l)))
 LIBCORE := $(BUILD)/lib/librunm-core.a
 LIBRPC := $(BUILD)/lib/librunm-rpc.a
 LIBTTRPC := $(BUILD)/lib/librunm-ttrpc.a
@@ -336,7 +337,7 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 #   fuzz-replies  every runm.v1 reply/stream message the shim decodes, and
 #                 the RunHook request, through the rpc layer's budgeted decoder
 #   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
-#   fuzz-claim    the pool claim message (pool.c)
+#   fuzz-claim    the pool claim message (pool_claim.c)
 #   fuzz-cmdline  the kernel command-line parser (lib/core/cmdline.c)
 # fuzz_hookreq and fuzz_claim #include the shim file whose static parser
 # they drive and link the rest of the shim and lib, built here with
@@ -346,8 +347,8 @@ FUZZ_OBJ := $(FUZZ_DIR)/obj
 FUZZ_OBJ_CFLAGS := $(FUZZ_CFLAGS) $(GRPC_CFLAGS) -Ihost-shim -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LINK := -fsanitize=fuzzer,address,undefined
 FUZZ_OPTS = -max_total_time=$(FUZZ_GUEST_TIME) -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
-fuzz_shim_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(LIB_SRCS) $(PROTO_C) $(filter-out $(1),$(SHIM_SRCS)))
-$(FUZZ_OBJ)/%.o: %.c $(PROTO_H) $(wildcard lib/*.h host-shim/*.h)
+fuzz_shim_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(LIB_ALL_SRCS) $(PROTO_C) $(filter-out $(1),$(SHIM_SRCS)))
+$(FUZZ_OBJ)/%.o: %.c $(PROTO_H) $(LIB_HDRS) $(wildcard host-shim/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(if $(filter host-shim/main.c,$<),-Dmain=runm_shim_main) -c -o $@ $<
 FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c lib/rpc/rpc_decode.c lib/core/log.c lib/core/error.c $(PROTO_C)
@@ -355,9 +356,9 @@ $(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc/rpc.h li
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
 $(FUZZ_DIR)/fuzz_hookreq: test/fuzz/fuzz_hookreq.c host-shim/hooks.c $(call fuzz_shim_objs,host-shim/hooks.c)
-	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS)
-$(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool.c $(call fuzz_shim_objs,host-shim/pool.c)
-	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool.c) $(GRPC_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS) $(CRYPTO_LIBS)
+$(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool_claim.c $(call fuzz_shim_objs,host-shim/pool_claim.c)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool_claim.c) $(GRPC_LIBS) $(CRYPTO_LIBS)
 $(FUZZ_DIR)/fuzz_cmdline: test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c lib/core/cmdline.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c

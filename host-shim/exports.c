@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
 
 /* Stacked mounts on one path come off one by one, up to this many. */
@@ -350,8 +351,7 @@ int exports_guest_bind(struct runm_rpc_client *cl, const struct exports_prepare 
   rq.share_root = (char *)share_root;
   rq.n_shares = n;
   rq.shares = pps;
-  if (runm_rpc_client_unary(cl, "/runm.v1.Guest/Prepare", &rq.base, &runm__v1__empty__descriptor, &resp,
-                            PREPARE_TIMEOUT_MS, false, err) < 0)
+  if (runm_rpc_call(cl, &runm__v1__guest__descriptor, "Prepare", &rq.base, &resp, PREPARE_TIMEOUT_MS, err) < 0)
     return runm_error_wrap(err, "bind the exports in the guest");
   protobuf_c_message_free_unpacked(resp, NULL);
   return 0;

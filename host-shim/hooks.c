@@ -32,6 +32,7 @@
 #include "hook_run.h"
 #include "host_vsock.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/host.pb-c.h"
 #include "vm.h"
 
@@ -46,6 +47,7 @@ struct hook {
 
 struct hooks {
   const struct runm_logger *log;
+  struct runm_rpc_method *methods; /* the runm.v1.Host table, built once */
   /* Set once by hooks_load (under the lock, with `loaded`), then read-only. */
   char *id, *bundle;
   char *root; /* root.path, absolute: createContainer hooks run there */
@@ -562,16 +564,19 @@ static int rpc_run_hook(void *opaque, struct runm_rpc_call *call, const Protobuf
   return 0;
 }
 
-static const struct runm_rpc_method methods[] = {
-    {"/runm.v1.Host/RunHook", RUNM_RPC_UNARY, &runm__v1__run_hook_request__descriptor,
-     &runm__v1__run_hook_response__descriptor, rpc_run_hook, NULL},
-};
+/* runm.v1.Host's methods; paths and types from its generated descriptor. */
+static const struct runm_rpc_handler handlers[] = {{"RunHook", RUNM_RPC_UNARY, rpc_run_hook, NULL}};
 
 int hooks_listen(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err)
 {
   struct hooks *h = opaque;
-  struct runm_rpc_server_config cfg = {.methods = methods, .n_methods = 1, .opaque = h};
+  struct runm_rpc_server_config cfg = {.n_methods = 1, .opaque = h};
 
+  /* Kept until hooks_free: a fresh VM's channel may replace a pooled one's. */
+  if (h->methods == NULL &&
+      runm_rpc_methods_build(&runm__v1__host__descriptor, handlers, 1, &h->methods, err) < 0)
+    return -1;
+  cfg.methods = h->methods;
   hooks_set_state_dir(h, plan->dir);
   h->srv = runm_rpc_server_new(&cfg, err);
   if (h->srv == NULL) return -1;
@@ -606,6 +611,7 @@ void hooks_free(struct hooks *h)
   host_vsock_stop(h->vsock);
   /* Cancels the calls in flight: their hooks are killed and reaped. */
   runm_rpc_server_free(h->srv);
+  free(h->methods);
   lists_free(h);
   pthread_mutex_destroy(&h->lock);
   free(h);

@@ -23,6 +23,7 @@
 #include "fusebind.h"
 #include "hooks.h"
 #include "lifecycle.h"
+#include "pb.h"
 #include "pool.h"
 #include "rootfs.h"
 #include "shim.h"
@@ -30,6 +31,7 @@
 #include "timing.h"
 #include "ttrpc.h"
 #include "vm.h"
+#include "xalloc.h"
 #include "vm_info.h"
 #include "unix_socket.h"
 
@@ -400,12 +402,26 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
     return 1;
   }
 
-  methods = calloc(2 * n_task_methods, sizeof(*methods));
+  /* Every method of containerd.task.v2.Task, typed by its generated
+   * descriptor; v3 (containerd 2.x) has the same messages. A table entry the
+   * descriptor does not know, or a method left unhandled, stops the shim
+   * here rather than answering "unknown method" to containerd later. */
+  if (n_task_methods != containerd__task__v2__task__descriptor.n_methods) {
+    runm_log(&s->log, RUNM_LOG_ERROR, "Task service: %zu handlers for %u methods", n_task_methods,
+             containerd__task__v2__task__descriptor.n_methods);
+    return 1;
+  }
+  methods = runm_xcalloc(2 * n_task_methods, sizeof(*methods));
   for (size_t i = 0; i < n_task_methods; i++) {
-    methods[2 * i] = (struct runm_ttrpc_method){"containerd.task.v2.Task", task_methods[i].name,
-                                               task_methods[i].request, handle};
-    methods[2 * i + 1] = (struct runm_ttrpc_method){"containerd.task.v3.Task", task_methods[i].name,
-                                                   task_methods[i].request, handle};
+    int idx = runm_pb_method_index(&containerd__task__v2__task__descriptor, task_methods[i].name);
+    if (idx < 0) {
+      runm_log(&s->log, RUNM_LOG_ERROR, "Task service has no method `%s`", task_methods[i].name);
+      free(methods);
+      return 1;
+    }
+    const ProtobufCMessageDescriptor *in = containerd__task__v2__task__descriptor.methods[idx].input;
+    methods[2 * i] = (struct runm_ttrpc_method){"containerd.task.v2.Task", task_methods[i].name, in, handle};
+    methods[2 * i + 1] = (struct runm_ttrpc_method){"containerd.task.v3.Task", task_methods[i].name, in, handle};
   }
   scfg.methods = methods;
   scfg.n_methods = 2 * n_task_methods;

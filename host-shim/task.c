@@ -26,7 +26,9 @@
 #include "stdio_relay.h"
 #include "lifecycle.h"
 #include "rootfs.h"
+#include "pb.h"
 #include "rpc.h"
+#include "xalloc.h"
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "timing.h"
@@ -40,28 +42,6 @@
 #define GUEST_TIMEOUT_MS 120000
 
 typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
-
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static Google__Protobuf__Timestamp *timestamp(int64_t ns)
-{
-  Google__Protobuf__Timestamp *t = malloc(sizeof(*t));
-  if (t == NULL) return NULL;
-  google__protobuf__timestamp__init(t);
-  t->seconds = ns / 1000000000LL;
-  t->nanos = (int32_t)(ns % 1000000000LL);
-  return t;
-}
-
-static char *xstrdup(const char *s)
-{
-  return strdup(s ? s : "");
-}
 
 static struct shim_process *find_proc(struct shim *s, const char *exec_id)
 {
@@ -164,11 +144,6 @@ static int guest(struct shim *s, const char *method, const ProtobufCMessage *req
                  const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, runm_error_t *err)
 {
   return guest_within(s, method, req, rd, resp, GUEST_TIMEOUT_MS, err);
-}
-
-static void free_msg(ProtobufCMessage *m)
-{
-  if (m) protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static void proc_free(struct shim_process *p)
@@ -466,21 +441,17 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   if (guest(s, "Create", &gr.base, &runm__v1__create_response__descriptor, &gresp, err) < 0) goto fail;
   guest_spec_free(&gs);
   shim_timing_mark(s->vm_id, "guest.created", 0);
-  p = calloc(1, sizeof(*p));
-  if (p == NULL) {
-    runm_make_error(err, ENOMEM, "create");
-    goto fail_guest;
-  }
+  p = runm_xcalloc(1, sizeof(*p));
   p->shim = s;
-  p->exec_id = xstrdup("");
-  p->stdin_path = xstrdup(r->stdin);
-  p->stdout_path = xstrdup(r->stdout);
-  p->stderr_path = xstrdup(r->stderr);
+  p->exec_id = runm_xstrdup("");
+  p->stdin_path = runm_xstrdup(r->stdin);
+  p->stdout_path = runm_xstrdup(r->stdout);
+  p->stderr_path = runm_xstrdup(r->stderr);
   p->terminal = r->terminal;
   p->pid = (uint32_t)s->vm_pid;
   runm_log(&s->log, RUNM_LOG_DEBUG, "init created (guest pid %u; containerd sees QEMU's, %u)",
            ((Runm__V1__CreateResponse *)gresp)->pid, p->pid);
-  free_msg(gresp);
+  runm_pb_free(gresp);
   gresp = NULL;
   if (start_io(s, p, err) < 0) goto fail_guest;
   pthread_mutex_lock(&s->lock);
@@ -504,8 +475,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   pthread_mutex_unlock(&s->lock);
   shim_timing_mark(s->vm_id, "create.end", 0);
   hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
-  out = malloc(sizeof(*out));
-  containerd__task__v2__create_task_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__create_task_response__descriptor);
   out->pid = p->pid;
   *resp = &out->base;
   return 0;
@@ -519,11 +489,11 @@ fail_guest : {
   /* Best effort, bounded: the VM is stopped right after anyway. */
   guest_within(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp,
                   LIFE_GUEST_CONTROL_MS, &e2);
-  free_msg(dresp);
+  runm_pb_free(dresp);
   proc_free(p);
 }
 fail:
-  free_msg(gresp);
+  runm_pb_free(gresp);
   guest_spec_free(&gs);
   task_vm_pid_forget(s);
   task_cleanup(s);
@@ -559,7 +529,7 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     if (gret < 0) return -1;
   }
   if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.end", 0);
-  free_msg(gresp);
+  runm_pb_free(gresp);
   pthread_mutex_lock(&s->lock);
   /* Execs too: as Kata does, every process of the task is its VMM to the
    * host (containerd keys processes by exec id, not by pid). */
@@ -579,18 +549,10 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     publisher_publish(s->pub, "/tasks/start", &ev.base);
   }
   pthread_mutex_unlock(&s->lock);
-  out = malloc(sizeof(*out));
-  containerd__task__v2__start_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__start_response__descriptor);
   out->pid = pid;
   *resp = &out->base;
   return 0;
-}
-
-static ProtobufCMessage *empty(void)
-{
-  Google__Protobuf__Empty *e = malloc(sizeof(*e));
-  google__protobuf__empty__init(e);
-  return &e->base;
 }
 
 static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
@@ -615,14 +577,13 @@ static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   gr.terminal = r->terminal;
   gr.stdin = r->stdin && r->stdin[0];
   if (guest(s, "Exec", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
-  free_msg(gresp);
-  p = calloc(1, sizeof(*p));
-  if (p == NULL) return runm_make_error(err, ENOMEM, "exec");
+  runm_pb_free(gresp);
+  p = runm_xcalloc(1, sizeof(*p));
   p->shim = s;
-  p->exec_id = xstrdup(r->exec_id);
-  p->stdin_path = xstrdup(r->stdin);
-  p->stdout_path = xstrdup(r->stdout);
-  p->stderr_path = xstrdup(r->stderr);
+  p->exec_id = runm_xstrdup(r->exec_id);
+  p->stdin_path = runm_xstrdup(r->stdin);
+  p->stdout_path = runm_xstrdup(r->stdout);
+  p->stderr_path = runm_xstrdup(r->stderr);
   p->terminal = r->terminal;
   if (start_io(s, p, err) < 0) {
     Runm__V1__DeleteRequest dr = RUNM__V1__DELETE_REQUEST__INIT;
@@ -631,7 +592,7 @@ static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
     dr.exec_id = r->exec_id;
     dr.force = true;
     guest(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &gresp, &e2);
-    free_msg(gresp);
+    runm_pb_free(gresp);
     proc_free(p);
     return -1;
   }
@@ -647,7 +608,7 @@ static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
     publisher_publish(s->pub, "/tasks/exec-added", &ev.base);
   }
   pthread_mutex_unlock(&s->lock);
-  *resp = empty();
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -680,10 +641,10 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   gr.all = r->all;
   ret = guest_within(s, "Kill", &gr.base, &runm__v1__empty__descriptor, &gresp,
                         enforce ? LIFE_KILL_GRACE_MS : LIFE_GUEST_CONTROL_MS, err);
-  free_msg(gresp);
+  runm_pb_free(gresp);
   if (!enforce) {
     if (ret < 0) return -1;
-    *resp = empty();
+    *resp = runm_pb_new(&google__protobuf__empty__descriptor);
     return 0;
   }
   if (ret < 0) {
@@ -700,7 +661,7 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   p->waiters--;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
-  *resp = empty();
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -741,7 +702,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     runm_error_release(err);
   }
   if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
-  free_msg(gresp);
+  runm_pb_free(gresp);
   pthread_mutex_lock(&s->lock);
   if (p->started || !init) {
     /* Output drained and exit published first, so that Delete never
@@ -754,7 +715,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   } else if (!p->exited) {
     p->exited = true;
     p->exit_status = LIFE_KILLED_STATUS;
-    p->exited_at_ns = now_ns();
+    p->exited_at_ns = runm_realtime_ns();
   }
   /* Waits and Kills that hold p let go of it once it has exited. */
   while (p->waiters > 0) pthread_cond_wait(&s->changed, &s->lock);
@@ -792,11 +753,10 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     task_cleanup(s);
   }
   if (init) shim_timing_mark(s->vm_id, "delete.end", 0);
-  out = malloc(sizeof(*out));
-  containerd__task__v2__delete_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__delete_response__descriptor);
   out->pid = pid;
   out->exit_status = status;
-  out->exited_at = timestamp(at);
+  out->exited_at = runm_pb_timestamp_new(at);
   *resp = &out->base;
   return 0;
 }
@@ -817,8 +777,7 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   if (p) p->waiters++; /* a Delete does not free it under us */
   pthread_mutex_unlock(&s->lock);
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
-  out = calloc(1, sizeof(*out));
-  containerd__task__v2__state_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__state_response__descriptor);
   gr.id = s->id;
   gr.exec_id = r->exec_id;
   pthread_mutex_lock(&s->lock);
@@ -832,7 +791,7 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     else if (strcmp(g, "paused") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSED;
     else if (strcmp(g, "pausing") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSING;
     else if (strcmp(g, "stopped") == 0) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
-    free_msg(gresp);
+    runm_pb_free(gresp);
   } else {
     /* A guest that does not answer has not told us the process ended. */
     st = !exited && *err && (*err)->status == ETIMEDOUT ? CONTAINERD__V1__TYPES__STATUS__UNKNOWN
@@ -841,17 +800,17 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   }
   pthread_mutex_lock(&s->lock);
   if (p->exited) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
-  out->id = xstrdup(p->exec_id[0] ? p->exec_id : s->id);
-  out->exec_id = xstrdup(p->exec_id);
-  out->bundle = xstrdup(s->bundle);
+  out->id = runm_xstrdup(p->exec_id[0] ? p->exec_id : s->id);
+  out->exec_id = runm_xstrdup(p->exec_id);
+  out->bundle = runm_xstrdup(s->bundle);
   out->pid = p->pid;
   out->status = st;
-  out->stdin = xstrdup(p->stdin_path);
-  out->stdout = xstrdup(p->stdout_path);
-  out->stderr = xstrdup(p->stderr_path);
+  out->stdin = runm_xstrdup(p->stdin_path);
+  out->stdout = runm_xstrdup(p->stdout_path);
+  out->stderr = runm_xstrdup(p->stderr_path);
   out->terminal = p->terminal;
   out->exit_status = p->exit_status;
-  if (p->exited) out->exited_at = timestamp(p->exited_at_ns);
+  if (p->exited) out->exited_at = runm_pb_timestamp_new(p->exited_at_ns);
   p->waiters--;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
@@ -874,16 +833,14 @@ static int t_pids(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
    * host process (runc-v2 gives container pids here; Kata its VMM's). */
   if (guest(s, "Pids", &gr.base, &runm__v1__pids_response__descriptor, &gresp, err) < 0) return -1;
   g = (Runm__V1__PidsResponse *)gresp;
-  out = malloc(sizeof(*out));
-  containerd__task__v2__pids_response__init(out);
-  out->processes = calloc(g->n_processes + 1, sizeof(*out->processes));
+  out = (void *)runm_pb_new(&containerd__task__v2__pids_response__descriptor);
+  out->processes = runm_xcalloc(g->n_processes + 1, sizeof(*out->processes));
   for (size_t i = 0; i < g->n_processes; i++) {
-    Containerd__V1__Types__ProcessInfo *pi = malloc(sizeof(*pi));
-    containerd__v1__types__process_info__init(pi);
+    Containerd__V1__Types__ProcessInfo *pi = (void *)runm_pb_new(&containerd__v1__types__process_info__descriptor);
     pi->pid = g->processes[i]->pid;
     out->processes[out->n_processes++] = pi;
   }
-  free_msg(gresp);
+  runm_pb_free(gresp);
   *resp = &out->base;
   return 0;
 }
@@ -897,7 +854,7 @@ static int pause_resume(struct shim *s, const char *id, bool pause, ProtobufCMes
   gr.id = s->id;
   if (guest(s, pause ? "Pause" : "Resume", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0)
     return -1;
-  free_msg(gresp);
+  runm_pb_free(gresp);
   pthread_mutex_lock(&s->lock);
   if (pause) {
     Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
@@ -909,7 +866,7 @@ static int pause_resume(struct shim *s, const char *id, bool pause, ProtobufCMes
     publisher_publish(s->pub, "/tasks/resumed", &ev.base);
   }
   pthread_mutex_unlock(&s->lock);
-  *resp = empty();
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -945,8 +902,8 @@ static int t_resize(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.rows = r->height;
   gr.cols = r->width;
   if (guest(s, "ResizePty", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
-  free_msg(gresp);
-  *resp = empty();
+  runm_pb_free(gresp);
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -961,7 +918,7 @@ static int t_closeio(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessag
   if (p && r->stdin && p->io) io_relay_close_stdin(p->io);
   pthread_mutex_unlock(&s->lock);
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
-  *resp = empty();
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -977,8 +934,8 @@ static int t_update(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.id = s->id;
   gr.resources_json = r->resources->value;
   if (guest(s, "Update", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
-  free_msg(gresp);
-  *resp = empty();
+  runm_pb_free(gresp);
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
@@ -999,10 +956,9 @@ static int t_wait(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
    * which a SIGKILL, Delete or shutdown makes sure of (lifecycle.h). */
   p->waiters++;
   proc_wait_exit_locked(s, p, -1);
-  out = malloc(sizeof(*out));
-  containerd__task__v2__wait_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__wait_response__descriptor);
   out->exit_status = p->exit_status;
-  out->exited_at = timestamp(p->exited_at_ns);
+  out->exited_at = runm_pb_timestamp_new(p->exited_at_ns);
   p->waiters--;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
@@ -1012,11 +968,10 @@ static int t_wait(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 
 static void *pack_any(const ProtobufCMessage *m, const char *url, Google__Protobuf__Any **out)
 {
-  Google__Protobuf__Any *a = malloc(sizeof(*a));
-  google__protobuf__any__init(a);
-  a->type_url = strdup(url);
+  Google__Protobuf__Any *a = (void *)runm_pb_new(&google__protobuf__any__descriptor);
+  a->type_url = runm_xstrdup(url);
   a->value.len = protobuf_c_message_get_packed_size(m);
-  a->value.data = malloc(a->value.len ? a->value.len : 1);
+  a->value.data = runm_xmalloc(a->value.len);
   protobuf_c_message_pack(m, a->value.data);
   *out = a;
   return a;
@@ -1070,10 +1025,9 @@ static int t_stats(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   m.memory = &mem;
   m.memory_events = &mev;
   m.io = &io;
-  out = malloc(sizeof(*out));
-  containerd__task__v2__stats_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__stats_response__descriptor);
   pack_any(&m.base, "io.containerd.cgroups.v2.Metrics", &out->stats);
-  free_msg(gresp);
+  runm_pb_free(gresp);
   *resp = &out->base;
   return 0;
 }
@@ -1084,14 +1038,13 @@ static int t_connect(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessag
   const Containerd__Task__V2__ConnectRequest *r = (const void *)rq;
   Containerd__Task__V2__ConnectResponse *out;
   if (check_id(s, r->id, err) < 0) return -1;
-  out = malloc(sizeof(*out));
-  containerd__task__v2__connect_response__init(out);
+  out = (void *)runm_pb_new(&containerd__task__v2__connect_response__descriptor);
   out->shim_pid = (uint32_t)getpid();
   pthread_mutex_lock(&s->lock);
   /* The task's QEMU, like every pid the host is given. */
   out->task_pid = (uint32_t)s->vm_pid;
   pthread_mutex_unlock(&s->lock);
-  out->version = strdup(VERSION);
+  out->version = runm_xstrdup(VERSION);
   *resp = &out->base;
   return 0;
 }
@@ -1107,32 +1060,27 @@ static int t_shutdown(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessa
     pthread_cond_broadcast(&s->changed);
   }
   pthread_mutex_unlock(&s->lock);
-  *resp = empty();
+  *resp = runm_pb_new(&google__protobuf__empty__descriptor);
   return 0;
 }
 
-#define M(n, req, resp, fn) {n, &req##__descriptor, &resp##__descriptor, fn}
 const struct task_method task_methods[] = {
-    M("State", containerd__task__v2__state_request, containerd__task__v2__state_response, t_state),
-    M("Create", containerd__task__v2__create_task_request, containerd__task__v2__create_task_response,
-      t_create),
-    M("Start", containerd__task__v2__start_request, containerd__task__v2__start_response, t_start),
-    M("Delete", containerd__task__v2__delete_request, containerd__task__v2__delete_response,
-      t_delete),
-    M("Pids", containerd__task__v2__pids_request, containerd__task__v2__pids_response, t_pids),
-    M("Pause", containerd__task__v2__pause_request, google__protobuf__empty, t_pause),
-    M("Resume", containerd__task__v2__resume_request, google__protobuf__empty, t_resume),
-    M("Checkpoint", containerd__task__v2__checkpoint_task_request, google__protobuf__empty,
-      t_checkpoint),
-    M("Kill", containerd__task__v2__kill_request, google__protobuf__empty, t_kill),
-    M("Exec", containerd__task__v2__exec_process_request, google__protobuf__empty, t_exec),
-    M("ResizePty", containerd__task__v2__resize_pty_request, google__protobuf__empty, t_resize),
-    M("CloseIO", containerd__task__v2__close_iorequest, google__protobuf__empty, t_closeio),
-    M("Update", containerd__task__v2__update_task_request, google__protobuf__empty, t_update),
-    M("Wait", containerd__task__v2__wait_request, containerd__task__v2__wait_response, t_wait),
-    M("Stats", containerd__task__v2__stats_request, containerd__task__v2__stats_response, t_stats),
-    M("Connect", containerd__task__v2__connect_request, containerd__task__v2__connect_response,
-      t_connect),
-    M("Shutdown", containerd__task__v2__shutdown_request, google__protobuf__empty, t_shutdown),
+    {"State", t_state},
+    {"Create", t_create},
+    {"Start", t_start},
+    {"Delete", t_delete},
+    {"Pids", t_pids},
+    {"Pause", t_pause},
+    {"Resume", t_resume},
+    {"Checkpoint", t_checkpoint},
+    {"Kill", t_kill},
+    {"Exec", t_exec},
+    {"ResizePty", t_resize},
+    {"CloseIO", t_closeio},
+    {"Update", t_update},
+    {"Wait", t_wait},
+    {"Stats", t_stats},
+    {"Connect", t_connect},
+    {"Shutdown", t_shutdown},
 };
 const size_t n_task_methods = sizeof(task_methods) / sizeof(task_methods[0]);

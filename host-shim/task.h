@@ -12,9 +12,10 @@
 typedef int (*task_handler_fn)(struct shim *s, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, runm_error_t *err);
 
+/* A Task method by name; its message types come from the generated
+ * containerd.task.v2.Task service descriptor (main.c builds the table). */
 struct task_method {
   const char *name; /* "Create" */
-  const ProtobufCMessageDescriptor *request, *response;
   task_handler_fn fn;
 };
 

@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "fdio.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
 
 struct attach_ctx {
@@ -39,8 +40,7 @@ int attach_resize(struct runm_rpc_client *cl, const char *id, const char *exec_i
   req.exec_id = (char *)(exec_id ? exec_id : "");
   req.rows = ws.ws_row;
   req.cols = ws.ws_col;
-  r = runm_rpc_client_unary(cl, "/runm.v1.Guest/ResizePty", &req.base,
-                            &runm__v1__empty__descriptor, &resp, 10000, false, err);
+  r = runm_rpc_call(cl, &runm__v1__guest__descriptor, "ResizePty", &req.base, &resp, 10000, err);
   if (resp) protobuf_c_message_free_unpacked(resp, NULL);
   return r;
 }
@@ -81,8 +81,7 @@ static void *signal_thread(void *arg)
     req.id = (char *)a->id;
     req.exec_id = (char *)(a->exec_id ? a->exec_id : "");
     req.signal = (uint32_t)sig;
-    runm_rpc_client_unary(a->cl, "/runm.v1.Guest/Kill", &req.base, &runm__v1__empty__descriptor,
-                          &resp, 10000, false, &err);
+    runm_rpc_call(a->cl, &runm__v1__guest__descriptor, "Kill", &req.base, &resp, 10000, &err);
     if (resp) protobuf_c_message_free_unpacked(resp, NULL);
   }
   return NULL;

@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "json.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
 #include "runmctl.h"
 
@@ -63,13 +64,12 @@ static struct runm_rpc_client *connect_opts(struct runmctl *ctl, const struct co
   return target_connect(&t, err);
 }
 
+/* A runm.v1.Guest call by name: its path and reply type come from the
+ * generated service descriptor. */
 static int call(struct runm_rpc_client *cl, const char *method, const ProtobufCMessage *req,
-                const ProtobufCMessageDescriptor *d, ProtobufCMessage **resp, long timeout_s,
-                runm_error_t *err)
+                ProtobufCMessage **resp, long timeout_s, runm_error_t *err)
 {
-  char full[128];
-  snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
-  return runm_rpc_client_unary(cl, full, req, d, resp, timeout_s * 1000LL, false, err);
+  return runm_rpc_call(cl, &runm__v1__guest__descriptor, method, req, resp, timeout_s * 1000LL, err);
 }
 
 static char *exec_id_or_empty(const struct copts *o)
@@ -87,8 +87,7 @@ static void delete_quiet(struct runm_rpc_client *cl, const char *id, const char 
   req.id = (char *)id;
   req.exec_id = (char *)(exec_id ? exec_id : "");
   req.force = true;
-  if (runm_rpc_client_unary(cl, "/runm.v1.Guest/Delete", &req.base,
-                            &runm__v1__delete_response__descriptor, &resp, 30000, false, &err) < 0)
+  if (runm_rpc_call(cl, &runm__v1__guest__descriptor, "Delete", &req.base, &resp, 30000, &err) < 0)
     fail("delete", err);
   free_msg(resp);
 }
@@ -129,7 +128,7 @@ static int do_create(struct runm_rpc_client *cl, const char *id, const char *bun
   req.bundle = (char *)bundle;
   req.terminal = tty;
   req.stdin = o->interactive;
-  if (call(cl, "Create", &req.base, &runm__v1__create_response__descriptor, &resp, o->timeout_s,
+  if (call(cl, "Create", &req.base, &resp, o->timeout_s,
            err) < 0)
     return -1;
   *pid = ((Runm__V1__CreateResponse *)resp)->pid;
@@ -144,7 +143,7 @@ static int do_start(struct runm_rpc_client *cl, const char *id, const char *exec
   ProtobufCMessage *resp = NULL;
   req.id = (char *)id;
   req.exec_id = (char *)(exec_id ? exec_id : "");
-  if (call(cl, "Start", &req.base, &runm__v1__start_response__descriptor, &resp, timeout_s, err) <
+  if (call(cl, "Start", &req.base, &resp, timeout_s, err) <
       0)
     return -1;
   *pid = ((Runm__V1__StartResponse *)resp)->pid;
@@ -351,7 +350,7 @@ static int c_exec(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   cl = connect_opts(ctl, o, &err);
   if (cl == NULL) return fail("exec", err);
   sreq.id = (char *)id;
-  if (call(cl, "State", &sreq.base, &runm__v1__state_response__descriptor, &resp, o->timeout_s,
+  if (call(cl, "State", &sreq.base, &resp, o->timeout_s,
            &err) < 0)
     goto out_fail;
   proc = build_process_json(((Runm__V1__StateResponse *)resp)->bundle, o, tty, argc - optind,
@@ -365,7 +364,7 @@ static int c_exec(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   ereq.process_json.len = strlen(proc);
   ereq.terminal = tty;
   ereq.stdin = o->interactive;
-  if (call(cl, "Exec", &ereq.base, &runm__v1__empty__descriptor, &resp, o->timeout_s, &err) < 0)
+  if (call(cl, "Exec", &ereq.base, &resp, o->timeout_s, &err) < 0)
     goto out_fail;
   free_msg(resp);
   if (tty) attach_resize(cl, id, exec_id, STDIN_FILENO, &err);
@@ -400,14 +399,13 @@ out_fail:
 }
 
 static int simple(struct runmctl *ctl, struct copts *o, const char *cmd, const char *method,
-                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
-                  ProtobufCMessage **resp)
+                  const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
   cleanup_error runm_error_t err = NULL;
   struct runm_rpc_client *cl = connect_opts(ctl, o, &err);
   int r;
   if (cl == NULL) return fail(cmd, err);
-  r = call(cl, method, req, rd, resp, o->timeout_s, &err);
+  r = call(cl, method, req, resp, o->timeout_s, &err);
   runm_rpc_client_free(cl);
   if (r < 0) return fail(cmd, err);
   return RUNMCTL_OK;
@@ -448,7 +446,7 @@ static int c_kill(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.exec_id = exec_id_or_empty(o);
   req.signal = (uint32_t)sig;
   req.all = o->all;
-  r = simple(ctl, o, "kill", "Kill", &req.base, &runm__v1__empty__descriptor, &resp);
+  r = simple(ctl, o, "kill", "Kill", &req.base, &resp);
   free_msg(resp);
   return r;
 }
@@ -462,7 +460,7 @@ static int c_pause_resume(struct runmctl *ctl, struct copts *o, int argc, char *
   int r;
   if (need_id(cmd, argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
-  r = simple(ctl, o, cmd, method, &req.base, &runm__v1__empty__descriptor, &resp);
+  r = simple(ctl, o, cmd, method, &req.base, &resp);
   free_msg(resp);
   return r;
 }
@@ -502,11 +500,10 @@ static void print_json_fields(const ProtobufCMessage *m)
  * with --json: by `json`, or every scalar field when that is NULL; else as
  * text), freed. */
 static int query(struct runmctl *ctl, struct copts *o, const char *cmd, const char *method,
-                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
-                 void (*json)(const ProtobufCMessage *), void (*text)(const ProtobufCMessage *))
+                 const ProtobufCMessage *req, void (*json)(const ProtobufCMessage *), void (*text)(const ProtobufCMessage *))
 {
   ProtobufCMessage *resp = NULL;
-  int r = simple(ctl, o, cmd, method, req, rd, &resp);
+  int r = simple(ctl, o, cmd, method, req, &resp);
   if (r != RUNMCTL_OK) return r;
   if (ctl->json)
     (json ? json : print_json_fields)(resp);
@@ -547,7 +544,7 @@ static int c_state(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   if (need_id("state", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
   req.exec_id = exec_id_or_empty(o);
-  return query(ctl, o, "state", "State", &req.base, &runm__v1__state_response__descriptor, state_json,
+  return query(ctl, o, "state", "State", &req.base, state_json,
                state_text);
 }
 
@@ -580,7 +577,7 @@ static int c_ps(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   const char *id;
   if (need_id("ps", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
-  return query(ctl, o, "ps", "Pids", &req.base, &runm__v1__pids_response__descriptor, ps_json, ps_text);
+  return query(ctl, o, "ps", "Pids", &req.base, ps_json, ps_text);
 }
 
 static int c_update(struct runmctl *ctl, struct copts *o, int argc, char **argv)
@@ -621,7 +618,7 @@ static int c_update(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.id = (char *)id;
   req.resources_json.data = (uint8_t *)json;
   req.resources_json.len = json ? strlen(json) : 0;
-  r = simple(ctl, o, "update", "Update", &req.base, &runm__v1__empty__descriptor, &resp);
+  r = simple(ctl, o, "update", "Update", &req.base, &resp);
   free_msg(resp);
   return r;
 }
@@ -641,7 +638,7 @@ static int c_stats(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   const char *id;
   if (need_id("stats", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
-  return query(ctl, o, "stats", "Stats", &req.base, &runm__v1__stats_response__descriptor, NULL,
+  return query(ctl, o, "stats", "Stats", &req.base, NULL,
                stats_text);
 }
 
@@ -659,9 +656,7 @@ static int c_wait(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.id = (char *)id;
   req.exec_id = exec_id_or_empty(o);
   /* Waiting has no deadline unless one is asked for. */
-  r = runm_rpc_client_unary(cl, "/runm.v1.Guest/Wait", &req.base,
-                            &runm__v1__wait_response__descriptor, &resp,
-                            o->timeout_s > 0 ? o->timeout_s * 1000LL : 0, false, &err);
+  r = runm_rpc_call(cl, &runm__v1__guest__descriptor, "Wait", &req.base, &resp, o->timeout_s > 0 ? o->timeout_s * 1000LL : 0, &err);
   runm_rpc_client_free(cl);
   if (r < 0) return fail("wait", err);
   if (ctl->json)
@@ -685,7 +680,7 @@ static int c_delete(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   req.id = (char *)id;
   req.exec_id = exec_id_or_empty(o);
   req.force = o->force;
-  return query(ctl, o, "delete", "Delete", &req.base, &runm__v1__delete_response__descriptor, NULL,
+  return query(ctl, o, "delete", "Delete", &req.base, NULL,
                delete_text);
 }
 

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "json.h"
 #include "rpc.h"
+#include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
 #include "runmctl.h"
 #include "vm.h"
@@ -141,9 +142,7 @@ int cmd_ping(struct runmctl *ctl, int argc, char **argv)
     int64_t t0 = mono_ns();
     req.data.data = (uint8_t *)po.data;
     req.data.len = dl;
-    if (runm_rpc_client_unary(cl, "/runm.v1.Guest/Ping", &req.base,
-                              &runm__v1__ping_response__descriptor, (ProtobufCMessage **)&resp,
-                              timeout_s * 1000LL, false, &err) < 0)
+    if (runm_rpc_call(cl, &runm__v1__guest__descriptor, "Ping", &req.base, (ProtobufCMessage **)&resp, timeout_s * 1000LL, &err) < 0)
       break;
     rtt[okc] = mono_ns() - t0;
     if (resp->data.len != dl || (dl && memcmp(resp->data.data, po.data, dl) != 0)) {
@@ -206,9 +205,7 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
   if (target_resolve(ctl, socket ? NULL : argv[optind], socket, &t, &err) < 0) goto fail;
   cl = target_connect(&t, &err);
   if (cl == NULL) goto fail;
-  r = runm_rpc_client_unary(cl, "/runm.v1.Guest/Info", &req.base,
-                            &runm__v1__info_response__descriptor, (ProtobufCMessage **)&resp,
-                            timeout_s * 1000LL, false, &err);
+  r = runm_rpc_call(cl, &runm__v1__guest__descriptor, "Info", &req.base, (ProtobufCMessage **)&resp, timeout_s * 1000LL, &err);
   runm_rpc_client_free(cl);
   if (r < 0) goto fail;
   {

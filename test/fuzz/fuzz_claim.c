@@ -1,10 +1,10 @@
-/* libFuzzer target for the pool claim message (host-shim/pool.c): what a
+/* libFuzzer target for the pool claim message (host-shim/pool_claim.c): what a
  * claiming `start` sends an idle shim on its claim socket. It includes
- * pool.c to reach its static claim_decode/claim_encode unchanged. Besides
+ * pool_claim.c to reach its static claim_decode/claim_encode unchanged. Besides
  * not crashing: a decoded claim has its required fields (namespace, id, an
  * absolute bundle), every field is NUL-terminated within its buffer, and it
  * encodes to a message that decodes to the same claim. */
-#include "../../host-shim/pool.c"
+#include "../../host-shim/pool_claim.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
