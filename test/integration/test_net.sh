@@ -241,7 +241,7 @@ else
 fi
 
 # ---- the guest's keys: address, servers and interface from the command line
-if "$RUNMCTL" vm start --id netkeys --share "$TMP" \
+if "$RUNMCTL" vm start --id netkeys --share "$TMP" --host-loopback \
   --append "runm.net.ip=10.0.2.20/24 runm.net.dns=10.0.2.3,192.0.2.53 runm.net.mac=52:54:00:12:34:56" \
   >/dev/null 2>"$TMP/startkeys.err"; then
   info=$("$RUNMCTL" info netkeys 2>&1)
