@@ -8,7 +8,7 @@
 #     one long-running container, the second half with two `yes` beside them
 #     (CPU load); 1 byte on each stream in both orders, and interleaved lines.
 #  2. small and large through `ctr run --rm`: 1 byte, 64 KiB and 1 MiB on
-#     each stream, interleaved, read by slow consumers (4 KiB per 4 ms);
+#     each stream, interleaved, read by slow consumers (4 KiB per 8 ms);
 #     1 MiB three times.
 #     ctr 1.6 closes its FIFO readers as soon as Wait returns for the init
 #     (containerd#8643), so what the shim wrote but ctr had not read yet
@@ -66,11 +66,12 @@ keep() { # keep NAME FILES...: a failure's evidence
   echo "#   kept in $d"
 }
 
-# The writer, in the container: N lines of 128 bytes on each stream,
-# alternating, stdout's "o%0126d\n" then stderr's "e%0126d\n", the last
-# written to stderr just before the exit; N=0 writes one byte each.
+# The writer, in the container: N lines of 4 KiB on each stream,
+# alternating, stdout's "o%04094d\n" then stderr's "e%04094d\n", the last
+# written to stderr just before the exit; N=0 writes one byte each. Big
+# writes, so that the slow readers, not the writer, set the pace.
 GEN='n=$1; if [ "$n" -eq 0 ]; then printf o; printf e >&2; exit 0; fi
-i=0; while [ $i -lt $n ]; do printf "o%0126d\n" $i; printf "e%0126d\n" $i >&2; i=$((i+1)); done'
+i=0; while [ $i -lt $n ]; do printf "o%04094d\n" $i; printf "e%04094d\n" $i >&2; i=$((i+1)); done'
 # The same bytes on the host (python, not the container's printf).
 expect() { # N STREAM(o|e) -> the bytes on stdout
   /usr/bin/python3 -c '
@@ -79,9 +80,9 @@ n, c = int(sys.argv[1]), sys.argv[2]
 out = sys.stdout.buffer
 if n == 0: out.write(c.encode())
 else:
-    for i in range(n): out.write(("%s%0126d\n" % (c, i)).encode())' "$1" "$2"
+    for i in range(n): out.write(("%s%04094d\n" % (c, i)).encode())' "$1" "$2"
 }
-# A slow consumer: 4 KiB per 4 ms; prints "SIZE SHA256".
+# A slow consumer: 4 KiB per 8 ms; prints "SIZE SHA256".
 SLOW='
 import sys, time, hashlib
 h = hashlib.sha256(); n = 0
@@ -90,7 +91,7 @@ while True:
     b = f.read(4096)
     if not b: break
     h.update(b); n += len(b)
-    time.sleep(0.004)
+    time.sleep(0.008)
 print(n, h.hexdigest())'
 sum_of() { printf '%s %s\n' "$(stat -c %s "$1")" "$(sha256sum <"$1" | cut -d' ' -f1)"; }
 
@@ -108,7 +109,7 @@ setup() {
     not_ok "busybox image built and imported"
     finish
   fi
-  for n in 0 512 8192; do
+  for n in 0 16 256; do
     expect "$n" o >"$TMP/want-$n.out"
     expect "$n" e >"$TMP/want-$n.err"
   done
@@ -150,8 +151,8 @@ small_execs() {
       "$bad runs lost or changed output ($bad_load under load)" "$first_bad"
   fi
   # A large one through exec as well (exec's io is waited for by ctr).
-  TCTR task exec --exec-id xl "$LONG" sh -c "$GEN" gen 8192 </dev/null >"$TMP/xl.out" 2>"$TMP/xl.err"
-  if cmp -s "$TMP/xl.out" "$TMP/want-8192.out" && cmp -s "$TMP/xl.err" "$TMP/want-8192.err"; then
+  TCTR task exec --exec-id xl "$LONG" sh -c "$GEN" gen 256 </dev/null >"$TMP/xl.out" 2>"$TMP/xl.err"
+  if cmp -s "$TMP/xl.out" "$TMP/want-256.out" && cmp -s "$TMP/xl.err" "$TMP/want-256.err"; then
     ok "exec: 1 MiB on each stream, interleaved, arrives exactly"
   else
     not_ok "exec: 1 MiB on each stream, interleaved, arrives exactly" \
@@ -167,7 +168,7 @@ small_execs() {
 # 2. `ctr run --rm`, each stream to a slow consumer.
 slow_runs() {
   local n r=0 id rc got_o got_e want_o want_e
-  for n in 0 512 8192 8192 8192; do
+  for n in 0 16 256 256 256; do
     r=$((r + 1))
     id=stdio-slow-$n-$r
     rm -f "$TMP/po" "$TMP/pe"
@@ -183,7 +184,7 @@ slow_runs() {
     got_e=$(cat "$TMP/slow.e")
     want_o=$(sum_of "$TMP/want-$n.out")
     want_e=$(sum_of "$TMP/want-$n.err")
-    local what="ctr run --rm #$r: $((n == 0 ? 1 : n * 128)) bytes on each stream, slow readers"
+    local what="ctr run --rm #$r: $((n == 0 ? 1 : n * 4096)) bytes on each stream, slow readers"
     if [ "$rc" = 0 ] && [ "$got_o" = "$want_o" ] && [ "$got_e" = "$want_e" ]; then
       ok "$what: exact"
     else
