@@ -73,7 +73,12 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
   int r;
 
   if (fs->opts.ro) return EROFS;
-  fd = openat(dfd, name, source_flags(fs, fi->flags) | O_CREAT | (fi->flags & O_EXCL), mode);
+  /* O_NOFOLLOW: the kernel sends CREATE on a negative dentry, but the name
+   * may have become a symlink in SRC since (made there directly, or through
+   * another mount of it): following it would create or truncate a file
+   * outside SRC, as root. A symlink there fails with ELOOP instead. */
+  fd = openat(dfd, name,
+              source_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode);
   if (fd < 0) return errno;
   if ((r = bindfs_do_lookup(fs, parent, name, e)) != 0) return r;
   r = bindfs_set_owner(fs, req, dfd, fd);

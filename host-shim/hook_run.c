@@ -5,6 +5,7 @@
 #include "hook_run.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,6 +51,13 @@ static int64_t mono_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* poll(2)'s timeout for `left` milliseconds (int: a long wait comes back
+ * and is computed again). */
+static int poll_ms(int64_t left)
+{
+  return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
 static void wake(void *arg)
 {
   uint64_t one = 1;
@@ -80,7 +88,10 @@ int hook_run(const struct hook_cmd *hk, const char *state, struct runm_rpc_call 
   posix_spawnattr_t attr;
   sigset_t none, all;
   size_t state_len = strlen(state), state_off = 0;
-  int64_t start = mono_ms(), deadline = hk->timeout_s ? start + hk->timeout_s * 1000 : -1;
+  /* A spec's timeout may be any int64: past ~73 million years it is as
+   * good as none, and the milliseconds must not overflow. */
+  int64_t tmo_s = hk->timeout_s > INT64_MAX / 4000 ? INT64_MAX / 4000 : hk->timeout_s;
+  int64_t start = mono_ms(), deadline = tmo_s > 0 ? start + tmo_s * 1000 : -1;
   int64_t drain_until = -1;
   bool exited = false;
   pid_t pid;
@@ -164,8 +175,8 @@ int hook_run(const struct hook_cmd *hk, const char *state, struct runm_rpc_call 
       ip = np;
       p[np++] = (struct pollfd){.fd = in[1], .events = POLLOUT};
     }
-    if (exited) timeout = (int)(drain_until - now);
-    else if (deadline >= 0 && !res->timed_out) timeout = (int)(deadline - now);
+    if (exited) timeout = poll_ms(drain_until - now);
+    else if (deadline >= 0 && !res->timed_out) timeout = poll_ms(deadline - now);
     if (pidfd < 0 && !exited && (timeout < 0 || timeout > 50)) timeout = 50; /* no pidfd: poll */
     if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) break;
     if (p[cp].revents && !res->cancelled) {

@@ -56,6 +56,7 @@ struct hooks {
   bool loaded;
   char state_dir[PATH_MAX]; /* the VM's; "" until known */
   enum hook_phase phase;
+  pid_t pid; /* the state's pid: the task's QEMU (hooks_set_pid) */
   struct runm_rpc_server *srv;
   struct host_vsock *vsock;
 };
@@ -325,6 +326,14 @@ void hooks_set_phase(struct hooks *h, enum hook_phase phase)
   pthread_mutex_unlock(&h->lock);
 }
 
+void hooks_set_pid(struct hooks *h, pid_t pid)
+{
+  if (h == NULL) return;
+  pthread_mutex_lock(&h->lock);
+  h->pid = pid;
+  pthread_mutex_unlock(&h->lock);
+}
+
 /* Guest-supplied text in a log line: printable, bounded. */
 static void printable(const char *in, char *out, size_t cap)
 {
@@ -341,8 +350,10 @@ static void printable(const char *in, char *out, size_t cap)
 /* ---- the state JSON ---------------------------------------------------- */
 
 /* Rebuilds the state the guest's runc wrote: its status (one of the OCI
- * states) and pid (the guest's) are kept, the id must be the task's, the
- * bundle is the host's and the annotations the host spec's. */
+ * states) is kept, the id must be the task's, the pid is the task's QEMU
+ * (the guest's pid would name an unrelated host process: nerdctl's hooks
+ * enter /proc/<pid>/ns/net), the bundle is the host's and the annotations
+ * the host spec's. */
 static int fix_state(struct hooks *h, const ProtobufCBinaryData *in, char **out, runm_error_t *err)
 {
   static const char *const statuses[] = {"creating", "created", "running", "stopped"};
@@ -384,11 +395,10 @@ static int fix_state(struct hooks *h, const ProtobufCBinaryData *in, char **out,
   if (json_object_object_add(res, "id", json_object_new_string(h->id)) < 0 ||
       json_object_object_add(res, "status", json_object_new_string(s)) < 0)
     goto oom;
-  v = spec_member(st, "pid");
-  if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
-      json_object_get_int64(v) <= INT32_MAX &&
-      json_object_object_add(res, "pid", json_object_new_int64(json_object_get_int64(v))) < 0)
-    goto oom;
+  pthread_mutex_lock(&h->lock);
+  pid_t pid = h->pid;
+  pthread_mutex_unlock(&h->lock);
+  if (pid > 0 && json_object_object_add(res, "pid", json_object_new_int64(pid)) < 0) goto oom;
   if (json_object_object_add(res, "bundle", json_object_new_string(h->bundle)) < 0) goto oom;
   if (h->annotations) {
     json_object *a = NULL;

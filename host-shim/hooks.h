@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "log.h"
@@ -39,6 +40,9 @@ int hooks_listen(void *opaque, const struct runm_vm_plan *plan, runm_error_t *er
  * not fit); the allow-list stays for hooks_listen on the next VM. */
 void hooks_unlisten(struct hooks *h);
 void hooks_set_phase(struct hooks *h, enum hook_phase phase);
+/* The pid hooks get in their state: the task's QEMU, a host process of
+ * this task (the guest's own pid never reaches host hooks); 0 = none. */
+void hooks_set_pid(struct hooks *h, pid_t pid);
 /* The VM's state dir, where each running hook's process group is recorded
  * (hook-<pgid>) for hooks_kill_orphans. hooks_listen sets it from the plan;
  * a VM renamed afterwards (a pooled one) must say so here. */

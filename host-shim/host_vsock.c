@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "unix_socket.h"
+#include "byte_pump.h"
 
-#define RELAY_BUF 65536
 
 struct host_vsock {
   int lfd, stopfd; /* stopfd: an eventfd every thread polls; written once by stop */
@@ -34,44 +35,11 @@ struct relay {
   int a, b;
 };
 
-/* Moves bytes both ways until either side ends or stop is signalled. */
-static void pump(int a, int b, int stopfd)
-{
-  cleanup_free char *buf = malloc(RELAY_BUF);
-  int fds[2] = {a, b};
-
-  if (buf == NULL) return;
-  for (;;) {
-    struct pollfd p[3] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN},
-                          {.fd = stopfd, .events = POLLIN}};
-    if (poll(p, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (p[2].revents) return;
-    for (int i = 0; i < 2; i++) {
-      ssize_t n;
-      size_t off = 0;
-      if (!p[i].revents) continue;
-      n = read(fds[i], buf, RELAY_BUF);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      /* Blocking sockets: a slow reader holds this direction back. */
-      while (off < (size_t)n) {
-        ssize_t w = send(fds[1 - i], buf + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        off += (size_t)w;
-      }
-    }
-  }
-}
-
 static void *relay_thread(void *arg)
 {
   struct relay *r = arg;
   struct host_vsock *hv = r->hv;
-  pump(r->a, r->b, hv->stopfd);
+  runm_pump_bytes(r->a, r->b, hv->stopfd);
   close(r->a);
   close(r->b);
   free(r);
@@ -83,15 +51,7 @@ static void *relay_thread(void *arg)
 
 static int connect_unix(const char *path)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return runm_unix_connect(path, SOCK_STREAM, NULL);
 }
 
 static void *accept_thread(void *arg)

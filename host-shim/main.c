@@ -18,9 +18,10 @@
 
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
-#include "events.h"
+#include "publish.h"
 #include "fusebind.h"
 #include "hooks.h"
+#include "lifecycle.h"
 #include "pool.h"
 #include "rootfs.h"
 #include "shim.h"
@@ -29,6 +30,7 @@
 #include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
+#include "unix_socket.h"
 
 extern char **environ;
 
@@ -82,37 +84,18 @@ static int parse_args(int argc, char **argv, struct args *a)
   return 0;
 }
 
-uint64_t shim_fnv1a(const char *s, uint64_t h)
-{
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-void shim_vm_id(const char *ns, const char *id, char *out, size_t len)
-{
-  char want[300];
-  snprintf(want, sizeof(want), "%s-%s", ns, id);
-  if (runm_vm_id_valid(want)) {
-    snprintf(out, len, "%s", want);
-    return;
-  }
-  uint64_t h = shim_fnv1a(id, shim_fnv1a("/", shim_fnv1a(ns, SHIM_FNV1A_BASIS)));
-  snprintf(out, len, "%.40s-%016llx", id, (unsigned long long)h);
-  for (char *p = out; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '-' || *p == '_' || *p == '.'))
-      *p = '_';
-  if (!((out[0] >= 'a' && out[0] <= 'z') || (out[0] >= 'A' && out[0] <= 'Z') ||
-        (out[0] >= '0' && out[0] <= '9')))
-    out[0] = 'x';
-}
-
 /* The socket the shim serves: one per (containerd, namespace, id), under
- * runm's state dir, short enough for sun_path. */
+ * runm's state dir, short enough for sun_path: 128 bits of SHA-256, so two
+ * tasks never meet on one socket. */
+#define SOCKET_DIGEST 32
 static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
 {
-  uint64_t h = shim_fnv1a(a->id, shim_fnv1a("/", shim_fnv1a(a->ns, shim_fnv1a(a->address ? a->address : "", SHIM_FNV1A_BASIS))));
-  snprintf(out, len, "%s/s/%016llx.sock", cfg->state_dir, (unsigned long long)h);
+  const char *parts[] = {a->address ? a->address : "", a->ns ? a->ns : "", a->id ? a->id : ""};
+  char h[SOCKET_DIGEST + 1];
+  shim_digest_hex(parts, 3, h, SOCKET_DIGEST);
+  /* No digest, no name: "" is refused by start and unlinks nothing. */
+  if (h[0] == '\0') out[0] = '\0';
+  else snprintf(out, len, "%s/s/%s.sock", cfg->state_dir, h);
 }
 
 static void exe_dir(char *out, size_t len)
@@ -136,11 +119,8 @@ static int die(const char *what, runm_error_t err)
 
 static bool socket_alive(const char *path)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) return false;
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+  cleanup_close int fd = runm_unix_connect(path, SOCK_STREAM, NULL);
+  return fd >= 0;
 }
 
 static int write_file(const char *path, const char *content, runm_error_t *err)
@@ -171,6 +151,10 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
   socket_path(&cfg, a, sock, sizeof(sock));
+  if (sock[0] == '\0') {
+    runm_make_error(&err, ENOMEM, "no socket name for task `%s`", a->id);
+    return die("start", err);
+  }
   snprintf(address, sizeof(address), "unix://%s", sock);
   mkdir(cfg.state_dir, 0711);
   snprintf(sdir, sizeof(sdir), "%s/s", cfg.state_dir);
@@ -272,6 +256,11 @@ static int cmd_delete(const struct args *a)
   exe_dir(dir, sizeof(dir));
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   shim_vm_id(a->ns ? a->ns : "", a->id ? a->id : "", vmid, sizeof(vmid));
+  if (vmid[0] == '\0') {
+    /* Without the VM's name, any cleanup would act on all VMs' dirs. */
+    runm_make_error(&err, ENOMEM, "no VM id for task `%s`", a->id);
+    return die("delete", err);
+  }
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
     char cmdline_path[64], cmd[4096] = "";
@@ -381,6 +370,8 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   struct runm_ttrpc_server_config scfg = {0};
   char sock[PATH_MAX];
   int logfd;
+  pthread_t sig_thread;
+  bool sig_started = false;
 
   /* containerd reads the shim's log from the "log" FIFO in the bundle. */
   logfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -419,18 +410,25 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   shim_timing_mark(s->vm_id, "shim.serving", 0);
 
   {
-    pthread_t t;
     struct sigwait_arg *sa = malloc(sizeof(*sa));
-    sa->s = s;
-    sa->mask = mask;
-    if (pthread_create(&t, NULL, signal_thread, sa) == 0) pthread_detach(t);
+    if (sa) {
+      sa->s = s;
+      sa->mask = mask;
+      sig_started = pthread_create(&sig_thread, NULL, signal_thread, sa) == 0;
+      if (!sig_started) free(sa);
+    }
   }
 
   pthread_mutex_lock(&s->lock);
   while (!s->shutdown_requested) pthread_cond_wait(&s->changed, &s->lock);
   pthread_mutex_unlock(&s->lock);
   runm_log(&s->log, RUNM_LOG_INFO, "shutting down");
+  /* Processes end first (their VM is killed): a Wait in flight then
+   * answers, and the server's shutdown, which waits for every call to
+   * answer, cannot wait for ever. */
+  task_abort(s);
   runm_ttrpc_server_shutdown(srv, 2000);
+  task_vm_pid_forget(s);
   task_cleanup(s);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
@@ -441,6 +439,12 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
     socket_path(&s->cfg, &copy, sock, sizeof(sock));
     unlink(sock);
   }
+  /* The signal thread, if no signal ended it, is still waiting with s:
+   * a signal of its own ends it, so the caller may free s. */
+  if (sig_started) {
+    pthread_kill(sig_thread, SIGTERM);
+    pthread_join(sig_thread, NULL);
+  }
   return 0;
 }
 
@@ -448,8 +452,14 @@ static struct shim *shim_new(void)
 {
   struct shim *s = calloc(1, sizeof(*s));
   if (s == NULL) return NULL;
+  pthread_condattr_t ca;
   pthread_mutex_init(&s->lock, NULL);
-  pthread_cond_init(&s->changed, NULL);
+  /* Timed waits on it (lifecycle.c) must not jump with the wall clock. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->changed, &ca);
+  pthread_condattr_destroy(&ca);
+  s->vm_pidfd = -1;
   exe_dir(s->exe_dir, sizeof(s->exe_dir));
   return s;
 }
@@ -487,7 +497,10 @@ static int serve(const struct args *a)
     fprintf(stderr, "containerd-shim-runm-v1: config: %s\n", msg ? msg : "error");
     return 1;
   }
-  return serve_task(s, LISTEN_FD, a->debug, mask);
+  int r = serve_task(s, LISTEN_FD, a->debug, mask);
+  /* Ended (r == 0): nothing uses s any more. */
+  if (r == 0) free(s);
+  return r;
 }
 
 /* A pooled shim: boots a spare VM, waits for `start` to hand it a task,
@@ -544,8 +557,9 @@ int main(int argc, char **argv)
   struct args a;
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
-                    "-id ID [-debug] [start|delete|pool]\n"
-                    "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n");
+                    "-id ID [-debug] [start|delete|pool|vm-id]\n"
+                    "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n"
+                    "  vm-id: print the VM id (state dir name) of task NS/ID\n");
     return 2;
   }
   if (a.action && strcmp(a.action, "version") == 0) {
@@ -559,6 +573,12 @@ int main(int argc, char **argv)
   if (a.action && strcmp(a.action, "start") == 0) return cmd_start(&a, argc, argv);
   if (a.action && strcmp(a.action, "delete") == 0) return cmd_delete(&a);
   if (a.action && strcmp(a.action, "pool") == 0) return serve_pool(&a);
+  if (a.action && strcmp(a.action, "vm-id") == 0) {
+    char vmid[80];
+    shim_vm_id(a.ns, a.id, vmid, sizeof(vmid));
+    printf("%s\n", vmid);
+    return vmid[0] ? 0 : 1;
+  }
   if (a.action) {
     fprintf(stderr, "containerd-shim-runm-v1: unknown action `%s`\n", a.action);
     return 2;

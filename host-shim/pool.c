@@ -1,6 +1,6 @@
 /* The VM pool (docs/pool.md). Layout under the state dir:
- *   pool/<hash of containerd's address>/pool-<pid>.boot  an idle shim, from spawn to claim
- *   pool/<hash>/pool-<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
+ *   pool/<hash of containerd's address>/pool_<pid>.boot  an idle shim, from spawn to claim
+ *   pool/<hash>/pool_<pid>.sock   its claim socket (SOCK_SEQPACKET), once its VM answers
  *   pool/<hash>/last-error        why the last idle shim failed to boot
  *   shares/<vm id>/N              the task's dirs, bound into the VM's one 9p export
  * A claim is one message: the task's identity (NUL-separated fields) with
@@ -33,6 +33,7 @@
 #include "runm/v1/guest.pb-c.h"
 #include "shim.h"
 #include "vm_info.h"
+#include "unix_socket.h"
 
 extern char **environ;
 
@@ -49,8 +50,12 @@ static int pool_dir(const struct shim_config *cfg, const char *address, char *ou
   if (mkdir(cfg->state_dir, 0711) < 0 && errno != EEXIST)
     return runm_make_error(err, errno, "mkdir `%s`", cfg->state_dir);
   if (mkdir(parent, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", parent);
-  if (snprintf(out, len, "%s/%016llx", parent,
-               (unsigned long long)shim_fnv1a(address, SHIM_FNV1A_BASIS)) >= (int)len)
+  /* One dir per containerd: its address's digest, never another's. */
+  const char *parts[] = {address};
+  char h[33];
+  shim_digest_hex(parts, 1, h, 32);
+  if (h[0] == '\0') return runm_make_error(err, ENOMEM, "pool dir name");
+  if (snprintf(out, len, "%s/%s", parent, h) >= (int)len)
     return runm_make_error(err, ENAMETOOLONG, "pool dir under `%s`", parent);
   if (mkdir(out, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", out);
   return 0;
@@ -112,8 +117,7 @@ static int claim_decode(const char *buf, size_t len, struct pool_claim *c, runm_
 
 static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  cleanup_close int fd = runm_unix_connect(sock, SOCK_SEQPACKET, NULL);
   struct timeval tv = {.tv_sec = CLAIM_TIMEOUT_MS / 1000};
   char cbuf[CMSG_SPACE(sizeof(int))] = {0}, reply[512];
   struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
@@ -121,9 +125,7 @@ static int try_claim(const char *sock, const char *msg, size_t len, int lfd)
   struct cmsghdr *cm;
   ssize_t n;
 
-  if (fd < 0 || strlen(sock) >= sizeof(addr.sun_path)) return 0;
-  memcpy(addr.sun_path, sock, strlen(sock) + 1);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) return 0;
+  if (fd < 0) return 0;
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   cm = CMSG_FIRSTHDR(&mh);
@@ -240,7 +242,7 @@ int pool_refill(const struct shim_config *cfg, const struct pool_claim *c, runm_
     posix_spawnattr_destroy(&attr);
     if (r != 0) return runm_make_error(err, r, "spawn a pooled shim");
     /* Recorded here, under the lock, so the next count sees it at once. */
-    snprintf(rec, sizeof(rec), "%s/pool-%d.boot", dir, (int)pid);
+    snprintf(rec, sizeof(rec), "%s/pool_%d.boot", dir, (int)pid);
     snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
     rfd = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (rfd < 0 || write(rfd, pidbuf, strlen(pidbuf)) < 0) {
@@ -358,6 +360,7 @@ static int boot(const struct shim_config *cfg, const struct runm_logger *log, co
   vc.id = vm_id;
   vc.shares = &share;
   vc.n_shares = 1;
+  vc.late_mounts = true; /* the claim binds the task's dirs into the share */
   pv->mem_mib = vc.mem_mib;
   pv->vcpus = vc.vcpus;
   /* The hooks' channel is fixed at boot; its allow-list comes at Create. */
@@ -437,7 +440,9 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
   memset(pv, 0, sizeof(*pv));
   *lfd = -1;
   if (pool_dir(cfg, address, dir, sizeof(dir), err) < 0) return -1;
-  snprintf(vm_id, sizeof(vm_id), "pool-%d", (int)getpid());
+  /* `pool_<pid>`: no task's VM id (shim_vm_id) has this form, so a task
+   * named `pool`/`<pid>` cannot share a spare's dir. */
+  snprintf(vm_id, sizeof(vm_id), "pool_%d", (int)getpid());
   snprintf(boot_rec, sizeof(boot_rec), "%s/%s.boot", dir, vm_id);
   snprintf(sock, sizeof(sock), "%s/%s.sock", dir, vm_id);
   sigemptyset(&mask);
@@ -456,19 +461,11 @@ int pool_idle_run(const struct shim_config *cfg, const char *address, const char
     ret = -1;
     goto out;
   }
-  cfd_listen = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (cfd_listen < 0 || strlen(sock) >= sizeof(addr.sun_path)) {
-      ret = runm_make_error(err, cfd_listen < 0 ? errno : ENAMETOOLONG, "claim socket `%s`", sock);
-      goto out;
-    }
-    memcpy(addr.sun_path, sock, strlen(sock) + 1);
-    umask(077);
-    if (bind(cfd_listen, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(cfd_listen, 8) < 0) {
-      ret = runm_make_error(err, errno, "claim socket `%s`", sock);
-      goto out;
-    }
+  umask(077);
+  cfd_listen = runm_unix_listen(sock, SOCK_SEQPACKET, 8, err);
+  if (cfd_listen < 0) {
+    ret = runm_error_wrap(err, "claim socket");
+    goto out;
   }
   runm_log(log, RUNM_LOG_INFO, "pooled VM %s ready in %.3f s", vm_id,
            (pv->vm->ready_ns - pv->vm->spawn_ns) / 1e9);

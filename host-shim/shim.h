@@ -25,12 +25,13 @@ struct shim_process {
   char *exec_id;
   char *stdin_path, *stdout_path, *stderr_path;
   bool terminal;
-  uint32_t pid;
+  uint32_t pid; /* the task's QEMU (shim.vm_pid), never a guest pid */
   bool started;
   bool exited;
   uint32_t exit_status;
   int64_t exited_at_ns;
   struct io_relay *io;
+  unsigned waiters; /* handlers holding it across a wait: Delete frees it only at 0 */
   struct shim *shim;
   struct shim_process *next;
 };
@@ -46,8 +47,13 @@ struct shim {
   struct publisher *pub;
 
   pthread_mutex_t lock; /* guards everything below */
-  pthread_cond_t changed; /* a process exited, or the task went away */
+  pthread_cond_t changed; /* a process exited, or the task went away (CLOCK_MONOTONIC) */
   struct runm_vm *vm;
+  /* The task's host identity, from Create to Delete: its QEMU's pid (what
+   * containerd and host hooks are given) and a pidfd that signals exactly
+   * that process (lifecycle.c), -1 when none. */
+  pid_t vm_pid;
+  int vm_pidfd;
   struct runm_rpc_server *debug_proxy;
   /* A VM taken from the pool (pool.c): vm and debug_proxy above are
    * pool.vm and pool.proxy; pool.n_binds says what Create bound. */
@@ -61,13 +67,19 @@ struct shim {
   bool shutdown_requested;
 };
 
-/* The VM id for a (namespace, id) pair: readable when it fits, hashed when
- * not; the same in the serving shim and in `delete`. */
+/* The VM id for a (namespace, id) pair (names.c), the same in the serving
+ * shim and in `delete`, and never the same for two pairs: `ns-id` when
+ * that reads back one way (ns without '-', neither with '_', at most
+ * RUNM_VM_ID_MAX), else `<hint>_<digest>`: a readable hint of at most
+ * SHIM_VM_ID_HINT characters and SHIM_VM_ID_DIGEST hex digits of SHA-256
+ * over the pair. "" when no digest could be made (out of memory). */
+#define SHIM_VM_ID_HINT 31
+#define SHIM_VM_ID_DIGEST 32
 void shim_vm_id(const char *ns, const char *id, char *out, size_t len);
-/* FNV-1a over s, continuing from h (start with SHIM_FNV1A_BASIS): the short,
- * stable names of sockets and pool dirs. */
-#define SHIM_FNV1A_BASIS 1469598103934665603ULL
-uint64_t shim_fnv1a(const char *s, uint64_t h);
+/* The first hex_chars (at most 64) hex digits of SHA-256 over the parts,
+ * each with its terminating NUL: the collision-resistant short names of
+ * sockets and pool dirs. out holds hex_chars + 1; "" on failure. */
+void shim_digest_hex(const char *const *parts, size_t n, char *out, size_t hex_chars);
 
 /* The VM settings every runm VM gets from the shim's config (task.c); the
  * caller adds id, shares and what the task's spec asks for. */

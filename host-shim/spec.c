@@ -80,12 +80,29 @@ int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
   {
     json_object *r = NULL, *rp = NULL;
     const char *rpath = "rootfs";
-    if (json_object_object_get_ex(root, "root", &r) && json_object_object_get_ex(r, "path", &rp))
-      rpath = json_object_get_string(rp);
+    /* Absent means runc's default; anything else but a non-empty string
+     * (null, a number, "") is a spec error, not a path to guess at. */
+    if (json_object_object_get_ex(root, "root", &r)) {
+      if (!json_object_is_type(r, json_type_object)) {
+        json_object_put(root);
+        return runm_make_error(err, EINVAL, "`%s`: root must be an object", path);
+      }
+      if (json_object_object_get_ex(r, "path", &rp)) {
+        if (!json_object_is_type(rp, json_type_string) || json_object_get_string_len(rp) == 0) {
+          json_object_put(root);
+          return runm_make_error(err, EINVAL, "`%s`: root.path must be a non-empty string", path);
+        }
+        rpath = json_object_get_string(rp);
+      }
+    }
     if (rpath[0] == '/')
       info->root = strdup(rpath);
     else if (asprintf(&info->root, "%s/%s", bundle, rpath) < 0)
       info->root = NULL;
+    if (info->root == NULL) {
+      json_object_put(root);
+      return runm_make_error(err, ENOMEM, "spec");
+    }
   }
   if (json_object_object_get_ex(root, "process", &proc) &&
       json_object_object_get_ex(proc, "terminal", &v))

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,22 +17,26 @@
 #include "containerd/cgroups/v2/metrics.pb-c.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
-#include "events.h"
+#include "publish.h"
 #include "fusebind.h"
 #include "guest_spec.h"
 #include "resolv.h"
 #include "rlimits.h"
 #include "hooks.h"
-#include "io.h"
+#include "stdio_relay.h"
+#include "lifecycle.h"
 #include "rootfs.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "timing.h"
+#include "ttrpc.h"
 #include "vm.h"
 #include "vm_info.h"
 
 #define VERSION "runm 0.1.0"
+/* A guest call waits for containerd's deadline when its request has one,
+ * at most this long, and this long when it has none. */
 #define GUEST_TIMEOUT_MS 120000
 
 typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
@@ -73,18 +79,91 @@ static int check_id(struct shim *s, const char *id, runm_error_t *err)
   return 0;
 }
 
-/* The guest call, with the shim lock NOT held (calls can take a second). */
-static int guest(struct shim *s, const char *method, const ProtobufCMessage *req,
-                 const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, runm_error_t *err)
+/* runc-v2's words for a failed runtime call (containerd's pkg/process). */
+static const char *oci_failure(const char *method, const ProtobufCMessage *req)
+{
+  static const char *const words[][2] = {
+      {"Create", "OCI runtime create failed"}, {"Pause", "OCI runtime pause failed"},
+      {"Resume", "OCI runtime resume failed"}, {"Update", "OCI runtime update failed"},
+      {"Delete", "failed to delete task"},
+  };
+  if (strcmp(method, "Start") == 0) {
+    const char *e = ((const Runm__V1__StartRequest *)req)->exec_id;
+    return e && e[0] ? "OCI runtime exec failed" : "OCI runtime start failed";
+  }
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if (strcmp(method, words[i][0]) == 0) return words[i][1];
+  return NULL;
+}
+
+/* A guest call's error as containerd gets it, shaped like runc-v2's: the
+ * guest's text (escaped by the rpc layer) after runc-v2's words, the RPC
+ * path only in the debug log. runc's failures (the guest's INVALID_ARGUMENT
+ * or INTERNAL) go out as Unknown, as runc-v2's do, except a missing file
+ * (NotFound); the guest's other codes (NotFound for a process gone, ...)
+ * stay. */
+static int guest_error(struct shim *s, const char *method, const ProtobufCMessage *req,
+                       runm_error_t *err)
+{
+  char full[96];
+  const char *det, *words = oci_failure(method, req);
+  static const char enoent[] = "no such file or directory";
+  size_t dl;
+  int status;
+  bool runtime = false; /* runc failed: runc-v2 puts its words first */
+
+  snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
+  det = runm_rpc_error_details(*err, full);
+  if (det == NULL) return -1; /* not the guest's answer: keep it as it is */
+  runm_log(&s->log, RUNM_LOG_DEBUG, "%s", (*err)->msg);
+  dl = strlen(det);
+  status = (*err)->status;
+  /* The guest rendered its errno after its text (": Invalid argument"):
+   * the code says it, runc-v2 does not write it. */
+  if (status > 0) {
+    const char *e = strerror(status);
+    size_t el = strlen(e);
+    if (dl >= el + 2 && strcmp(det + dl - el, e) == 0 && strncmp(det + dl - el - 2, ": ", 2) == 0)
+      dl -= el + 2;
+  }
+  if (status == EINVAL || status == EIO) {
+    runtime = true;
+    status = 0;
+  }
+  if (dl >= strlen(enoent) && strncasecmp(det + dl - strlen(enoent), enoent, strlen(enoent)) == 0)
+    status = ENOENT;
+  {
+    cleanup_free char *text = strndup(det, dl);
+    if (text == NULL) return -1;
+    if (words && runtime) return runm_make_error(err, status, "%s: %s", words, text);
+    return runm_make_error(err, status, "%s", text);
+  }
+}
+
+/* The guest call, with the shim lock NOT held (calls can take a second):
+ * bounded by max_ms and by containerd's deadline for the request. */
+static int guest_within(struct shim *s, const char *method, const ProtobufCMessage *req,
+                        const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, int64_t max_ms,
+                        runm_error_t *err)
 {
   char full[96];
   struct runm_rpc_client *cl;
+  int64_t ms = runm_ttrpc_current_timeout_ms();
   pthread_mutex_lock(&s->lock);
   cl = s->vm ? s->vm->client : NULL;
   pthread_mutex_unlock(&s->lock);
   if (cl == NULL) return runm_make_error(err, ENOENT, "task `%s` has no VM", s->id);
   snprintf(full, sizeof(full), "/runm.v1.Guest/%s", method);
-  return runm_rpc_client_unary(cl, full, req, rd, resp, GUEST_TIMEOUT_MS, false, err);
+  if (ms == 0) return runm_make_error(err, ETIMEDOUT, "%s: containerd's deadline has passed", full);
+  if (ms < 0 || ms > max_ms) ms = max_ms;
+  if (runm_rpc_client_unary(cl, full, req, rd, resp, ms, false, err) == 0) return 0;
+  return guest_error(s, method, req, err);
+}
+
+static int guest(struct shim *s, const char *method, const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, runm_error_t *err)
+{
+  return guest_within(s, method, req, rd, resp, GUEST_TIMEOUT_MS, err);
 }
 
 static void free_msg(ProtobufCMessage *m)
@@ -101,40 +180,6 @@ static void proc_free(struct shim_process *p)
   free(p->stdout_path);
   free(p->stderr_path);
   free(p);
-}
-
-/* Called by a process's io relay once all its output is out. */
-static void proc_exited(void *opaque, bool exited, uint32_t status)
-{
-  struct shim_process *p = opaque;
-  struct shim *s = p->shim;
-  Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-
-  pthread_mutex_lock(&s->lock);
-  if (p->exited) {
-    pthread_mutex_unlock(&s->lock);
-    return;
-  }
-  p->exited = true;
-  /* The VM died under the process: report it as killed. */
-  p->exit_status = exited ? status : 128 + 9;
-  p->exited_at_ns = now_ns();
-  if (!exited)
-    runm_log(&s->log, RUNM_LOG_ERROR, "process `%s` lost: the VM's stdio stream failed",
-             p->exec_id[0] ? p->exec_id : s->id);
-  ev.container_id = s->id;
-  ev.id = p->exec_id[0] ? p->exec_id : s->id;
-  ev.pid = p->pid;
-  ev.exit_status = p->exit_status;
-  ts.seconds = p->exited_at_ns / 1000000000LL;
-  ts.nanos = (int32_t)(p->exited_at_ns % 1000000000LL);
-  ev.exited_at = &ts;
-  /* Published under the lock so a Delete cannot publish before the exit. */
-  publisher_publish(s->pub, "/tasks/exit", &ev.base);
-  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "exit.published", 0);
-  pthread_cond_broadcast(&s->changed);
-  pthread_mutex_unlock(&s->lock);
 }
 
 static int start_io(struct shim *s, struct shim_process *p, runm_error_t *err)
@@ -422,6 +467,10 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
     goto fail;
   }
   spec_free(&si);
+  /* From here the task's host identity is its QEMU: what containerd and
+   * host hooks get as the pid (the guest's choice never reaches them). */
+  task_vm_pid_set(s);
+  hooks_set_pid(s->hooks, s->vm_pid);
   shim_timing_mark(s->vm_id, "vm.spawn", s->vm->spawn_ns);
   shim_timing_mark(s->vm_id, "vm.ready", s->vm->ready_ns);
   shim_timing_mark(s->vm_id, "vm.owned", 0);
@@ -451,7 +500,9 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   p->stdout_path = xstrdup(r->stdout);
   p->stderr_path = xstrdup(r->stderr);
   p->terminal = r->terminal;
-  p->pid = ((Runm__V1__CreateResponse *)gresp)->pid;
+  p->pid = (uint32_t)s->vm_pid;
+  runm_log(&s->log, RUNM_LOG_DEBUG, "init created (guest pid %u; containerd sees QEMU's, %u)",
+           ((Runm__V1__CreateResponse *)gresp)->pid, p->pid);
   free_msg(gresp);
   gresp = NULL;
   if (start_io(s, p, err) < 0) goto fail_guest;
@@ -488,13 +539,16 @@ fail_guest : {
   cleanup_error runm_error_t e2 = NULL;
   dr.id = s->id;
   dr.force = true;
-  guest(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp, &e2);
+  /* Best effort, bounded: the VM is stopped right after anyway. */
+  guest_within(s, "Delete", &dr.base, &runm__v1__delete_response__descriptor, &dresp,
+                  LIFE_GUEST_CONTROL_MS, &e2);
   free_msg(dresp);
   proc_free(p);
 }
 fail:
   free_msg(gresp);
   guest_spec_free(&gs);
+  task_vm_pid_forget(s);
   task_cleanup(s);
   pthread_mutex_lock(&s->lock);
   s->created = false;
@@ -528,9 +582,11 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     if (gret < 0) return -1;
   }
   if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.end", 0);
-  pid = ((Runm__V1__StartResponse *)gresp)->pid;
   free_msg(gresp);
   pthread_mutex_lock(&s->lock);
+  /* Execs too: as Kata does, every process of the task is its VMM to the
+   * host (containerd keys processes by exec id, not by pid). */
+  pid = (uint32_t)s->vm_pid;
   p->pid = pid;
   p->started = true;
   if (p->exec_id[0]) {
@@ -624,22 +680,51 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   const Containerd__Task__V2__KillRequest *r = (const void *)rq;
   Runm__V1__KillRequest gr = RUNM__V1__KILL_REQUEST__INIT;
   ProtobufCMessage *gresp = NULL;
+  struct shim_process *p = NULL;
+  bool enforce = r->signal == SIGKILL && (r->exec_id == NULL || r->exec_id[0] == '\0');
+  struct timespec t0, t1;
+  int64_t left_ms;
+  int ret;
+
   if (check_id(s, r->id, err) < 0) return -1;
+  /* SIGKILL of a running init is the host's to carry out: the guest gets
+   * LIFE_KILL_GRACE_MS to report the exit, then QEMU is killed. */
+  if (enforce) {
+    pthread_mutex_lock(&s->lock);
+    p = find_proc(s, "");
+    enforce = p && p->started && !p->exited;
+    if (enforce) p->waiters++;
+    pthread_mutex_unlock(&s->lock);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   gr.id = s->id;
   gr.exec_id = r->exec_id;
   gr.signal = r->signal;
   gr.all = r->all;
-  if (guest(s, "Kill", &gr.base, &runm__v1__empty__descriptor, &gresp, err) < 0) return -1;
+  ret = guest_within(s, "Kill", &gr.base, &runm__v1__empty__descriptor, &gresp,
+                        enforce ? LIFE_KILL_GRACE_MS : LIFE_GUEST_CONTROL_MS, err);
   free_msg(gresp);
+  if (!enforce) {
+    if (ret < 0) return -1;
+    *resp = empty();
+    return 0;
+  }
+  if (ret < 0) {
+    cleanup_free char *msg = runm_error_string(*err);
+    runm_log(&s->log, RUNM_LOG_WARN, "SIGKILL: the guest's Kill failed (%s); the host ends the task",
+             msg ? msg : "error");
+    runm_error_release(err);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  left_ms = LIFE_KILL_GRACE_MS - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+  pthread_mutex_lock(&s->lock);
+  if (!proc_wait_exit_locked(s, p, left_ms > 0 ? left_ms : 0))
+    proc_end_locked(s, p, "SIGKILL: the guest did not end the task in time");
+  p->waiters--;
+  pthread_cond_broadcast(&s->changed);
+  pthread_mutex_unlock(&s->lock);
   *resp = empty();
   return 0;
-}
-
-/* Waits (lock held) until the process's output is drained and its exit
- * published, so that Delete never overtakes TaskExit. */
-static void wait_exit_locked(struct shim *s, struct shim_process *p)
-{
-  while (!p->exited) pthread_cond_wait(&s->changed, &s->lock);
 }
 
 static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
@@ -666,20 +751,36 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.force = !p->started;
   /* runc runs poststop hooks when it deletes the container. */
   if (init) hooks_set_phase(s->hooks, HOOK_PHASE_DELETE);
-  if (guest(s, "Delete", &gr.base, &runm__v1__delete_response__descriptor, &gresp, err) < 0) {
+  if (guest_within(s, "Delete", &gr.base, &runm__v1__delete_response__descriptor, &gresp,
+                      LIFE_GUEST_CONTROL_MS, err) < 0) {
     if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
-    if (!(init && (*err)->status == ECONNREFUSED)) return -1;
-    runm_error_release(err); /* the VM is gone: deleting must still work */
+    /* The VM is gone, or its guest does not answer: deleting must still
+     * work (the host ends the VM below). */
+    if (!(init && ((*err)->status == ECONNREFUSED || (*err)->status == ETIMEDOUT))) return -1;
+    {
+      cleanup_free char *msg = runm_error_string(*err);
+      runm_log(&s->log, RUNM_LOG_WARN, "Delete: %s; the host ends the task", msg ? msg : "error");
+    }
+    runm_error_release(err);
   }
   if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
   free_msg(gresp);
   pthread_mutex_lock(&s->lock);
-  if (p->started || !init) wait_exit_locked(s, p);
-  else if (!p->exited) {
+  if (p->started || !init) {
+    /* Output drained and exit published first, so that Delete never
+     * overtakes TaskExit; but only for so long. */
+    if (!proc_wait_exit_locked(s, p, LIFE_GUEST_CONTROL_MS) &&
+        proc_end_locked(s, p, "Delete: the process did not exit") < 0) {
+      pthread_mutex_unlock(&s->lock);
+      return runm_make_error(err, EBUSY, "exec `%s` is still running in the guest", p->exec_id);
+    }
+  } else if (!p->exited) {
     p->exited = true;
-    p->exit_status = 128 + 9;
+    p->exit_status = LIFE_KILLED_STATUS;
     p->exited_at_ns = now_ns();
   }
+  /* Waits and Kills that hold p let go of it once it has exited. */
+  while (p->waiters > 0) pthread_cond_wait(&s->changed, &s->lock);
   pid = p->pid;
   status = p->exit_status;
   at = p->exited_at_ns;
@@ -703,7 +804,16 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   }
   pthread_mutex_unlock(&s->lock);
   proc_free(p);
-  if (init) task_cleanup(s);
+  if (init) {
+    /* Execs left behind end with the VM; their waiters answer first. */
+    task_abort(s);
+    pthread_mutex_lock(&s->lock);
+    for (struct shim_process *q = s->procs; q; q = q->next)
+      while (q->waiters > 0) pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    task_vm_pid_forget(s);
+    task_cleanup(s);
+  }
   if (init) shim_timing_mark(s->vm_id, "delete.end", 0);
   out = malloc(sizeof(*out));
   containerd__task__v2__delete_response__init(out);
@@ -727,6 +837,7 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   if (check_id(s, r->id, err) < 0) return -1;
   pthread_mutex_lock(&s->lock);
   p = find_proc(s, r->exec_id);
+  if (p) p->waiters++; /* a Delete does not free it under us */
   pthread_mutex_unlock(&s->lock);
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
   out = calloc(1, sizeof(*out));
@@ -736,7 +847,8 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   pthread_mutex_lock(&s->lock);
   bool exited = p->exited;
   pthread_mutex_unlock(&s->lock);
-  if (!exited && guest(s, "State", &gr.base, &runm__v1__state_response__descriptor, &gresp, err) == 0) {
+  if (!exited && guest_within(s, "State", &gr.base, &runm__v1__state_response__descriptor, &gresp,
+                                 LIFE_GUEST_CONTROL_MS, err) == 0) {
     const char *g = ((Runm__V1__StateResponse *)gresp)->status;
     if (strcmp(g, "created") == 0) st = CONTAINERD__V1__TYPES__STATUS__CREATED;
     else if (strcmp(g, "running") == 0) st = CONTAINERD__V1__TYPES__STATUS__RUNNING;
@@ -745,8 +857,10 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     else if (strcmp(g, "stopped") == 0) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
     free_msg(gresp);
   } else {
+    /* A guest that does not answer has not told us the process ended. */
+    st = !exited && *err && (*err)->status == ETIMEDOUT ? CONTAINERD__V1__TYPES__STATUS__UNKNOWN
+                                                        : CONTAINERD__V1__TYPES__STATUS__STOPPED;
     runm_error_release(err);
-    st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
   }
   pthread_mutex_lock(&s->lock);
   if (p->exited) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
@@ -761,6 +875,8 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   out->terminal = p->terminal;
   out->exit_status = p->exit_status;
   if (p->exited) out->exited_at = timestamp(p->exited_at_ns);
+  p->waiters--;
+  pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
   *resp = &out->base;
   return 0;
@@ -777,6 +893,8 @@ static int t_pids(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 
   if (check_id(s, r->id, err) < 0) return -1;
   gr.id = s->id;
+  /* Guest pids, as `ctr task ps` lists them: informational only, never a
+   * host process (runc-v2 gives container pids here; Kata its VMM's). */
   if (guest(s, "Pids", &gr.base, &runm__v1__pids_response__descriptor, &gresp, err) < 0) return -1;
   g = (Runm__V1__PidsResponse *)gresp;
   out = malloc(sizeof(*out));
@@ -900,11 +1018,16 @@ static int t_wait(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
     pthread_mutex_unlock(&s->lock);
     return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
   }
-  wait_exit_locked(s, p);
+  /* No limit: a process may run for ever. What ends a wait is its exit,
+   * which a SIGKILL, Delete or shutdown makes sure of (lifecycle.h). */
+  p->waiters++;
+  proc_wait_exit_locked(s, p, -1);
   out = malloc(sizeof(*out));
   containerd__task__v2__wait_response__init(out);
   out->exit_status = p->exit_status;
   out->exited_at = timestamp(p->exited_at_ns);
+  p->waiters--;
+  pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
   *resp = &out->base;
   return 0;
@@ -988,8 +1111,8 @@ static int t_connect(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessag
   containerd__task__v2__connect_response__init(out);
   out->shim_pid = (uint32_t)getpid();
   pthread_mutex_lock(&s->lock);
-  struct shim_process *p = find_proc(s, "");
-  out->task_pid = p ? p->pid : 0;
+  /* The task's QEMU, like every pid the host is given. */
+  out->task_pid = (uint32_t)s->vm_pid;
   pthread_mutex_unlock(&s->lock);
   out->version = strdup(VERSION);
   *resp = &out->base;

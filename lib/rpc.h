@@ -20,6 +20,14 @@
 /* Largest message either side accepts from its peer. The guest is untrusted:
  * the host caps what it reads. */
 #define RUNM_RPC_MAX_MESSAGE (4 * 1024 * 1024)
+/* What decoding one message may allocate, and in how many blocks (one per
+ * submessage, string, bytes field and repeated array): a 4 MiB message of
+ * empty submessages would otherwise cost ~64 bytes per 2 wire bytes. Beyond
+ * either, the message is refused (EMSGSIZE / RESOURCE_EXHAUSTED). */
+#define RUNM_RPC_MAX_DECODED (8 * 1024 * 1024)
+#define RUNM_RPC_MAX_DECODED_BLOCKS (64 * 1024)
+/* Bytes of a peer's status details kept in an error (after escaping). */
+#define RUNM_RPC_MAX_DETAILS 2048
 
 struct runm_rpc_server;
 struct runm_rpc_call;
@@ -62,7 +70,24 @@ struct runm_rpc_server_config {
   /* When set, every method not in the table goes here as a BIDI call whose
    * messages are handled raw (the transparent proxy). */
   runm_rpc_stream_fn fallback;
+  /* Limits against a hostile client (the guest on host.sock). 0 picks the
+   * default, RUNM_RPC_UNLIMITED turns the limit off (trusted clients only:
+   * the guest's own service, whose client is the shim; the debug proxy).
+   * max_calls: calls running at once; a call beyond it is refused with
+   * RESOURCE_EXHAUSTED before any thread starts for it. Each running call
+   * holds at most two threads, so threads stay under 2 * max_calls + 1.
+   * client_timeout_ms: the request of a unary or server-streaming call must
+   * arrive within this, and the final response and status be taken within
+   * RUNM_RPC_SEND_TIMEOUT_FACTOR times it; otherwise the call is cancelled
+   * (DEADLINE_EXCEEDED) and its slot freed. */
+  int max_calls;
+  int client_timeout_ms;
 };
+
+#define RUNM_RPC_UNLIMITED (-1)
+#define RUNM_RPC_DEFAULT_MAX_CALLS 16
+#define RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS 5000
+#define RUNM_RPC_SEND_TIMEOUT_FACTOR 6
 
 struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config *cfg,
                                             runm_error_t *err);
@@ -121,6 +146,10 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
                           runm_error_t *err);
+/* When err holds a call's non-OK status as runm_rpc_client_unary words it
+ * (`METHOD: CODE: details`), the peer's details within err->msg (escaped
+ * and capped already); NULL for any other error (no answer, cancelled). */
+const char *runm_rpc_error_details(const runm_error_t err, const char *method);
 /* Cancel every call in flight and fail later ones (thread-safe: a watcher
  * thread calls it when the VM dies). */
 void runm_rpc_client_cancel_all(struct runm_rpc_client *c, const char *why);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "log.h"
 #include "rpc.h"
 #include "rpc_codec.h"
 
@@ -105,6 +106,36 @@ static void untrack(struct runm_rpc_client *c, struct inflight *node)
   pthread_mutex_unlock(&c->lock);
 }
 
+/* The error for a call that ended with a non-OK status. The details are
+ * the peer's text (the guest's, for the shim): escaped and capped so they
+ * can go into a log line or an error for containerd as they are. */
+static int status_error(runm_error_t *err, const char *method, grpc_status_code status,
+                        grpc_slice details)
+{
+  char det[RUNM_RPC_MAX_DETAILS + 1];
+  runm_escape(det, sizeof(det), (const char *)GRPC_SLICE_START_PTR(details),
+              GRPC_SLICE_LENGTH(details));
+  return runm_make_error(err, runm_rpc_errno_from_code(status), "%s: %s: %s", method,
+                         runm_rpc_code_name(status), det);
+}
+
+const char *runm_rpc_error_details(const runm_error_t err, const char *method)
+{
+  size_t ml = strlen(method);
+  const char *p;
+
+  if (err == NULL || err->msg == NULL || strncmp(err->msg, method, ml) != 0 ||
+      strncmp(err->msg + ml, ": ", 2) != 0)
+    return NULL;
+  p = err->msg + ml + 2;
+  for (int code = 1; code <= GRPC_STATUS_UNAUTHENTICATED; code++) {
+    const char *name = runm_rpc_code_name(code);
+    size_t nl = strlen(name);
+    if (strncmp(p, name, nl) == 0 && strncmp(p + nl, ": ", 2) == 0) return p + nl + 2;
+  }
+  return NULL;
+}
+
 int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
@@ -164,9 +195,7 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
     if (ev.type != GRPC_OP_COMPLETE || !ev.success) {
       ret = runm_make_error(err, EIO, "%s: call failed", method);
     } else if (status != GRPC_STATUS_OK) {
-      cleanup_free char *det = grpc_slice_to_c_string(details);
-      ret = runm_make_error(err, runm_rpc_errno_from_code(status), "%s: %s: %s", method,
-                            runm_rpc_code_name(status), det ? det : "");
+      ret = status_error(err, method, status, details);
     } else if (recv_bb == NULL) {
       ret = runm_make_error(err, EPROTO, "%s: OK status without a response", method);
     } else {
@@ -392,11 +421,7 @@ int runm_rpc_stream_recv(struct runm_rpc_stream *s, ProtobufCMessage **msg, runm
   }
   /* No message: the stream is over; its status says how. */
   if (s->status == GRPC_STATUS_OK) return 0;
-  {
-    cleanup_free char *det = grpc_slice_to_c_string(s->details);
-    return runm_make_error(err, runm_rpc_errno_from_code(s->status), "%s: %s: %s", s->method,
-                           runm_rpc_code_name(s->status), det ? det : "");
-  }
+  return status_error(err, s->method, s->status, s->details);
 }
 
 void runm_rpc_stream_cancel(struct runm_rpc_stream *s)

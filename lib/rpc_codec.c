@@ -52,9 +52,7 @@ int runm_rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d, s
     grpc_slice_unref(s);
   }
   grpc_byte_buffer_reader_destroy(&rd);
-  *out = protobuf_c_message_unpack(d, NULL, off, buf);
-  if (*out == NULL) return runm_make_error(err, EINVAL, "malformed %s message", d->name);
-  return 0;
+  return runm_rpc_decode(d, buf, off, out, err);
 }
 
 int runm_rpc_code_from_errno(int e)

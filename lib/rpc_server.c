@@ -1,10 +1,16 @@
 /* gRPC server on a unix socket: accepts calls on one thread and runs each
- * call on its own thread with a private pluck completion queue. */
+ * call on its own thread with a private pluck completion queue.
+ *
+ * The client may be hostile (the guest on host.sock): calls beyond
+ * max_calls are refused on the accept thread without a thread of their own,
+ * and every wait on the client that a well-behaved one never makes long
+ * (its request, the write of our answer) ends at client_timeout_ms. */
 #include <errno.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +33,8 @@ struct runm_rpc_server {
   int n_active;
   bool shutting_down;
   bool shutdown_seen;
+  int max_calls;         /* resolved from cfg: <= 0 means no limit */
+  int client_timeout_ms; /* resolved from cfg: <= 0 means no limit */
 };
 
 struct runm_rpc_call {
@@ -52,6 +60,7 @@ struct runm_rpc_call {
   void *hook_arg;
   bool cancelled;
 
+  bool timed_out;  /* the client stalled past client_timeout_ms: cancelled */
   bool finished;   /* status sent; guarded by send_lock */
   bool status_set; /* set by runm_rpc_call_set_status */
   int status_code;
@@ -108,6 +117,30 @@ static bool run_batch(struct runm_rpc_call *c, const grpc_op *ops, size_t n, voi
   grpc_event ev;
   if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
   ev = grpc_completion_queue_pluck(c->cq, tag, forever(), NULL);
+  return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+/* run_batch for a wait that only a stalling client makes long: past the
+ * server's client timeout the call is cancelled, which completes the batch
+ * (failed), so the tag is always collected before returning. */
+static bool run_batch_client(struct runm_rpc_call *c, const grpc_op *ops, size_t n, void *tag,
+                             int ms)
+{
+  grpc_event ev;
+
+  if (ms <= 0) return run_batch(c, ops, n, tag);
+  if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
+  ev = grpc_completion_queue_pluck(
+      c->cq, tag,
+      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN)), NULL);
+  if (ev.type == GRPC_QUEUE_TIMEOUT) {
+    char why[96];
+    snprintf(why, sizeof(why), "the client stalled for %d ms", ms);
+    c->timed_out = true;
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED, why, NULL);
+    ev = grpc_completion_queue_pluck(c->cq, tag, forever(), NULL);
+    return false;
+  }
   return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -274,7 +307,12 @@ static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *d
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &cancelled;
   }
-  run_batch(c, ops, n, &c->finish_tag);
+  /* The response may be megabytes (a hook's output) on a slow guest link:
+   * RUNM_RPC_SEND_TIMEOUT_FACTOR times the request's time to take it. */
+  run_batch_client(c, ops, n, &c->finish_tag,
+                   c->srv->client_timeout_ms > 0
+                       ? c->srv->client_timeout_ms * RUNM_RPC_SEND_TIMEOUT_FACTOR
+                       : 0);
   pthread_mutex_unlock(&c->send_lock);
   grpc_slice_unref(det);
   if (c->watching) {
@@ -313,8 +351,11 @@ static int recv_request(struct runm_rpc_call *c, ProtobufCMessage **req, runm_er
   c->sent_initial_md = true;
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &bb;
-  bool ok = run_batch(c, ops, 2, &c->recv_tag);
+  bool ok = run_batch_client(c, ops, 2, &c->recv_tag, c->srv->client_timeout_ms);
   pthread_mutex_unlock(&c->send_lock);
+  if (!ok && c->timed_out)
+    return runm_make_error(err, ETIMEDOUT, "%s: no request within %d ms", c->method_name,
+                           c->srv->client_timeout_ms);
   if (!ok) return runm_make_error(err, ECANCELED, "%s: call cancelled", c->method_name);
   if (bb == NULL) return runm_make_error(err, EINVAL, "%s: no request message", c->method_name);
   ret = runm_rpc_unpack(bb, c->method->request, RUNM_RPC_MAX_MESSAGE, req, err);
@@ -347,6 +388,7 @@ static void dispatch(struct runm_rpc_call *c)
   start_close_watch(c);
   if (m->kind != RUNM_RPC_BIDI) {
     if (recv_request(c, &req, &err) < 0) {
+      /* A timed-out call is already cancelled with its status. */
       if (err->status != ECANCELED) finish_error(c, &err);
       else finish(c, GRPC_STATUS_CANCELLED, "cancelled", NULL);
       return;
@@ -420,6 +462,23 @@ static void start_call(struct runm_rpc_server *srv, struct runm_rpc_call *c)
   pthread_attr_destroy(&attr);
 }
 
+/* Over the cap: answer RESOURCE_EXHAUSTED without waiting for anything
+ * (cancel_with_status does not block), so a flood costs no thread. */
+static bool refuse_if_full(struct runm_rpc_server *srv, struct runm_rpc_call *c)
+{
+  char why[128];
+  bool full;
+
+  pthread_mutex_lock(&srv->lock);
+  full = srv->max_calls > 0 && srv->n_active >= srv->max_calls;
+  pthread_mutex_unlock(&srv->lock);
+  if (!full) return false;
+  snprintf(why, sizeof(why), "too many calls in flight (limit %d)", srv->max_calls);
+  grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
+  call_free(c);
+  return true;
+}
+
 static void *accept_thread(void *arg)
 {
   struct runm_rpc_server *srv = arg;
@@ -449,6 +508,7 @@ static void *accept_thread(void *arg)
        * than keep answering the calls it has. */
       post_request(srv, &err);
     }
+    if (refuse_if_full(srv, c)) continue;
     start_call(srv, c);
   }
   return NULL;
@@ -467,6 +527,9 @@ struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config 
   }
   grpc_init();
   srv->cfg = *cfg;
+  srv->max_calls = cfg->max_calls == 0 ? RUNM_RPC_DEFAULT_MAX_CALLS : cfg->max_calls;
+  srv->client_timeout_ms =
+      cfg->client_timeout_ms == 0 ? RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS : cfg->client_timeout_ms;
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->idle, NULL);
   args[0].type = GRPC_ARG_INTEGER;

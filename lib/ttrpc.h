@@ -164,6 +164,9 @@ bool runm_ttrpc_call_deadline(const struct runm_ttrpc_call *call, struct timespe
 /* Milliseconds left before the deadline (0 once passed), -1 without one:
  * what a handler passes on to the guest call it makes. */
 int64_t runm_ttrpc_call_timeout_ms(const struct runm_ttrpc_call *call);
+/* The same for the call the calling thread's handler serves; -1 outside a
+ * handler or without a deadline. */
+int64_t runm_ttrpc_current_timeout_ms(void);
 /* A call is cancelled when its deadline passes, its connection closes, or
  * the server's shutdown grace period ends. The response of a cancelled
  * call is still sent if the connection is up. */

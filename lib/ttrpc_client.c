@@ -18,6 +18,7 @@
 #include "google/rpc/status.pb-c.h"
 #include "rpc.h"
 #include "ttrpc.h"
+#include "unix_socket.h"
 
 struct pending {
   uint32_t id;
@@ -158,37 +159,16 @@ struct runm_ttrpc_client *runm_ttrpc_client_new_fd(int fd, runm_error_t *err)
 
 struct runm_ttrpc_client *runm_ttrpc_client_connect(const char *path, runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = -1;
+  int fd;
 
   /* containerd writes addresses both ways ("unix:///run/x" and "/run/x"). */
   if (strncmp(path, "unix://", 7) == 0) path += 7;
-  if (strlen(path) >= sizeof(addr.sun_path)) {
-    runm_make_error(err, ENAMETOOLONG, "ttrpc socket path `%s`", path);
-    return NULL;
-  }
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd = runm_unix_connect(path, SOCK_STREAM, err);
   if (fd < 0) {
-    runm_make_error(err, errno, "socket");
+    runm_error_wrap(err, "ttrpc");
     return NULL;
   }
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    /* Interrupted, the connect goes on in the background: wait for it. */
-    int so_err = errno;
-    if (so_err == EINTR) {
-      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-      socklen_t len = sizeof(so_err);
-      while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
-      }
-      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) < 0) so_err = errno;
-    }
-    if (so_err != 0) {
-      runm_make_error(err, so_err, "connect to `%s`", path);
-      return NULL;
-    }
-  }
-  return runm_ttrpc_client_new_fd(runm_steal_fd(&fd), err);
+  return runm_ttrpc_client_new_fd(fd, err);
 }
 
 void runm_ttrpc_client_free(struct runm_ttrpc_client *c)

@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "ttrpc.h"
 #include "ttrpc_internal.h"
+#include "unix_socket.h"
 
 /* One frame from the reader. Frames that break the protocol but leave the
  * stream in sync get an error status on their stream id, as containerd's
@@ -212,28 +213,14 @@ int runm_ttrpc_server_listen_fd(struct runm_ttrpc_server *srv, int fd, runm_erro
 int runm_ttrpc_server_listen_unix(struct runm_ttrpc_server *srv, const char *path,
                                   runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
   cleanup_close int fd = -1;
   struct stat st;
 
   if (srv->listen_fd >= 0) return runm_make_error(err, EBUSY, "ttrpc server already listens");
-  if (strlen(path) >= sizeof(addr.sun_path))
-    return runm_make_error(err, ENAMETOOLONG, "socket path `%s`", path);
   /* Never take over a path: a stale socket may belong to a live shim. */
   if (lstat(path, &st) == 0) return runm_make_error(err, EEXIST, "`%s` already exists", path);
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  /* Linux creates the socket inode with the socket's own mode: set it
-   * before bind so that there is no moment when others may connect. */
-  if (fchmod(fd, 0600) < 0) return runm_make_error(err, errno, "fchmod socket");
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return runm_make_error(err, errno, "bind `%s`", path);
-  if (chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
-    int e = errno;
-    unlink(path);
-    return runm_make_error(err, e, "listen on `%s`", path);
-  }
+  fd = runm_unix_listen(path, SOCK_STREAM, SOMAXCONN, err);
+  if (fd < 0) return fd;
   srv->unix_path = strdup(path);
   if (srv->unix_path == NULL) {
     unlink(path);

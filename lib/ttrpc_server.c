@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -170,6 +171,34 @@ void runm_ttrpc_send_status(struct runm_ttrpc_conn *cn, uint32_t stream_id, int 
 
 /* ---- the call thread ---- */
 
+/* The status details for a handler's error: its message, and the errno's
+ * text unless the message already ends with it in any case (runc's
+ * lowercase "no such file or directory" relayed from the guest). */
+static char *status_text(const runm_error_t err)
+{
+  const char *e;
+  size_t ml, el;
+
+  if (err == NULL) return strdup("handler failed");
+  if (err->status <= 0 || err->msg == NULL) return runm_error_string(err);
+  e = strerror(err->status);
+  ml = strlen(err->msg);
+  el = strlen(e);
+  if (ml >= el && strcasecmp(err->msg + ml - el, e) == 0) return strdup(err->msg);
+  return runm_error_string(err);
+}
+
+/* The call this thread's handler serves (each call has its own thread), for
+ * code below a handler that was not handed the call: the shim's guest()
+ * passes containerd's deadline on without every Task method carrying it.
+ * Per thread, like errno; NULL outside a handler. */
+static __thread struct runm_ttrpc_call *current_call;
+
+int64_t runm_ttrpc_current_timeout_ms(void)
+{
+  return current_call ? runm_ttrpc_call_timeout_ms(current_call) : -1;
+}
+
 static void *call_thread(void *arg)
 {
   struct runm_ttrpc_call *c = arg;
@@ -179,9 +208,11 @@ static void *call_thread(void *arg)
   ProtobufCMessage *resp = NULL;
   int ret;
 
+  current_call = c;
   ret = c->method->handler(srv->cfg.opaque, c, c->msg, &resp, &err);
+  current_call = NULL;
   if (ret < 0) {
-    cleanup_free char *msg = err ? runm_error_string(err) : strdup("handler failed");
+    cleanup_free char *msg = status_text(err);
     send_response(cn, c->stream_id, runm_rpc_code_from_errno(err ? err->status : 0),
                   msg ? msg : "handler failed", NULL);
   } else {

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +22,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cmdline_keys.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
-
-extern char **environ;
 
 int64_t runm_now_ns(void)
 {
@@ -43,13 +41,6 @@ static int check_file(const char *what, const char *path, runm_error_t *err)
   if (!S_ISREG(st.st_mode)) return runm_make_error(err, EINVAL, "%s `%s` is not a file", what, path);
   if (access(path, R_OK) < 0) return runm_make_error(err, errno, "%s `%s`", what, path);
   return 0;
-}
-
-static int mkdir_0700(const char *path, bool exist_ok, runm_error_t *err)
-{
-  if (mkdir(path, 0700) == 0) return 0;
-  if (errno == EEXIST && exist_ok) return 0;
-  return runm_make_error(err, errno, "mkdir `%s`", path);
 }
 
 int runm_vm_remove_dir(const char *dir, runm_error_t *err)
@@ -180,18 +171,18 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   if (plan->accel == RUNM_ACCEL_TCG) tcg_tuning(cfg, tuning, sizeof(tuning));
   clock_gettime(CLOCK_REALTIME, &now);
   n = snprintf(plan->append, sizeof(plan->append),
-               "console=ttyS0 reboot=t panic=-1 quiet%s runm.id=%s runm.transport=%s runm.port=%s "
-               "runm.vsock_port=%u runm.time=%lld.%09ld%s%s%s",
+               "console=ttyS0 reboot=t panic=-1 quiet%s " RUNM_KEY_ID "=%s " RUNM_KEY_TRANSPORT "=%s "
+               RUNM_KEY_PORT "=%s " RUNM_KEY_VSOCK_PORT "=%u " RUNM_KEY_TIME "=%lld.%09ld%s%s%s",
                tuning, cfg->id, runm_transport_name(plan->transport), RUNM_VM_RPC_PORT_NAME,
                RUNM_VM_VSOCK_PORT, (long long)now.tv_sec, now.tv_nsec,
-               cfg->debug ? " runm.debug=1" : "", cfg->extra_append ? " " : "",
+               cfg->debug ? " " RUNM_KEY_DEBUG "=1" : "", cfg->extra_append ? " " : "",
                cfg->extra_append ? cfg->extra_append : "");
   if (n < 0 || (size_t)n >= sizeof(plan->append))
     return runm_make_error(err, E2BIG, "kernel command line is too long");
   {
     /* guest/init/net.c reads it; slirp's addresses are the guest's defaults. */
     size_t used = strlen(plan->append);
-    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.net=%s",
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " " RUNM_KEY_NET "=%s",
                  runm_net_mode_name(cfg->net));
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long");
@@ -205,7 +196,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
      * host's VMs. */
     plan->host_vsock_port = plan->vsock_cid;
     n = snprintf(plan->append + used, sizeof(plan->append) - used,
-                 " runm.host_port=%s runm.host_vsock_port=%u", RUNM_VM_HOST_PORT_NAME,
+                 " " RUNM_KEY_HOST_PORT "=%s " RUNM_KEY_HOST_VSOCK_PORT "=%u", RUNM_VM_HOST_PORT_NAME,
                  plan->host_vsock_port);
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long");
@@ -217,7 +208,7 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
     size_t used = strlen(plan->append);
     const char *gp = cfg->shares[i].guest_path ? cfg->shares[i].guest_path : cfg->shares[i].path;
     if (runm_vm_share_check(cfg->shares[i].path, err) < 0 || runm_vm_share_check(gp, err) < 0) return -1;
-    n = snprintf(plan->append + used, sizeof(plan->append) - used, " runm.share%zu=%s:%s", i,
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " " RUNM_KEY_SHARE "%zu=%s:%s", i,
                  cfg->shares[i].readonly ? "ro" : "rw", gp);
     if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
       return runm_make_error(err, E2BIG, "kernel command line is too long for the shares");
@@ -249,52 +240,34 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
                     runm_error_t *err)
 {
   char **argv = NULL;
-  char qemu_log[320];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, dfl;
-  int ret, child_fd = 3;
+  struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+  const char *rw[RUNM_VM_MAX_SHARES];
+  int ret;
 
-  /* The socket must arrive as fd 3 without O_CLOEXEC: dup2 onto itself
-   * would keep the flag, so move it first. */
-  if (lfd == child_fd) {
-    int moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
-    if (moved < 0) return runm_make_error(err, errno, "dup socket");
-    close(lfd);
-    lfd = moved;
-  }
+  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++)
+    if (!cfg->shares[i].readonly) rw[sp.n_rw++] = cfg->shares[i].path;
+  sp.rw = rw;
+  sp.own_mount_ns = !cfg->late_mounts;
+
   ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
-                                        vm->plan.transport == RUNM_TRANSPORT_SERIAL ? child_fd : -1,
+                                        vm->plan.transport == RUNM_TRANSPORT_SERIAL ? 3 : -1,
                                         &argv, err);
-  if (ret < 0) {
-    close(lfd);
-    return ret;
+  if (ret == 0) ret = runm_vm_console_start(vm->plan.dir, &vm->console, &sp.stdout_fd,
+                                            &sp.stderr_fd, err);
+  if (ret == 0) {
+    sp.stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (sp.stdin_fd < 0) ret = runm_make_error(err, errno, "open /dev/null");
   }
-  snprintf(qemu_log, sizeof(qemu_log), "%s/qemu.log", vm->plan.dir);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  if (lfd >= 0) posix_spawn_file_actions_adddup2(&fa, lfd, child_fd);
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  sigfillset(&dfl);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-  /* Own session: a terminal's ^C goes to runm, which then stops the VM. */
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                       POSIX_SPAWN_SETSID);
-  vm->spawn_ns = runm_now_ns();
-  ret = posix_spawnp(&vm->pid, argv[0], &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  if (ret == 0) {
+    vm->spawn_ns = runm_now_ns();
+    ret = runm_vm_spawn_confined(argv, &sp, &vm->pid, err);
+  }
+  if (sp.stdin_fd >= 0) close(sp.stdin_fd);
+  if (sp.stdout_fd >= 0) close(sp.stdout_fd);
+  if (sp.stderr_fd >= 0) close(sp.stderr_fd);
   if (lfd >= 0) close(lfd);
-  if (ret != 0) {
-    runm_make_error(err, ret, "start `%s`", argv[0]);
-    runm_argv_free(argv);
-    return -1;
-  }
   runm_argv_free(argv);
+  if (ret < 0) return -1;
   vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
   return 0;
 }
@@ -360,6 +333,9 @@ static void kill_and_reap(struct runm_vm *vm)
   while (waitpid(vm->pid, &status, 0) < 0 && errno == EINTR) {
   }
   vm->pid = -1;
+  /* QEMU is gone: keep its last words, then the files are complete. */
+  runm_vm_console_stop(vm->console);
+  vm->console = NULL;
 }
 
 /* Rewrites *err as "VM `id` failed to boot: <cause>" followed by what QEMU
@@ -424,9 +400,9 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   snprintf(vm->qemu_name, sizeof(vm->qemu_name), "runm-%s", cfg->id);
   if (plan_vm(cfg, log, &vm->plan, err) < 0) goto fail_free;
 
-  if (mkdir_0700(cfg->state_root, true, err) < 0) goto fail_free;
+  if (runm_state_dir_check(cfg->state_root, true, err) < 0) goto fail_free;
   snprintf(path, sizeof(path), "%s/vm", cfg->state_root);
-  if (mkdir_0700(path, true, err) < 0) goto fail_free;
+  if (runm_state_dir_check(path, true, err) < 0) goto fail_free;
   if (mkdir(vm->plan.dir, 0700) < 0) {
     if (errno == EEXIST)
       runm_make_error(err, EEXIST, "VM `%s` already exists (state dir `%s`)", cfg->id,
@@ -434,6 +410,11 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     else
       runm_make_error(err, errno, "mkdir `%s`", vm->plan.dir);
     goto fail_free;
+  }
+  /* A umask may have taken bits; 0700 whatever it was. */
+  if (chmod(vm->plan.dir, 0700) < 0) {
+    runm_make_error(err, errno, "chmod `%s`", vm->plan.dir);
+    goto fail_dir;
   }
   if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
     lfd = runm_listen_unix(vm->plan.rpc_sock, 4, err);
@@ -445,7 +426,11 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     runm_error_wrap(err, "guest-to-host channel");
     goto fail_dir;
   }
-  if (spawn_vm(cfg, vm, lfd, err) < 0) goto fail_dir;
+  if (spawn_vm(cfg, vm, lfd, err) < 0) {
+    runm_vm_console_stop(vm->console);
+    vm->console = NULL;
+    goto fail_dir;
+  }
   runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s)", (int)vm->pid,
            runm_accel_name(vm->plan.accel), runm_transport_name(vm->plan.transport));
 
@@ -514,6 +499,8 @@ int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err)
     if (errno != EINTR) return runm_make_error(err, errno, "wait for VM `%s`", vm->id);
   }
   vm->pid = -1;
+  runm_vm_console_stop(vm->console);
+  vm->console = NULL;
   return 0;
 }
 
@@ -538,6 +525,7 @@ void runm_vm_free(struct runm_vm *vm)
 {
   if (vm == NULL) return;
   runm_vm_drop_client(vm);
+  runm_vm_console_stop(vm->console);
   if (vm->pidfd >= 0) close(vm->pidfd);
   free(vm);
 }

@@ -56,6 +56,12 @@ struct runm_vm_config {
    * vsock hosts serve plan->host_vsock_port. On failure the start fails. */
   int (*host_listen)(void *opaque, const struct runm_vm_plan *plan, runm_error_t *err);
   void *host_opaque;
+  /* The shares receive mounts after QEMU starts (a pooled VM's binds at
+   * claim). Such host mounts reach another mount namespace only through
+   * shared propagation, which hosts with a private / do not have: QEMU then
+   * stays in the host's mount namespace (no read-only/nodev view); its
+   * capabilities, no_new_privs and seccomp are the same. */
+  bool late_mounts;
 };
 
 /* What the environment offers, probed once (paths injectable for tests). */
@@ -93,6 +99,31 @@ struct runm_vm_plan {
   char append[2048];
 };
 
+/* vm_console.c: the console and QEMU's own output reach files of bounded
+ * size through pipes a thread drains (the newest bytes are kept). */
+#define RUNM_VM_CONSOLE_MAX (1u << 20) /* console.log: at most 1 MiB */
+#define RUNM_VM_QEMU_LOG_MAX (64u << 10) /* qemu.log: at most 64 KiB */
+struct runm_vm_console;
+/* Creates console.log and qemu.log in dir and the pipes QEMU writes
+ * (*console_wr is its stdout, *log_wr its stderr; the caller closes them
+ * once QEMU has them). */
+int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *console_wr,
+                          int *log_wr, runm_error_t *err);
+/* Keeps what the pipes hold now, ends the thread, closes everything. */
+void runm_vm_console_stop(struct runm_vm_console *c);
+
+/* vm_spawn.c: QEMU's confinement (see there). */
+struct runm_vm_spawn {
+  int stdin_fd, stdout_fd, stderr_fd;
+  int rpc_fd; /* becomes fd 3, or -1 */
+  bool own_mount_ns; /* root only: a read-only, nodev view of the host */
+  const char *const *rw; /* the rw shares: writable in QEMU's namespace */
+  size_t n_rw;
+  int cap_last;
+};
+int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *pid,
+                           runm_error_t *err);
+
 /* A running VM. */
 struct runm_vm {
   struct runm_vm_plan plan;
@@ -103,6 +134,7 @@ struct runm_vm {
   int64_t spawn_ns;  /* host CLOCK_REALTIME */
   int64_t ready_ns;  /* first Ping answered */
   struct runm_rpc_client *client; /* connected; NULL after runm_vm_drop_client */
+  struct runm_vm_console *console;
 };
 
 struct runm_vm_backend {
@@ -137,6 +169,13 @@ int runm_vm_remove_dir(const char *dir, runm_error_t *err);
 char *runm_vm_console_tail(const char *console_log, size_t max);
 
 int64_t runm_now_ns(void);
+
+/* state_dir.c: a state dir must be a directory (not a symlink) owned by the
+ * effective uid that neither group nor others may write; else a clear
+ * error. create: mkdir it (0700) first when missing. */
+int runm_state_dir_check(const char *path, bool create, runm_error_t *err);
+/* The same for one VM's dir, which must also be 0700. */
+int runm_vm_dir_check(const char *path, runm_error_t *err);
 
 /* A listening unix socket at path, mode 0600 (the path must not exist). */
 int runm_listen_unix(const char *path, int backlog, runm_error_t *err);

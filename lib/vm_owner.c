@@ -14,7 +14,12 @@
 int runm_vm_own(struct runm_vm *vm, const char *owner, struct runm_rpc_server **proxy,
                 runm_error_t *err)
 {
-  struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler, .opaque = vm->client};
+  /* The proxy's clients are the host's own users of the 0600 socket, not
+   * the guest: no call or time limits (attach sessions stay open). */
+  struct runm_rpc_server_config pcfg = {.fallback = runm_rpc_proxy_handler,
+                                        .opaque = vm->client,
+                                        .max_calls = RUNM_RPC_UNLIMITED,
+                                        .client_timeout_ms = RUNM_RPC_UNLIMITED};
   struct runm_vm_info info;
 
   *proxy = runm_rpc_server_new(&pcfg, err);

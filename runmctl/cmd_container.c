@@ -477,68 +477,110 @@ static int c_resume(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   return c_pause_resume(ctl, o, argc, argv, "resume", "Resume");
 }
 
+/* A flat response as a JSON object, every scalar field by its proto name,
+ * read through the message's descriptor. */
+static void print_json_fields(const ProtobufCMessage *m)
+{
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  struct runm_json j;
+  runm_json_init(&j, stdout);
+  runm_json_begin_object(&j, NULL);
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const char *at = (const char *)m + f->offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_UINT32: runm_json_int(&j, f->name, *(const uint32_t *)at); break;
+    case PROTOBUF_C_TYPE_INT64: runm_json_int(&j, f->name, *(const int64_t *)at); break;
+    case PROTOBUF_C_TYPE_UINT64: runm_json_int(&j, f->name, (int64_t)*(const uint64_t *)at); break;
+    default: break; /* only the scalar responses above use this */
+    }
+  }
+  runm_json_end_object(&j);
+}
+
+/* The shape of every query command: one call, its answer printed (as JSON
+ * with --json: by `json`, or every scalar field when that is NULL; else as
+ * text), freed. */
+static int query(struct runmctl *ctl, struct copts *o, const char *cmd, const char *method,
+                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
+                 void (*json)(const ProtobufCMessage *), void (*text)(const ProtobufCMessage *))
+{
+  ProtobufCMessage *resp = NULL;
+  int r = simple(ctl, o, cmd, method, req, rd, &resp);
+  if (r != RUNMCTL_OK) return r;
+  if (ctl->json)
+    (json ? json : print_json_fields)(resp);
+  else
+    text(resp);
+  free_msg(resp);
+  return RUNMCTL_OK;
+}
+
+static void state_json(const ProtobufCMessage *m)
+{
+  const Runm__V1__StateResponse *s = (const Runm__V1__StateResponse *)m;
+  struct runm_json j;
+  runm_json_init(&j, stdout);
+  runm_json_begin_object(&j, NULL);
+  runm_json_string(&j, "id", s->id);
+  runm_json_string(&j, "exec_id", s->exec_id);
+  runm_json_int(&j, "pid", s->pid);
+  runm_json_string(&j, "status", s->status);
+  runm_json_int(&j, "exit_status", s->exit_status);
+  runm_json_int(&j, "exited_at_ns", s->exited_at_ns);
+  runm_json_string(&j, "bundle", s->bundle);
+  runm_json_bool(&j, "terminal", s->terminal);
+  runm_json_end_object(&j);
+}
+
+static void state_text(const ProtobufCMessage *m)
+{
+  const Runm__V1__StateResponse *s = (const Runm__V1__StateResponse *)m;
+  printf("id=%s exec_id=%s pid=%u status=%s exit_status=%u bundle=%s\n", s->id, s->exec_id, s->pid,
+         s->status, s->exit_status, s->bundle);
+}
+
 static int c_state(struct runmctl *ctl, struct copts *o, int argc, char **argv)
 {
   Runm__V1__StateRequest req = RUNM__V1__STATE_REQUEST__INIT;
-  ProtobufCMessage *resp = NULL;
   const char *id;
-  int r;
   if (need_id("state", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
   req.exec_id = exec_id_or_empty(o);
-  r = simple(ctl, o, "state", "State", &req.base, &runm__v1__state_response__descriptor, &resp);
-  if (r != RUNMCTL_OK) return r;
-  Runm__V1__StateResponse *s = (Runm__V1__StateResponse *)resp;
-  if (ctl->json) {
-    struct runm_json j;
-    runm_json_init(&j, stdout);
+  return query(ctl, o, "state", "State", &req.base, &runm__v1__state_response__descriptor, state_json,
+               state_text);
+}
+
+static void ps_json(const ProtobufCMessage *m)
+{
+  const Runm__V1__PidsResponse *p = (const Runm__V1__PidsResponse *)m;
+  struct runm_json j;
+  runm_json_init(&j, stdout);
+  runm_json_begin_array(&j, NULL);
+  for (size_t i = 0; i < p->n_processes; i++) {
     runm_json_begin_object(&j, NULL);
-    runm_json_string(&j, "id", s->id);
-    runm_json_string(&j, "exec_id", s->exec_id);
-    runm_json_int(&j, "pid", s->pid);
-    runm_json_string(&j, "status", s->status);
-    runm_json_int(&j, "exit_status", s->exit_status);
-    runm_json_int(&j, "exited_at_ns", s->exited_at_ns);
-    runm_json_string(&j, "bundle", s->bundle);
-    runm_json_bool(&j, "terminal", s->terminal);
+    runm_json_int(&j, "pid", p->processes[i]->pid);
+    runm_json_string(&j, "exec_id", p->processes[i]->exec_id);
     runm_json_end_object(&j);
-  } else {
-    printf("id=%s exec_id=%s pid=%u status=%s exit_status=%u bundle=%s\n", s->id, s->exec_id,
-           s->pid, s->status, s->exit_status, s->bundle);
   }
-  free_msg(resp);
-  return RUNMCTL_OK;
+  runm_json_end_array(&j);
+}
+
+static void ps_text(const ProtobufCMessage *m)
+{
+  const Runm__V1__PidsResponse *p = (const Runm__V1__PidsResponse *)m;
+  printf("%-8s %s\n", "PID", "EXEC");
+  for (size_t i = 0; i < p->n_processes; i++)
+    printf("%-8u %s\n", p->processes[i]->pid, p->processes[i]->exec_id);
 }
 
 static int c_ps(struct runmctl *ctl, struct copts *o, int argc, char **argv)
 {
   Runm__V1__PidsRequest req = RUNM__V1__PIDS_REQUEST__INIT;
-  ProtobufCMessage *resp = NULL;
   const char *id;
-  int r;
   if (need_id("ps", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
-  r = simple(ctl, o, "ps", "Pids", &req.base, &runm__v1__pids_response__descriptor, &resp);
-  if (r != RUNMCTL_OK) return r;
-  Runm__V1__PidsResponse *p = (Runm__V1__PidsResponse *)resp;
-  if (ctl->json) {
-    struct runm_json j;
-    runm_json_init(&j, stdout);
-    runm_json_begin_array(&j, NULL);
-    for (size_t i = 0; i < p->n_processes; i++) {
-      runm_json_begin_object(&j, NULL);
-      runm_json_int(&j, "pid", p->processes[i]->pid);
-      runm_json_string(&j, "exec_id", p->processes[i]->exec_id);
-      runm_json_end_object(&j);
-    }
-    runm_json_end_array(&j);
-  } else {
-    printf("%-8s %s\n", "PID", "EXEC");
-    for (size_t i = 0; i < p->n_processes; i++)
-      printf("%-8u %s\n", p->processes[i]->pid, p->processes[i]->exec_id);
-  }
-  free_msg(resp);
-  return RUNMCTL_OK;
+  return query(ctl, o, "ps", "Pids", &req.base, &runm__v1__pids_response__descriptor, ps_json, ps_text);
 }
 
 static int c_update(struct runmctl *ctl, struct copts *o, int argc, char **argv)
@@ -584,48 +626,23 @@ static int c_update(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   return r;
 }
 
-/* A flat response as a JSON object, every scalar field by its proto name,
- * read through the message's descriptor. */
-static void print_json_fields(const ProtobufCMessage *m)
+/* Every field, by its proto name, from the descriptor (all uint64). */
+static void stats_text(const ProtobufCMessage *m)
 {
   const ProtobufCMessageDescriptor *d = m->descriptor;
-  struct runm_json j;
-  runm_json_init(&j, stdout);
-  runm_json_begin_object(&j, NULL);
-  for (unsigned i = 0; i < d->n_fields; i++) {
-    const ProtobufCFieldDescriptor *f = &d->fields[i];
-    const char *at = (const char *)m + f->offset;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_UINT32: runm_json_int(&j, f->name, *(const uint32_t *)at); break;
-    case PROTOBUF_C_TYPE_INT64: runm_json_int(&j, f->name, *(const int64_t *)at); break;
-    case PROTOBUF_C_TYPE_UINT64: runm_json_int(&j, f->name, (int64_t)*(const uint64_t *)at); break;
-    default: break; /* only the scalar responses above use this */
-    }
-  }
-  runm_json_end_object(&j);
+  for (unsigned i = 0; i < d->n_fields; i++)
+    printf("%-24s %llu\n", d->fields[i].name,
+           (unsigned long long)*(const uint64_t *)((const char *)m + d->fields[i].offset));
 }
 
 static int c_stats(struct runmctl *ctl, struct copts *o, int argc, char **argv)
 {
   Runm__V1__ContainerRequest req = RUNM__V1__CONTAINER_REQUEST__INIT;
-  ProtobufCMessage *resp = NULL;
   const char *id;
-  int r;
   if (need_id("stats", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
-  r = simple(ctl, o, "stats", "Stats", &req.base, &runm__v1__stats_response__descriptor, &resp);
-  if (r != RUNMCTL_OK) return r;
-  /* Every field, by its proto name, from the descriptor (all uint64). */
-  if (ctl->json) {
-    print_json_fields(resp);
-  } else {
-    const ProtobufCMessageDescriptor *d = resp->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++)
-      printf("%-24s %llu\n", d->fields[i].name,
-             (unsigned long long)*(const uint64_t *)((const char *)resp + d->fields[i].offset));
-  }
-  free_msg(resp);
-  return RUNMCTL_OK;
+  return query(ctl, o, "stats", "Stats", &req.base, &runm__v1__stats_response__descriptor, NULL,
+               stats_text);
 }
 
 static int c_wait(struct runmctl *ctl, struct copts *o, int argc, char **argv)
@@ -655,24 +672,21 @@ static int c_wait(struct runmctl *ctl, struct copts *o, int argc, char **argv)
   return RUNMCTL_OK;
 }
 
+static void delete_text(const ProtobufCMessage *m)
+{
+  printf("%u\n", ((const Runm__V1__DeleteResponse *)m)->exit_status);
+}
+
 static int c_delete(struct runmctl *ctl, struct copts *o, int argc, char **argv)
 {
   Runm__V1__DeleteRequest req = RUNM__V1__DELETE_REQUEST__INIT;
-  ProtobufCMessage *resp = NULL;
   const char *id;
-  int r;
   if (need_id("delete", argc, argv, &id) < 0) return RUNMCTL_USAGE;
   req.id = (char *)id;
   req.exec_id = exec_id_or_empty(o);
   req.force = o->force;
-  r = simple(ctl, o, "delete", "Delete", &req.base, &runm__v1__delete_response__descriptor, &resp);
-  if (r != RUNMCTL_OK) return r;
-  if (ctl->json)
-    print_json_fields(resp);
-  else
-    printf("%u\n", ((Runm__V1__DeleteResponse *)resp)->exit_status);
-  free_msg(resp);
-  return RUNMCTL_OK;
+  return query(ctl, o, "delete", "Delete", &req.base, &runm__v1__delete_response__descriptor, NULL,
+               delete_text);
 }
 
 static int c_events(struct runmctl *ctl, struct copts *o, int argc, char **argv)

@@ -478,6 +478,13 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
     default: fputs(ls_usage, stderr); return RUNMCTL_USAGE;
     }
   }
+  {
+    cleanup_error runm_error_t err = NULL;
+    if (runmctl_check_state_root(ctl, &err) < 0) {
+      runm_log_error(&ctl->log, err, "vm ls");
+      return RUNMCTL_FAIL;
+    }
+  }
   snprintf(root, sizeof(root), "%s/vm", ctl->state_root);
   d = opendir(root);
   if (ctl->json) {

@@ -13,6 +13,10 @@
 #include "runmctl.h"
 #include "vm.h"
 
+/* Root's /run/runm, else the user's XDG runtime dir (private, made by the
+ * login manager), else a /tmp dir: that name is predictable, so another
+ * user could make it first; runm_state_dir_check refuses it then (owner,
+ * mode, symlink) before anything is put in it. */
 void runmctl_default_state_root(char *buf, size_t len)
 {
   const char *s = getenv("RUNM_STATE_DIR");
@@ -36,7 +40,19 @@ int runmctl_vm_dir(const struct runmctl *ctl, const char *id, char *out, size_t 
   if (n < 0 || (size_t)n >= len) return runm_make_error(err, ENAMETOOLONG, "VM dir for `%s`", id);
   if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
     return runm_make_error(err, ENOENT, "no VM `%s` (no state dir `%s`)", id, out);
+  if (runmctl_check_state_root(ctl, err) < 0 || runm_vm_dir_check(out, err) < 0) return -1;
   return 0;
+}
+
+int runmctl_check_state_root(const struct runmctl *ctl, runm_error_t *err)
+{
+  char vmroot[PATH_MAX];
+  struct stat st;
+  if (lstat(ctl->state_root, &st) < 0 && errno == ENOENT) return 0;
+  if (runm_state_dir_check(ctl->state_root, false, err) < 0) return -1;
+  snprintf(vmroot, sizeof(vmroot), "%s/vm", ctl->state_root);
+  if (lstat(vmroot, &st) < 0 && errno == ENOENT) return 0;
+  return runm_state_dir_check(vmroot, false, err);
 }
 
 /* Env var, then next to the binary (build tree and install share the

@@ -30,6 +30,8 @@ struct runmctl {
 void runmctl_default_state_root(char *buf, size_t len);
 int runmctl_vm_dir(const struct runmctl *ctl, const char *id, char *out, size_t len,
                    runm_error_t *err);
+/* The state root and <root>/vm, where they exist, pass runm_state_dir_check. */
+int runmctl_check_state_root(const struct runmctl *ctl, runm_error_t *err);
 int runmctl_find_artifact(const char *env, const char *name, char *out, size_t len,
                           runm_error_t *err);
 int runmctl_exit_code(const runm_error_t err);

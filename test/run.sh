@@ -1,12 +1,53 @@
 #!/bin/bash
 # runm's test driver: C unit tests (TAP), then black-box integration tests
-# against real VMs, each under the normal and the ASan/UBSan build of the
-# host binaries. The last line is always `N passed, N failed`.
+# against real VMs, then end-to-end tests through containerd and ctr, each
+# under the normal and the ASan/UBSan build of the host binaries. The last
+# line is always `N passed, N failed`.
+#
+#   test/run.sh                       everything (what `make test` runs)
+#   test/run.sh --unit-only           unit tests and fuzzers; builds the host binaries only
+#   test/run.sh --integration-only    integration tests (real VMs)
+#   test/run.sh --e2e-only            end-to-end tests (containerd + ctr)
+#   test/run.sh NAME...               only the named tests, e.g. `test_ttrpc test_ctr`
+#                                     (a unit test, a test/unit/*.sh script, or an
+#                                     integration or e2e script, without .sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-UNIT_ONLY=0
-[ "${1:-}" = "--unit-only" ] && UNIT_ONLY=1
+PHASES="unit integration e2e"
+NAMES=()
+for arg in "$@"; do
+  case "$arg" in
+    --unit-only) PHASES=unit ;;
+    --integration-only) PHASES=integration ;;
+    --e2e-only) PHASES=e2e ;;
+    -*) echo "usage: test/run.sh [--unit-only|--integration-only|--e2e-only] [NAME...]" >&2; exit 2 ;;
+    *) NAMES+=("${arg%.sh}") ;;
+  esac
+done
+if [ ${#NAMES[@]} -gt 0 ]; then
+  # Each name must be some test: a typo is an error, not an empty green run.
+  PHASES=
+  for n in "${NAMES[@]}"; do
+    found=
+    if [ -f "test/unit/$n.c" ] || [ -f "test/unit/$n.sh" ]; then found=unit; fi
+    [ -f "test/integration/$n.sh" ] && found="$found integration"
+    [ -f "test/e2e/$n.sh" ] && found="$found e2e"
+    if [ -z "$found" ]; then
+      echo "test/run.sh: no test named \`$n\` (looked in test/unit, test/integration, test/e2e)" >&2
+      exit 2
+    fi
+    PHASES="$PHASES $found"
+  done
+fi
+# wanted NAME: true when NAME was asked for (or no names were given).
+wanted() {
+  [ ${#NAMES[@]} -eq 0 ] && return 0
+  local n
+  for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 JOBS=$(nproc)
 passed=0
 failed=0
@@ -40,9 +81,12 @@ run_tap() {
   fi
 }
 
+# Unit tests need only the host binaries; VMs need the kernel and image too.
 build() {
-  echo "== build"
-  if ! make -j"$JOBS" all >"$LOG_DIR/build.log" 2>&1; then
+  local target=host
+  if has_phase integration || has_phase e2e; then target=all; fi
+  echo "== build ($target)"
+  if ! make -j"$JOBS" "$target" >"$LOG_DIR/build.log" 2>&1; then
     tail -30 "$LOG_DIR/build.log"
     failed=$((failed + 1)); failures+=("build")
     return 1
@@ -60,7 +104,17 @@ unit_tests() {
   local dir=$1 label=$2
   for t in "$dir"/test/test_*; do
     [ -x "$t" ] || continue
+    wanted "$(basename "$t")" || continue
     run_tap "unit$label $(basename "$t")" "$t"
+  done
+}
+
+# Script-level unit tests (the Makefile's shape); run once, not per build.
+script_tests() {
+  for t in test/unit/test_*.sh; do
+    [ -f "$t" ] || continue
+    wanted "$(basename "$t" .sh)" || continue
+    run_tap "unit $(basename "$t" .sh)" bash "$t"
   done
 }
 
@@ -68,6 +122,7 @@ integration_tests() {
   local bin=$1 label=$2
   for t in test/integration/test_*.sh; do
     [ -f "$t" ] || continue
+    wanted "$(basename "$t" .sh)" || continue
     run_tap "integration$label $(basename "$t" .sh)" env RUNM_BIN="$bin" BUILD=build bash "$t"
   done
 }
@@ -76,6 +131,7 @@ e2e_tests() {
   local bin=$1 label=$2
   for t in test/e2e/test_*.sh; do
     [ -f "$t" ] || continue
+    wanted "$(basename "$t" .sh)" || continue
     run_tap "e2e$label $(basename "$t" .sh)" env RUNM_BIN="$bin" BUILD=build bash "$t"
   done
 }
@@ -83,23 +139,36 @@ e2e_tests() {
 if build; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-  echo "== unit tests"
-  unit_tests build ""
-  unit_tests build-san " [asan]"
-  echo "== fuzz (ttrpc frames, ${FUZZ_TIME:-20} s)"
-  run_tap "fuzz ttrpc" bash -c 'make -s fuzz FUZZ_TIME=${FUZZ_TIME:-20} >/tmp/runm-fuzz.log 2>&1 && echo "ok 1 - fuzz_ttrpc found no crash" || { tail -20 /tmp/runm-fuzz.log; echo "not ok 1 - fuzz_ttrpc"; exit 1; }'
-  run_tap "fuzz ports" bash -c 'make -s fuzz-ports FUZZ_TIME=${FUZZ_PORTS_TIME:-10} >/tmp/runm-fuzz-ports.log 2>&1 && echo "ok 1 - fuzz_ports found no crash" || { tail -20 /tmp/runm-fuzz-ports.log; echo "not ok 1 - fuzz_ports"; exit 1; }'
-  if [ "$UNIT_ONLY" -eq 0 ]; then
+  if has_phase unit; then
+    echo "== unit tests"
+    script_tests
+    unit_tests build ""
+    unit_tests build-san " [asan]"
+    if [ ${#NAMES[@]} -eq 0 ]; then
+      echo "== fuzz (ttrpc frames, ${FUZZ_TIME:-20} s)"
+      run_tap "fuzz ttrpc" bash -c 'make -s fuzz FUZZ_TIME=${FUZZ_TIME:-20} >/tmp/runm-fuzz.log 2>&1 && echo "ok 1 - fuzz_ttrpc found no crash" || { tail -20 /tmp/runm-fuzz.log; echo "not ok 1 - fuzz_ttrpc"; exit 1; }'
+      run_tap "fuzz ports" bash -c 'make -s fuzz-ports FUZZ_TIME=${FUZZ_PORTS_TIME:-10} >/tmp/runm-fuzz-ports.log 2>&1 && echo "ok 1 - fuzz_ports found no crash" || { tail -20 /tmp/runm-fuzz-ports.log; echo "not ok 1 - fuzz_ports"; exit 1; }'
+      # What the guest sends the host (issue 11): ${FUZZ_GUEST_TIME:-10} s each.
+      for f in replies hookreq claim cmdline; do
+        run_tap "fuzz $f" bash -c "make -s fuzz-$f FUZZ_GUEST_TIME=\${FUZZ_GUEST_TIME:-10} >/tmp/runm-fuzz-$f.log 2>&1 && echo 'ok 1 - fuzz-$f found no crash' || { tail -20 /tmp/runm-fuzz-$f.log; echo 'not ok 1 - fuzz-$f'; exit 1; }"
+      done
+    fi
+  fi
+  if has_phase integration; then
     echo "== integration tests"
     integration_tests build/bin ""
     integration_tests build-san/bin " [asan]"
+  fi
+  if has_phase e2e; then
     echo "== end-to-end tests (containerd + ctr)"
     e2e_tests build/bin ""
     e2e_tests build-san/bin " [asan]"
     # bind_mode fuse: the whole suite on the native snapshotter, every rootfs
     # and bind volume through runm-bindfs (docs/bindfs.md); about 3 minutes.
-    run_tap "e2e [native, bind_mode fuse] test_ctr" env RUNM_BIN=build/bin BUILD=build \
-      RUNM_E2E_SNAPSHOTTER=native RUNM_E2E_BIND_MODE=fuse bash test/e2e/test_ctr.sh
+    if wanted test_ctr; then
+      run_tap "e2e [native, bind_mode fuse] test_ctr" env RUNM_BIN=build/bin BUILD=build \
+        RUNM_E2E_SNAPSHOTTER=native RUNM_E2E_BIND_MODE=fuse bash test/e2e/test_ctr.sh
+    fi
   fi
 fi
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang clang-format
+  build-essential pkg-config clang
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libsquashfs-dev squashfs-tools libelf-dev
   qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils

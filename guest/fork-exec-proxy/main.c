@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "runm/v1/host.pb-c.h"
+#include "unix_socket.h"
 
 /* guest/init/hostlink.h: HOSTLINK_SOCKET */
 #define HOST_SOCKET "/run/runm/host.sock"
@@ -126,19 +126,7 @@ static int write_all(int fd, const void *buf, size_t len)
 
 static int connect_to(const char *path)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int fd;
-
-  if (strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  return fd;
+  return runm_unix_connect(path, SOCK_STREAM, NULL);
 }
 
 int main(int argc, char **argv)

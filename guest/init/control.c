@@ -12,7 +12,7 @@
 #include "init.h"
 #include "jsonscan.h"
 #include "runc.h"
-#include "stats.h"
+#include "cgroup_stats.h"
 #include "tty.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -97,7 +97,7 @@ static int runc_state(struct registry *reg, const char *id, char *status, size_t
   const char *args[] = {"state", id, NULL};
   char out[8192];
   struct runc_io io;
-  struct json_span doc, v;
+  struct jscan_span doc, v;
   int64_t x;
 
   runc_io_init(&io);
@@ -106,9 +106,9 @@ static int runc_state(struct registry *reg, const char *id, char *status, size_t
   if (runc_run(reg->reaper, args, &io, EIO, err) < 0) return runm_error_wrap(err, "state `%s`", id);
   doc.p = out;
   doc.len = io.out_len;
-  if (!json_object_get(doc, "status", &v) || !json_string(v, status, cap))
+  if (!jscan_object_get(doc, "status", &v) || !jscan_string(v, status, cap))
     return runm_make_error(err, EIO, "runc state `%s`: no status in its output", id);
-  if (json_object_get(doc, "pid", &v) && json_int(v, &x)) *pid = (pid_t)x;
+  if (jscan_object_get(doc, "pid", &v) && jscan_int(v, &x)) *pid = (pid_t)x;
   return 0;
 }
 
@@ -215,7 +215,7 @@ int svc_pids(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *r
   if (runc_run(reg->reaper, args, &io, EIO, err) < 0) return runm_error_wrap(err, "ps `%s`", r->id);
   l.out = out;
   l.oom = false;
-  if (!json_int_array((struct json_span){buf, io.out_len}, add_pid, &l))
+  if (!jscan_int_array((struct jscan_span){buf, io.out_len}, add_pid, &l))
     return runm_make_error(err, l.oom ? ENOMEM : EIO, "runc ps `%s`: unexpected output", r->id);
   pthread_mutex_lock(&reg->lock);
   for (size_t i = 0; i < out->n_processes; i++)

@@ -30,9 +30,11 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "init.h"
 #include "rpc.h"
 #include "runm/v1/host.pb-c.h"
+#include "unix_socket.h"
 
 /* A request is at most 1 MiB of state plus the hook's argv; the host caps
  * the same things again. */
@@ -432,19 +434,10 @@ static void *accept_thread(void *arg)
  * namespace (runc and the hooks it runs) reaches it. */
 static int listen_local(struct hostlink *hl, runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cleanup_close int fd = runm_unix_listen(HOSTLINK_SOCKET, SOCK_STREAM, 16, err);
   pthread_t t;
 
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", HOSTLINK_SOCKET);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return runm_make_error(err, errno, "bind `%s`", HOSTLINK_SOCKET);
-  if (chmod(HOSTLINK_SOCKET, 0600) < 0 || listen(fd, 16) < 0) {
-    int e = errno;
-    unlink(HOSTLINK_SOCKET);
-    return runm_make_error(err, e, "listen on `%s`", HOSTLINK_SOCKET);
-  }
+  if (fd < 0) return fd;
   /* The accept thread's, for the life of init. */
   hl->lfd = runm_steal_fd(&fd);
   if (pthread_create(&t, NULL, accept_thread, hl) != 0) {
@@ -464,9 +457,9 @@ int hostlink_start(struct init_ctx *ctx, const char *cmdline, struct hostlink **
   struct hostlink *hl;
 
   *out = NULL;
-  if (runm_cmdline_get(cmdline, "runm.host_port", port, sizeof(port)) < 0 ||
-      runm_cmdline_get(cmdline, "runm.host_vsock_port", vport, sizeof(vport)) < 0)
-    return runm_make_error(err, EINVAL, "runm.host_port or runm.host_vsock_port is too long");
+  if (runm_cmdline_get(cmdline, RUNM_KEY_HOST_PORT, port, sizeof(port)) < 0 ||
+      runm_cmdline_get(cmdline, RUNM_KEY_HOST_VSOCK_PORT, vport, sizeof(vport)) < 0)
+    return runm_make_error(err, EINVAL, RUNM_KEY_HOST_PORT " or " RUNM_KEY_HOST_VSOCK_PORT " is too long");
   if (port[0] == '\0') return 0; /* no host channel for this VM */
   hl = calloc(1, sizeof(*hl));
   if (hl == NULL) return runm_make_error(err, ENOMEM, "host link");
@@ -479,7 +472,7 @@ int hostlink_start(struct init_ctx *ctx, const char *cmdline, struct hostlink **
     unsigned long v = strtoul(vport, &end, 10);
     if (vport[0] == '\0' || *end != '\0' || v == 0 || v > 0xffffffffUL) {
       free(hl);
-      return runm_make_error(err, EINVAL, "runm.host_vsock_port `%s` is not a port number", vport);
+      return runm_make_error(err, EINVAL, RUNM_KEY_HOST_VSOCK_PORT " `%s` is not a port number", vport);
     }
     hl->vsock_port = (unsigned)v;
   } else if (init_relay_serial_start(ctx, port, serial_open_local, serial_closed, hl, err) < 0) {

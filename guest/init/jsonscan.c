@@ -6,14 +6,14 @@
 /* Nesting runc never comes near; caps the skip recursion. */
 #define JSON_MAX_DEPTH 64
 
-static size_t skip_ws(struct json_span s, size_t i)
+static size_t skip_ws(struct jscan_span s, size_t i)
 {
   while (i < s.len && (s.p[i] == ' ' || s.p[i] == '\t' || s.p[i] == '\n' || s.p[i] == '\r')) i++;
   return i;
 }
 
 /* Index just past the string starting at s.p[i] == '"', or 0 if malformed. */
-static size_t skip_string(struct json_span s, size_t i)
+static size_t skip_string(struct jscan_span s, size_t i)
 {
   for (i++; i < s.len; i++) {
     if (s.p[i] == '\\') {
@@ -26,7 +26,7 @@ static size_t skip_string(struct json_span s, size_t i)
 }
 
 /* Index just past the value at s.p[i], or 0 if malformed. */
-static size_t skip_value(struct json_span s, size_t i, int depth)
+static size_t skip_value(struct jscan_span s, size_t i, int depth)
 {
   if (depth > JSON_MAX_DEPTH) return 0;
   i = skip_ws(s, i);
@@ -64,14 +64,14 @@ static size_t skip_value(struct json_span s, size_t i, int depth)
   }
 }
 
-static bool key_equals(struct json_span s, size_t start, size_t end, const char *key)
+static bool key_equals(struct jscan_span s, size_t start, size_t end, const char *key)
 {
   /* Keys runc uses are plain ASCII: compare the raw bytes between quotes. */
   size_t n = end - start - 2;
   return strlen(key) == n && memcmp(s.p + start + 1, key, n) == 0;
 }
 
-bool json_object_get(struct json_span s, const char *key, struct json_span *val)
+bool jscan_object_get(struct jscan_span s, const char *key, struct jscan_span *val)
 {
   size_t i = skip_ws(s, 0);
 
@@ -109,7 +109,7 @@ static int hexval(char c)
   return -1;
 }
 
-bool json_string(struct json_span v, char *out, size_t cap)
+bool jscan_string(struct jscan_span v, char *out, size_t cap)
 {
   size_t o = 0;
 
@@ -162,7 +162,7 @@ bool json_string(struct json_span v, char *out, size_t cap)
   return true;
 }
 
-bool json_int(struct json_span v, int64_t *out)
+bool jscan_int(struct jscan_span v, int64_t *out)
 {
   int64_t x = 0;
   size_t i = 0;
@@ -181,7 +181,7 @@ bool json_int(struct json_span v, int64_t *out)
   return true;
 }
 
-bool json_int_array(struct json_span s, bool (*fn)(void *arg, int64_t v), void *arg)
+bool jscan_int_array(struct jscan_span s, bool (*fn)(void *arg, int64_t v), void *arg)
 {
   size_t i = skip_ws(s, 0);
 
@@ -190,12 +190,12 @@ bool json_int_array(struct json_span s, bool (*fn)(void *arg, int64_t v), void *
   if (i < s.len && s.p[i] == ']') return true;
   for (;;) {
     size_t end = skip_value(s, i, 1);
-    struct json_span v;
+    struct jscan_span v;
     int64_t x;
     if (end == 0) return false;
     v.p = s.p + skip_ws(s, i);
     v.len = (size_t)(s.p + end - v.p);
-    if (!json_int(v, &x) || !fn(arg, x)) return false;
+    if (!jscan_int(v, &x) || !fn(arg, x)) return false;
     i = skip_ws(s, end);
     if (i >= s.len) return false;
     if (s.p[i] == ']') return true;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct json_span {
+struct jscan_span {
   const char *p;
   size_t len;
 };
@@ -17,11 +17,11 @@ struct json_span {
 /* Finds `key` among the members of the object that starts `in` (leading
  * whitespace allowed); *val is the raw value text. Returns false when `in`
  * is not an object, is malformed, or has no such member. */
-bool json_object_get(struct json_span in, const char *key, struct json_span *val);
+bool jscan_object_get(struct jscan_span in, const char *key, struct jscan_span *val);
 /* Decodes a JSON string value into out (NUL-terminated, truncated to cap). */
-bool json_string(struct json_span val, char *out, size_t cap);
-bool json_int(struct json_span val, int64_t *out);
+bool jscan_string(struct jscan_span val, char *out, size_t cap);
+bool jscan_int(struct jscan_span val, int64_t *out);
 /* Calls fn for each integer of an array; false if malformed or fn refuses. */
-bool json_int_array(struct json_span in, bool (*fn)(void *arg, int64_t v), void *arg);
+bool jscan_int_array(struct jscan_span in, bool (*fn)(void *arg, int64_t v), void *arg);
 
 #endif

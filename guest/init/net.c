@@ -30,6 +30,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "init.h"
 
 #define NET_MAX_DNS 3 /* what glibc and musl read from resolv.conf */
@@ -60,8 +61,8 @@ static int parse_config(const char *cmdline, struct net_config *nc, runm_error_t
   int r;
 
   memset(nc, 0, sizeof(*nc));
-  r = runm_cmdline_get(cmdline, "runm.net", v, sizeof(v));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.net is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_NET, v, sizeof(v));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET " is too long");
   if (r == 0 || strcmp(v, "none") == 0)
     nc->mode = NET_NONE;
   else if (strcmp(v, "user") == 0)
@@ -69,7 +70,7 @@ static int parse_config(const char *cmdline, struct net_config *nc, runm_error_t
   else if (strcmp(v, "tap") == 0)
     nc->mode = NET_TAP;
   else
-    return runm_make_error(err, EINVAL, "runm.net `%s` is not none, user or tap", v);
+    return runm_make_error(err, EINVAL, RUNM_KEY_NET " `%s` is not none, user or tap", v);
   if (nc->mode == NET_NONE) return 0;
 
   if (nc->mode == NET_USER) {
@@ -80,46 +81,46 @@ static int parse_config(const char *cmdline, struct net_config *nc, runm_error_t
     inet_pton(AF_INET, "10.0.2.3", &nc->dns[0]);
     nc->n_dns = 1;
   }
-  r = runm_cmdline_get(cmdline, "runm.net.ip", v, sizeof(v));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.net.ip is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_NET_IP, v, sizeof(v));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET_IP " is too long");
   if (r == 1) {
     unsigned long p;
     slash = strchr(v, '/');
-    if (slash == NULL) return runm_make_error(err, EINVAL, "runm.net.ip `%s` is not ADDR/PREFIX", v);
+    if (slash == NULL) return runm_make_error(err, EINVAL, RUNM_KEY_NET_IP " `%s` is not ADDR/PREFIX", v);
     *slash = '\0';
     p = strtoul(slash + 1, &end, 10);
     if (slash[1] == '\0' || *end != '\0' || p < 1 || p > 32)
-      return runm_make_error(err, EINVAL, "runm.net.ip prefix `%s` is not 1-32", slash + 1);
-    if (parse_ipv4("runm.net.ip", v, &nc->ip, err) < 0) return -1;
+      return runm_make_error(err, EINVAL, RUNM_KEY_NET_IP " prefix `%s` is not 1-32", slash + 1);
+    if (parse_ipv4(RUNM_KEY_NET_IP, v, &nc->ip, err) < 0) return -1;
     nc->prefix = (unsigned)p;
   } else if (nc->mode == NET_TAP) {
-    return runm_make_error(err, EINVAL, "runm.net=tap needs runm.net.ip=ADDR/PREFIX");
+    return runm_make_error(err, EINVAL, RUNM_KEY_NET "=tap needs " RUNM_KEY_NET_IP "=ADDR/PREFIX");
   }
-  r = runm_cmdline_get(cmdline, "runm.net.gw", v, sizeof(v));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.net.gw is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_NET_GW, v, sizeof(v));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET_GW " is too long");
   if (r == 1) {
-    if (parse_ipv4("runm.net.gw", v, &nc->gw, err) < 0) return -1;
+    if (parse_ipv4(RUNM_KEY_NET_GW, v, &nc->gw, err) < 0) return -1;
     nc->have_gw = true;
   }
-  r = runm_cmdline_get(cmdline, "runm.net.dns", v, sizeof(v));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.net.dns is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_NET_DNS, v, sizeof(v));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET_DNS " is too long");
   if (r == 1) {
     char *save = NULL, *tok;
     nc->n_dns = 0;
     for (tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       if (nc->n_dns == NET_MAX_DNS)
-        return runm_make_error(err, EINVAL, "runm.net.dns names more than %d servers", NET_MAX_DNS);
-      if (parse_ipv4("runm.net.dns", tok, &nc->dns[nc->n_dns++], err) < 0) return -1;
+        return runm_make_error(err, EINVAL, RUNM_KEY_NET_DNS " names more than %d servers", NET_MAX_DNS);
+      if (parse_ipv4(RUNM_KEY_NET_DNS, tok, &nc->dns[nc->n_dns++], err) < 0) return -1;
     }
   }
-  r = runm_cmdline_get(cmdline, "runm.net.mac", v, sizeof(v));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.net.mac is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_NET_MAC, v, sizeof(v));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET_MAC " is too long");
   if (r == 1) {
     unsigned m[6];
     char extra;
     if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &extra) != 6 ||
         strlen(v) != 17)
-      return runm_make_error(err, EINVAL, "runm.net.mac `%s` is not xx:xx:xx:xx:xx:xx", v);
+      return runm_make_error(err, EINVAL, RUNM_KEY_NET_MAC " `%s` is not xx:xx:xx:xx:xx:xx", v);
     for (int i = 0; i < 6; i++) nc->mac[i] = (unsigned char)m[i];
     nc->have_mac = true;
   }
@@ -343,29 +344,43 @@ static int add_default_route(struct nl *nl, const struct link *l, const struct n
 
 /* ---- files in the guest root ---------------------------------------------- */
 
-/* resolv.conf for the configured servers (none: no file), and hosts with
- * localhost and, when there is an address, the hostname on it. */
+/* resolv.conf's text: the configured servers (pure, for the unit tests). */
+static void resolv_text(const struct net_config *nc, char *text, size_t cap)
+{
+  char a[INET_ADDRSTRLEN];
+  size_t len = (size_t)snprintf(text, cap, "# runm-linux-init (" RUNM_KEY_NET "=%s)\n", mode_name(nc));
+  for (unsigned i = 0; i < nc->n_dns && len < cap; i++) {
+    inet_ntop(AF_INET, &nc->dns[i], a, sizeof(a));
+    len += (size_t)snprintf(text + len, cap - len, "nameserver %s\n", a);
+  }
+}
+
+/* hosts' text: localhost, and the hostname on the VM's address (on
+ * 127.0.1.1 without a network, as Debian does). */
+static void hosts_text(const struct net_config *nc, const char *host, char *text, size_t cap)
+{
+  char a[INET_ADDRSTRLEN];
+  size_t len = (size_t)snprintf(text, cap, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  if (len >= cap) return;
+  if (nc->mode != NET_NONE) {
+    inet_ntop(AF_INET, &nc->ip, a, sizeof(a));
+    snprintf(text + len, cap - len, "%s\t%s\n", a, host);
+  } else {
+    snprintf(text + len, cap - len, "127.0.1.1\t%s\n", host);
+  }
+}
+
+/* resolv.conf for the configured servers (none: no file), and hosts. */
 static int write_etc(const struct net_config *nc, runm_error_t *err)
 {
-  char text[512], a[INET_ADDRSTRLEN], host[65] = "";
-  size_t len;
+  char text[512], host[65] = "";
 
   if (nc->mode != NET_NONE) {
-    len = (size_t)snprintf(text, sizeof(text), "# runm-linux-init (runm.net=%s)\n", mode_name(nc));
-    for (unsigned i = 0; i < nc->n_dns; i++) {
-      inet_ntop(AF_INET, &nc->dns[i], a, sizeof(a));
-      len += (size_t)snprintf(text + len, sizeof(text) - len, "nameserver %s\n", a);
-    }
+    resolv_text(nc, text, sizeof(text));
     if (init_write_file("/etc/resolv.conf", text, strlen(text), 0644, err) < 0) return -1;
   }
   if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0') snprintf(host, sizeof(host), "runm");
-  len = (size_t)snprintf(text, sizeof(text), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  if (nc->mode != NET_NONE) {
-    inet_ntop(AF_INET, &nc->ip, a, sizeof(a));
-    snprintf(text + len, sizeof(text) - len, "%s\t%s\n", a, host);
-  } else {
-    snprintf(text + len, sizeof(text) - len, "127.0.1.1\t%s\n", host);
-  }
+  hosts_text(nc, host, text, sizeof(text));
   return init_write_file("/etc/hosts", text, strlen(text), 0644, err);
 }
 
@@ -421,7 +436,7 @@ static int configure(struct nl *nl, const struct net_config *nc, struct init_net
       return runm_make_error(err, ENODEV, "no network interface with MAC %02x:%02x:%02x:%02x:%02x:%02x",
                              nc->mac[0], nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5]);
     return runm_make_error(err, ENODEV,
-                           "runm.net=%s but the VM has no network interface (virtio-net)",
+                           RUNM_KEY_NET "=%s but the VM has no network interface (virtio-net)",
                            mode_name(nc));
   }
   ipv6_off(&eth, log);

@@ -10,7 +10,7 @@
 
 #include "container.h"
 #include "events.h"
-#include "stats.h"
+#include "cgroup_stats.h"
 
 void oom_watch_add_locked(struct registry *reg, struct container *c)
 {

@@ -20,72 +20,12 @@
 
 #include "cleanup.h"
 #include "init.h"
-
-#define RELAY_BUF (64 * 1024)
-
-struct pipe_buf {
-  char data[RELAY_BUF];
-  size_t off, len;
-};
+#include "unix_socket.h"
+#include "byte_pump.h"
 
 static int connect_local(runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  if (fd < 0) return runm_make_error(err, errno, "socket");
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", INIT_RPC_SOCKET);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-    int e = errno;
-    close(fd);
-    return runm_make_error(err, e, "connect `%s`", INIT_RPC_SOCKET);
-  }
-  return fd;
-}
-
-/* Moves bytes both ways until one side ends. `a` is the host side. */
-static void pump(int a, int b)
-{
-  cleanup_free struct pipe_buf *ab = calloc(1, sizeof(*ab));
-  cleanup_free struct pipe_buf *ba = calloc(1, sizeof(*ba));
-  int fds[2] = {a, b};
-  struct pipe_buf *out_of[2] = {ab, ba}; /* bytes read from fds[i] */
-
-  if (ab == NULL || ba == NULL) return;
-  for (;;) {
-    struct pollfd p[2];
-    for (int i = 0; i < 2; i++) {
-      p[i].fd = fds[i];
-      p[i].events = 0;
-      p[i].revents = 0;
-      if (out_of[i]->len == 0) p[i].events |= POLLIN;
-      if (out_of[1 - i]->len > 0) p[i].events |= POLLOUT;
-    }
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    for (int i = 0; i < 2; i++) {
-      struct pipe_buf *in = out_of[i], *pend = out_of[1 - i];
-      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->len == 0) {
-        ssize_t n = read(fds[i], in->data, sizeof(in->data));
-        if (n == 0) return;
-        if (n < 0 && errno != EAGAIN && errno != EINTR) return;
-        if (n > 0) {
-          in->off = 0;
-          in->len = (size_t)n;
-        }
-      }
-      if ((p[i].revents & POLLOUT) && pend->len > 0) {
-        ssize_t n = write(fds[i], pend->data + pend->off, pend->len);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) return;
-        if (n > 0) {
-          pend->off += (size_t)n;
-          pend->len -= (size_t)n;
-        }
-      }
-    }
-  }
+  return runm_unix_connect(INIT_RPC_SOCKET, SOCK_STREAM | SOCK_NONBLOCK, err);
 }
 
 /* Finds /dev/vportNpM for the named port (no udev in the guest). */
@@ -174,7 +114,7 @@ static void *serial_thread(void *arg)
       continue;
     }
     runm_log(log, RUNM_LOG_DEBUG, "host connected on %s", sr->path);
-    pump(port, local);
+    runm_pump_bytes(port, local, -1);
     if (sr->closed) sr->closed(sr->arg);
     runm_log(log, RUNM_LOG_DEBUG, "host disconnected from %s", sr->path);
   }
@@ -196,7 +136,7 @@ static void *vsock_conn_thread(void *arg)
   if (local < 0)
     runm_log_error(&vc->ctx->log, err, "vsock relay");
   else
-    pump(host, local);
+    runm_pump_bytes(host, local, -1);
   free(vc);
   return NULL;
 }

@@ -64,11 +64,11 @@ void runc_error_message(const char *text, size_t len, char *out, size_t cap)
     const char *s = p;
     while (s < le && isspace((unsigned char)*s)) s++;
     if (s < le && *s == '{') {
-      struct json_span line = {s, (size_t)(le - s)}, v;
+      struct jscan_span line = {s, (size_t)(le - s)}, v;
       char level[16];
-      if (json_object_get(line, "level", &v) && json_string(v, level, sizeof(level)) &&
+      if (jscan_object_get(line, "level", &v) && jscan_string(v, level, sizeof(level)) &&
           (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0) &&
-          json_object_get(line, "msg", &v) && json_string(v, out, cap))
+          jscan_object_get(line, "msg", &v) && jscan_string(v, out, cap))
         found = true;
     } else if (s < le) {
       size_t n = (size_t)(le - s);

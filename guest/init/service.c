@@ -232,6 +232,10 @@ int init_service_start(struct init_ctx *ctx, runm_error_t *err)
       .n_methods = sizeof(methods) / sizeof(methods[0]),
       .opaque = ctx,
       .on_call = on_call,
+      /* The client is the host's shim, which the guest trusts: keep every
+       * call it makes (streams stay open for a process's life). */
+      .max_calls = RUNM_RPC_UNLIMITED,
+      .client_timeout_ms = RUNM_RPC_UNLIMITED,
   };
   struct runm_rpc_server *srv;
 

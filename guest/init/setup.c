@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "init.h"
 
 int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t *err)
@@ -27,25 +28,25 @@ int init_config_parse(struct init_config *cfg, const char *cmdline, runm_error_t
   snprintf(cfg->port_name, sizeof(cfg->port_name), "runm.rpc");
   cfg->vsock_port = 1024;
 
-  if (runm_cmdline_get(cmdline, "runm.id", cfg->vm_id, sizeof(cfg->vm_id)) < 0)
-    return runm_make_error(err, EINVAL, "runm.id is too long");
-  if (runm_cmdline_get(cmdline, "runm.transport", cfg->transport, sizeof(cfg->transport)) < 0 ||
+  if (runm_cmdline_get(cmdline, RUNM_KEY_ID, cfg->vm_id, sizeof(cfg->vm_id)) < 0)
+    return runm_make_error(err, EINVAL, RUNM_KEY_ID " is too long");
+  if (runm_cmdline_get(cmdline, RUNM_KEY_TRANSPORT, cfg->transport, sizeof(cfg->transport)) < 0 ||
       (strcmp(cfg->transport, "serial") != 0 && strcmp(cfg->transport, "vsock") != 0))
-    return runm_make_error(err, EINVAL, "runm.transport must be `serial` or `vsock`");
-  if (runm_cmdline_get(cmdline, "runm.port", cfg->port_name, sizeof(cfg->port_name)) < 0)
-    return runm_make_error(err, EINVAL, "runm.port is too long");
-  r = runm_cmdline_get(cmdline, "runm.vsock_port", num, sizeof(num));
-  if (r < 0) return runm_make_error(err, EINVAL, "runm.vsock_port is too long");
+    return runm_make_error(err, EINVAL, RUNM_KEY_TRANSPORT " must be `serial` or `vsock`");
+  if (runm_cmdline_get(cmdline, RUNM_KEY_PORT, cfg->port_name, sizeof(cfg->port_name)) < 0)
+    return runm_make_error(err, EINVAL, RUNM_KEY_PORT " is too long");
+  r = runm_cmdline_get(cmdline, RUNM_KEY_VSOCK_PORT, num, sizeof(num));
+  if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_VSOCK_PORT " is too long");
   if (r == 1) {
     char *end;
     unsigned long v = strtoul(num, &end, 10);
     if (*num == '\0' || *end != '\0' || v == 0 || v > 0xffffffffUL)
-      return runm_make_error(err, EINVAL, "runm.vsock_port `%s` is not a port number", num);
+      return runm_make_error(err, EINVAL, RUNM_KEY_VSOCK_PORT " `%s` is not a port number", num);
     cfg->vsock_port = (unsigned)v;
   }
-  if (runm_cmdline_get(cmdline, "runm.time", cfg->time, sizeof(cfg->time)) < 0)
-    return runm_make_error(err, EINVAL, "runm.time is too long");
-  if (runm_cmdline_get(cmdline, "runm.debug", dbg, sizeof(dbg)) == 1) cfg->debug = dbg[0] == '1';
+  if (runm_cmdline_get(cmdline, RUNM_KEY_TIME, cfg->time, sizeof(cfg->time)) < 0)
+    return runm_make_error(err, EINVAL, RUNM_KEY_TIME " is too long");
+  if (runm_cmdline_get(cmdline, RUNM_KEY_DEBUG, dbg, sizeof(dbg)) == 1) cfg->debug = dbg[0] == '1';
   return 0;
 }
 
@@ -74,7 +75,7 @@ static int set_clock(const char *spec, runm_error_t *err)
     end += 1 + n;
   }
   if (*end != '\0' || ts.tv_sec <= 0)
-    return runm_make_error(err, EINVAL, "runm.time `%s` is not SECONDS[.NANOS]", spec);
+    return runm_make_error(err, EINVAL, RUNM_KEY_TIME " `%s` is not SECONDS[.NANOS]", spec);
   if (clock_settime(CLOCK_REALTIME, &ts) < 0) return runm_make_error(err, errno, "clock_settime");
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "init.h"
 
 #define MAX_SHARES 16
@@ -19,7 +20,7 @@ int init_mount_shares(const char *cmdline, struct runm_logger *log, runm_error_t
     unsigned long flags = MS_NOSUID | MS_NODEV;
     int r;
 
-    snprintf(key, sizeof(key), "runm.share%d", i);
+    snprintf(key, sizeof(key), RUNM_KEY_SHARE "%d", i);
     r = runm_cmdline_get(cmdline, key, val, sizeof(val));
     if (r < 0) return runm_make_error(err, -r, "%s is too long", key);
     if (r == 0) continue;

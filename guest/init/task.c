@@ -16,7 +16,7 @@
 #include "handlers.h"
 #include "init.h"
 #include "runc.h"
-#include "stats.h"
+#include "cgroup_stats.h"
 #include "stdio_relay.h"
 #include "tty.h"
 #include "runm/v1/guest.pb-c.h"
@@ -414,7 +414,10 @@ static int run_exec(struct registry *reg, struct container *c, struct process *p
     pthread_mutex_lock(&reg->lock);
     process_start_failed_locked(p);
     pthread_mutex_unlock(&reg->lock);
-    return runm_error_wrap(err, "exec `%s` in `%s`", p->exec_id, c->id);
+    /* runc's own words, as runc-v2 gives them: the shim puts "OCI runtime
+     * exec failed" in front (which exec of which container, the caller
+     * knows). */
+    return ret;
   }
   /* stdin_lock first: the order every stdin writer uses. */
   pthread_mutex_lock(&p->stdin_lock);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "unix_socket.h"
 
 /* runc sends the pty's name as the message body; more than this is not a
  * message from runc. */
@@ -23,22 +24,9 @@
 
 int tty_console_listen(const char *path, runm_error_t *err)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int fd = -1;
-
-  if (strlen(path) >= sizeof(addr.sun_path))
-    return runm_make_error(err, ENAMETOOLONG, "console socket path `%s` is too long", path);
-  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return runm_make_error(err, errno, "console socket");
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return runm_make_error(err, errno, "bind console socket `%s`", path);
-  if (chmod(path, 0600) < 0 || listen(fd, 1) < 0) {
-    int e = errno;
-    unlink(path);
-    return runm_make_error(err, e, "listen on console socket `%s`", path);
-  }
-  return runm_steal_fd(&fd);
+  int fd = runm_unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 1, err);
+  if (fd < 0) return runm_error_wrap(err, "console socket");
+  return fd;
 }
 
 int tty_receive_master(int conn, runm_error_t *err)

@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "cmdline.h"
+#include "cmdline_keys.h"
 #include "mounter.h"
 
 #define LOAD_LIST_MAX (64 * 1024)
@@ -123,15 +124,15 @@ int mounter_read_config(struct mounter_config *cfg, runm_error_t *err)
   if (ret < 0) return ret;
 
   /* The command line comes from the host, but check it like any input. */
-  ret = runm_cmdline_get(cmdline, "runm.mbin", cfg->mbin, sizeof(cfg->mbin));
-  if (ret < 0) return runm_make_error(err, -ret, "runm.mbin");
+  ret = runm_cmdline_get(cmdline, RUNM_KEY_MBIN, cfg->mbin, sizeof(cfg->mbin));
+  if (ret < 0) return runm_make_error(err, -ret, RUNM_KEY_MBIN);
   if (ret == 1 && !valid_dev_name(cfg->mbin))
-    return runm_make_error(err, EINVAL, "runm.mbin=%s: not a device name", cfg->mbin);
+    return runm_make_error(err, EINVAL, RUNM_KEY_MBIN "=%s: not a device name", cfg->mbin);
 
-  ret = runm_cmdline_get(cmdline, "runm.init", cfg->init, sizeof(cfg->init));
-  if (ret < 0) return runm_make_error(err, -ret, "runm.init");
+  ret = runm_cmdline_get(cmdline, RUNM_KEY_INIT, cfg->init, sizeof(cfg->init));
+  if (ret < 0) return runm_make_error(err, -ret, RUNM_KEY_INIT);
   if (ret == 0) strcpy(cfg->init, MOUNTER_DEFAULT_INIT);
   if (cfg->init[0] != '/')
-    return runm_make_error(err, EINVAL, "runm.init=%s: not an absolute path", cfg->init);
+    return runm_make_error(err, EINVAL, RUNM_KEY_INIT "=%s: not an absolute path", cfg->init);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cmdline_keys.h"
 #include "mounter.h"
 
 #define SQUASHFS_MAGIC "hsqs"
@@ -112,7 +113,7 @@ int mounter_find_mbin(const char *name, char *dev, size_t dev_len, runm_error_t 
   int64_t deadline = now_ms() + MOUNTER_MBIN_WAIT_MS;
   int last_errno = ENODEV;
 
-  if (strlen(name) > NAME_MAX_LEN) return runm_make_error(err, EINVAL, "runm.mbin=%s", name);
+  if (strlen(name) > NAME_MAX_LEN) return runm_make_error(err, EINVAL, RUNM_KEY_MBIN "=%s", name);
   /* Subscribe before the first look so no "add" event can slip between. */
   uevents = open_uevent_socket();
   for (;;) {

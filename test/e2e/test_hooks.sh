@@ -54,6 +54,8 @@ TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 runtime_of() { case "$1" in runc) echo io.containerd.runc.v2 ;; *) echo io.containerd.runm.v1 ;; esac; }
 bundle_of() { echo "$RUNM_CTRD_DIR/state/io.containerd.runtime.v2.task/$NS/$1"; }
+# The state dir of task $1's VM (its name is the shim's to choose).
+vm_dir_of() { echo "$RUNM_STATE_DIR/vm/$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id)"; }
 # (A bracket in the pattern keeps grep from finding itself.)
 hang_pids() { grep -lsa -- "${HANG:0:1}[${HANG:1:1}]${HANG:2}" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
 task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
@@ -393,7 +395,7 @@ evil() { # PHASE ID
     "not ok - "*) not_ok "refuse ($1): ${line#not ok - }" ;;
     *) echo "# $line" ;;
     esac
-  done < <(timeout 120 $PY "$TMP/evil.py" "$ROOT" "$TMP/stubs" "$RUNM_STATE_DIR/vm/$NS-$2/host.sock" \
+  done < <(timeout 120 $PY "$TMP/evil.py" "$ROOT" "$TMP/stubs" "$(vm_dir_of "$2")/host.sock" \
     "$1" "$2" "$TMP" "$OUT" 2>&1)
 }
 
@@ -420,7 +422,9 @@ case_refuse() {
   check "refuse: the poststart hook still ran" test -s "$OUT/poststart.json"
   evil idle "$id"
   # The guest side (init's host link, the proxy) complained of nothing.
-  if grep -E 'runm-linux-init\[(error|warn)' "$RUNM_STATE_DIR/vm/$NS-$id/console.log" >"$D/console.err"; then
+  if [ ! -s "$(vm_dir_of "$id")/console.log" ]; then
+    not_ok "refuse: init logged no error or warning on the console" "no console log at $(vm_dir_of "$id")"
+  elif grep -E 'runm-linux-init\[(error|warn)' "$(vm_dir_of "$id")/console.log" >"$D/console.err"; then
     not_ok "refuse: init logged no error or warning on the console" "$(head -5 "$D/console.err")"
   else
     ok "refuse: init logged no error or warning on the console"

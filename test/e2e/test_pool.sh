@@ -71,9 +71,11 @@ if TCTR run -d --runtime $RT --mount "type=bind,src=$TMP/vol/ro,dst=/ro,options=
 else
   not_ok "warm task created and started"
 fi
-info=$RUNM_STATE_DIR/vm/$NS-warm1/vm.info
-if grep -q '^qemu_name=runm-pool-' "$info" 2>/dev/null && grep -q '^owner=shim$' "$info"; then
-  ok "the task's VM came from the pool, renamed to $NS-warm1"
+# The task's VM id: the shim's name for NS/warm1.
+VMID=$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id warm1 vm-id)
+info=$RUNM_STATE_DIR/vm/$VMID/vm.info
+if grep -q '^qemu_name=runm-pool_' "$info" 2>/dev/null && grep -q '^owner=shim$' "$info"; then
+  ok "the task's VM came from the pool, renamed to $VMID"
 else
   not_ok "the task's VM came from the pool" "$(cat "$info" 2>&1)"
 fi
@@ -83,7 +85,7 @@ if [ -n "$qpid" ] && [ "$qpid" = "$spare_qemu" ]; then ok "it is the spare that 
 nices=$(for t in /proc/"$qpid"/task/*/stat; do awk '{print $19}' "$t"; done 2>/dev/null | sort -u | tr '\n' ' ')
 if [ "$nices" = "0 " ]; then ok "the claimed VM runs at normal priority"; else not_ok "the claimed VM runs at normal priority" "nice: $nices"; fi
 out=$(TCTR task exec --exec-id e1 warm1 hostname 2>&1)
-if [ "$out" = "$NS-warm1" ]; then ok "hostname is the task's VM id"; else not_ok "hostname is the task's VM id" "got: $out"; fi
+if [ "$out" = "$VMID" ]; then ok "hostname is the task's VM id"; else not_ok "hostname is the task's VM id" "got: $out"; fi
 host_now=$(date +%s)
 guest_now=$(TCTR task exec --exec-id e2 warm1 date +%s 2>&1)
 if [[ "$guest_now" =~ ^[0-9]+$ ]] && [ $((guest_now - host_now)) -le 5 ] && [ $((host_now - guest_now)) -le 5 ]; then
@@ -107,7 +109,7 @@ TCTR task kill -s KILL warm1 >/dev/null 2>&1
 wait_until 20 bash -c "ctr --address '$SOCK' -n '$NS' task ls 2>/dev/null | awk '\$1 == \"warm1\" && \$3 == \"STOPPED\"' | grep -q ."
 TCTR task delete warm1 >/dev/null 2>&1
 TCTR container delete warm1 >/dev/null 2>&1
-if [ ! -e "$RUNM_STATE_DIR/vm/$NS-warm1" ] && [ ! -e "$RUNM_STATE_DIR/shares/$NS-warm1" ] && ! kill -0 "$qpid" 2>/dev/null; then
+if [ -n "$VMID" ] && [ ! -e "$RUNM_STATE_DIR/vm/$VMID" ] && [ ! -e "$RUNM_STATE_DIR/shares/$VMID" ] && ! kill -0 "$qpid" 2>/dev/null; then
   ok "delete stops the claimed VM and removes its dir and share binds"
 else
   not_ok "delete stops the claimed VM and removes its dir and share binds" "$(ls -la "$RUNM_STATE_DIR/shares" 2>&1)"

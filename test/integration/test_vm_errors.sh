@@ -33,6 +33,33 @@ expect_fail "a socket path over the unix limit is refused" 1 "unix socket limit"
   env RUNM_STATE_DIR="$TMP/$long" "$RUNMCTL" vm start --id e5
 check "the over-long state dir holds no VM" test ! -e "$TMP/$long/vm/e5"
 
+# State dirs another user could have made or may write are refused.
+mkdir -m 0777 "$TMP/shared" && chmod 0777 "$TMP/shared"
+expect_fail "a world-writable state dir is refused" 1 "state dir \`$TMP/shared\` has mode 0777: group or others may write it" \
+  env RUNM_STATE_DIR="$TMP/shared" "$RUNMCTL" vm start --id s1
+check "nothing was made in it" test -z "$(ls -A "$TMP/shared")"
+mkdir -m 0700 "$TMP/theirs"
+if chown 65534:65534 "$TMP/theirs" 2>/dev/null; then
+  expect_fail "a state dir owned by another user is refused" 1 "state dir \`$TMP/theirs\` is owned by uid 65534, not by us" \
+    env RUNM_STATE_DIR="$TMP/theirs" "$RUNMCTL" vm start --id s2
+  expect_fail "... also for vm ls" 1 "is owned by uid 65534" env RUNM_STATE_DIR="$TMP/theirs" "$RUNMCTL" vm ls
+else
+  ok "a state dir owned by another user is refused # SKIP not root"
+  ok "... also for vm ls # SKIP not root"
+fi
+mkdir -m 0700 "$TMP/real"
+ln -s "$TMP/real" "$TMP/link"
+expect_fail "a symlinked state dir is refused" 1 "state dir \`$TMP/link\` is a symlink" \
+  env RUNM_STATE_DIR="$TMP/link" "$RUNMCTL" vm start --id s3
+mkdir -p -m 0700 "$TMP/real/vm/s4"
+chmod 0755 "$TMP/real/vm/s4"
+expect_fail "a VM dir that is not 0700 is refused" 1 "VM dir \`$TMP/real/vm/s4\` has mode 0755, not 0700" \
+  env RUNM_STATE_DIR="$TMP/real" "$RUNMCTL" vm stop s4
+
+# Where a check failed (old code), a VM may run from those dirs: stop it.
+for pair in shared:s1 theirs:s2 link:s3; do
+  env RUNM_STATE_DIR="$TMP/${pair%%:*}" "$RUNMCTL" vm stop "${pair#*:}" >/dev/null 2>&1
+done
 head -c 4194304 /dev/urandom >"$TMP/corrupt.squashfs"
 start=$SECONDS
 expect_fail "corrupt mbin: the mounter's error reaches the user" 1 "runm-linux-mounter: .*mbin" \

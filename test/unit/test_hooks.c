@@ -240,10 +240,20 @@ static void test_allow_list(void)
     is_str(str_at(o, "bundle"), "/b", "bundle is the host bundle");
     is_str(str_at(o, "id"), "c1", "id is the task's");
     is_str(str_at(o, "status"), "created", "status kept");
-    is_str(str_at(o, "pid"), "42", "pid kept");
+    /* No host pid known yet: none at all, never the guest's. */
+    ok(spec_member(o, "pid") == NULL, "the guest's pid does not pass (no host pid set)");
     is_str(str_at(o, "annotations.a"), "host-value", "annotations come from the host spec");
     ok(spec_member(spec_member(o, "annotations"), "b") == NULL && spec_member(o, "extra") == NULL,
        "nothing else of the guest's passes");
+    json_object_put(o);
+    free(out);
+    out = NULL;
+    /* The task's QEMU (hooks_set_pid): that is the pid hooks see. */
+    hooks_set_pid(h, 4242);
+    is_int(fix_state(h, STATE("{\"id\":\"c1\",\"status\":\"creating\",\"pid\":42}"), &out, &err), 0,
+           "a state with the guest's pid is accepted");
+    o = parse(out);
+    is_str(str_at(o, "pid"), "4242", "pid is the host's (the task's QEMU), not the guest's");
     json_object_put(o);
     free(out);
   }

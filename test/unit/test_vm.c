@@ -48,6 +48,7 @@ int main(void)
   enum runm_transport t;
 
   snprintf(plan.console_log, sizeof(plan.console_log), "/s/vm/t1/console.log");
+  snprintf(plan.dir, sizeof(plan.dir), "/s/vm/t1");
   snprintf(plan.append, sizeof(plan.append), "console=ttyS0 runm.id=t1");
 
   /* QEMU argv, serial transport, TCG */
@@ -68,8 +69,13 @@ int main(void)
   ok(argv_has_sub(argv, "-device", "virtserialport,chardev=rpc,name=runm.rpc"),
      "virtio-serial port named runm.rpc");
   ok(argv_has(argv, "-append", "console=ttyS0 runm.id=t1"), "kernel command line from the plan");
-  ok(argv_has_sub(argv, "-chardev", "file,id=console,path=/s/vm/t1/console.log"),
-     "console goes to the state dir's log");
+  ok(argv_has_sub(argv, "-chardev", "stdio,id=console,signal=off") &&
+         !argv_has_sub(argv, "-chardev", "file,"),
+     "console goes to QEMU's stdout (a pipe), never straight to a file");
+  ok(argv_has(argv, "-fw_cfg", "name=opt/runm/state-dir,string=/s/vm/t1"),
+     "the command line names the state dir");
+  ok(argv_has(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
+     "QEMU's seccomp policy is on, with every deny option");
   ok(!argv_has_sub(argv, "-device", "vsock"), "no vsock device on the serial transport");
   runm_argv_free(argv);
   argv = NULL;

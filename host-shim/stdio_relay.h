@@ -2,8 +2,8 @@
  * clients use (file:///path appends to a file; binary:///path?k=v runs a
  * logging binary, nerdctl's default), relayed to and from the guest's Stdio
  * stream. */
-#ifndef SHIM_IO_H
-#define SHIM_IO_H
+#ifndef SHIM_STDIO_RELAY_H
+#define SHIM_STDIO_RELAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,7 +35,12 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
                                 runm_error_t *err);
 /* Closes the process's stdin (CloseIO). */
 void io_relay_close_stdin(struct io_relay *io);
-/* Stops the relay (cancels the stream if still open) and frees it. */
+/* From now on the process's output is discarded, not waited on: a write
+ * blocked on a full FIFO gives up (thread-safe; teardown and the shim's
+ * SIGKILL enforcement use it). The exit is still reported. */
+void io_relay_drop_output(struct io_relay *io);
+/* Stops the relay (drops output, cancels the stream if still open) and
+ * frees it. */
 void io_relay_free(struct io_relay *io);
 
 #endif

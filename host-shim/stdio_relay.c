@@ -1,7 +1,12 @@
 /* stdio relay between containerd's FIFOs and the guest's Stdio stream.
- * Writes to the FIFOs are blocking: that is the flow control, all the way
- * back to the container's pipe in the guest. */
-#include "io.h"
+ * A full FIFO holds the relay back (its reader's pace is the flow control,
+ * all the way back to the container's pipe in the guest), but never past
+ * the moment the shim lets go of the output: writes are non-blocking and
+ * wait in poll together with the drop eventfd (io_relay_drop_output,
+ * teardown), after which output is discarded. So a FIFO nobody reads holds
+ * at most its pipe buffer plus one guest message (RUNM_RPC_MAX_MESSAGE),
+ * and never holds up an exit or a teardown. */
+#include "stdio_relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +34,7 @@ struct io_relay {
   pthread_t out_thread, in_thread;
   bool in_started;
   int stopfd;  /* eventfd: tells the stdin thread to stop */
+  int dropfd;  /* eventfd: output is no longer wanted; writers give up */
   int closefd; /* eventfd: CloseIO; the stdin thread drains what is written, then closes */
   pthread_mutex_t lock;      /* guards stdin_closed */
   pthread_mutex_t send_lock; /* one sender at a time on the stream (gRPC allows one) */
@@ -204,6 +210,39 @@ static void *in_thread(void *arg)
   return NULL;
 }
 
+/* Writes all of buf to a non-blocking fd, waiting for room only until the
+ * output is dropped. -1: the output is gone (error or dropped). */
+static int write_out(struct io_relay *io, int fd, const uint8_t *buf, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w > 0) {
+      buf += w;
+      n -= (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = io->dropfd, .events = POLLIN}};
+      if (poll(p, 2, -1) < 0 && errno != EINTR) return -1;
+      if (p[1].revents) return -1;
+      continue;
+    }
+    return -1;
+  }
+  return 0;
+}
+
+/* Output fds are ours (containerd opens its own ends): non-blocking is
+ * what lets write_out give up. */
+static void set_nonblock(int fd)
+{
+  int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+  if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    /* stays blocking: only a drop cannot interrupt it then */
+  }
+}
+
 static void *out_thread(void *arg)
 {
   struct io_relay *io = arg;
@@ -238,6 +277,8 @@ static void *out_thread(void *arg)
     runm_log_error(io->cfg.log, err, "stderr");
     runm_error_release(&err);
   }
+  set_nonblock(out);
+  set_nonblock(errfd);
   for (;;) {
     ProtobufCMessage *m = NULL;
     int r = runm_rpc_stream_recv(io->st, &m, &err);
@@ -247,11 +288,11 @@ static void *out_thread(void *arg)
     }
     Runm__V1__StdioOut *o = (Runm__V1__StdioOut *)m;
     /* A reader that went away must not stop the relay: drain regardless. */
-    if (o->stdout.len && out >= 0 && runm_write_all(out, o->stdout.data, o->stdout.len) < 0) {
+    if (o->stdout.len && out >= 0 && write_out(io, out, o->stdout.data, o->stdout.len) < 0) {
       close(out);
       out = -1;
     }
-    if (o->stderr.len && errfd >= 0 && runm_write_all(errfd, o->stderr.data, o->stderr.len) < 0) {
+    if (o->stderr.len && errfd >= 0 && write_out(io, errfd, o->stderr.data, o->stderr.len) < 0) {
       close(errfd);
       errfd = -1;
     }
@@ -299,6 +340,7 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
   pthread_mutex_init(&io->send_lock, NULL);
   io->stopfd = eventfd(0, EFD_CLOEXEC);
   io->closefd = eventfd(0, EFD_CLOEXEC);
+  io->dropfd = eventfd(0, EFD_CLOEXEC);
   io->cfg = *cfg;
   io->ns = dup_or_empty(cfg->ns);
   io->id = dup_or_empty(cfg->id);
@@ -308,6 +350,10 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
   io->err_path = dup_or_empty(cfg->stderr_path);
   io->cfg.id = io->id;
   io->cfg.exec_id = io->exec_id;
+  if (io->stopfd < 0 || io->closefd < 0 || io->dropfd < 0) {
+    runm_make_error(err, errno, "io relay eventfd");
+    goto fail;
+  }
   io->st = runm_rpc_stream_open(cl, "/runm.v1.Guest/Stdio", NULL, &runm__v1__stdio_out__descriptor,
                                 0, err);
   if (io->st == NULL) goto fail;
@@ -329,6 +375,7 @@ fail:
   io->st = NULL;
   if (io->stopfd >= 0) close(io->stopfd);
   if (io->closefd >= 0) close(io->closefd);
+  if (io->dropfd >= 0) close(io->dropfd);
   free(io->ns);
   free(io->id);
   free(io->exec_id);
@@ -348,9 +395,18 @@ void io_relay_close_stdin(struct io_relay *io)
   send_close_stdin(io);
 }
 
+void io_relay_drop_output(struct io_relay *io)
+{
+  uint64_t one = 1;
+  if (io && write(io->dropfd, &one, sizeof(one)) < 0) { /* cannot fail on an eventfd far from overflow */
+  }
+}
+
 void io_relay_free(struct io_relay *io)
 {
   if (io == NULL) return;
+  /* A writer stuck on a FIFO nobody reads lets go first; then the stream. */
+  io_relay_drop_output(io);
   runm_rpc_stream_cancel(io->st);
   pthread_join(io->out_thread, NULL);
   if (io->in_started) {
@@ -361,6 +417,7 @@ void io_relay_free(struct io_relay *io)
   }
   if (io->stopfd >= 0) close(io->stopfd);
   if (io->closefd >= 0) close(io->closefd);
+  if (io->dropfd >= 0) close(io->dropfd);
   runm_rpc_stream_free(io->st);
   free(io->ns);
   free(io->id);

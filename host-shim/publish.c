@@ -1,5 +1,5 @@
 /* The ordered event publisher. */
-#include "events.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <fcntl.h>

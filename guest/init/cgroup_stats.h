@@ -1,6 +1,6 @@
 /* cgroup v2 numbers of a container's cgroup. */
-#ifndef RUNM_STATS_H
-#define RUNM_STATS_H
+#ifndef RUNM_CGROUP_STATS_H
+#define RUNM_CGROUP_STATS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* Container statistics from cgroup v2 files (see stats.h). */
-#include "stats.h"
+/* Container statistics from cgroup v2 files (see cgroup_stats.h). */
+#include "cgroup_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>

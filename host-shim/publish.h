@@ -1,8 +1,8 @@
 /* Task events to containerd, in the order they happened: one queue, one
  * sender thread. Sent with ttrpc Events.Forward to $TTRPC_ADDRESS, or, when
  * that is not available, through containerd's publish binary. */
-#ifndef SHIM_EVENTS_H
-#define SHIM_EVENTS_H
+#ifndef SHIM_PUBLISH_H
+#define SHIM_PUBLISH_H
 
 #include <protobuf-c/protobuf-c.h>
 

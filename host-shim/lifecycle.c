@@ -1,0 +1,170 @@
+/* Process exits under the host's control (lifecycle.h). The guest is
+ * untrusted: it may never answer, never report an exit, or report one only
+ * after output nobody reads. Each wait here has a limit, and the last
+ * resort is the host's own: SIGKILL to the task's QEMU through a pidfd
+ * (never a pid that could have been reused). */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "containerd/events/task.pb-c.h"
+#include "publish.h"
+#include "stdio_relay.h"
+#include "rpc.h"
+#include "timing.h"
+#include "vm.h"
+
+static int64_t realtime_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static const char *proc_name(const struct shim *s, const struct shim_process *p)
+{
+  return p->exec_id[0] ? p->exec_id : s->id;
+}
+
+void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t status)
+{
+  Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+  if (p->exited) return;
+  p->exited = true;
+  p->exit_status = status;
+  p->exited_at_ns = realtime_ns();
+  ev.container_id = s->id;
+  ev.id = (char *)proc_name(s, p);
+  ev.pid = p->pid;
+  ev.exit_status = p->exit_status;
+  ts.seconds = p->exited_at_ns / 1000000000LL;
+  ts.nanos = (int32_t)(p->exited_at_ns % 1000000000LL);
+  ev.exited_at = &ts;
+  /* Published under the lock so a Delete cannot publish before the exit. */
+  publisher_publish(s->pub, "/tasks/exit", &ev.base);
+  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "exit.published", 0);
+  pthread_cond_broadcast(&s->changed);
+}
+
+/* Called by a process's io relay once all its output is out (or dropped). */
+void proc_exited(void *opaque, bool exited, uint32_t status)
+{
+  struct shim_process *p = opaque;
+  struct shim *s = p->shim;
+
+  pthread_mutex_lock(&s->lock);
+  if (!p->exited && !exited)
+    runm_log(&s->log, RUNM_LOG_ERROR, "process `%s` lost: the VM's stdio stream failed", proc_name(s, p));
+  /* The VM died under the process: report it as killed. */
+  proc_mark_exited_locked(s, p, exited ? status : LIFE_KILLED_STATUS);
+  pthread_mutex_unlock(&s->lock);
+}
+
+bool proc_wait_exit_locked(struct shim *s, struct shim_process *p, int64_t timeout_ms)
+{
+  int64_t until = mono_ns() + timeout_ms * 1000000LL;
+  while (!p->exited) {
+    struct timespec ts;
+    if (timeout_ms < 0) {
+      pthread_cond_wait(&s->changed, &s->lock);
+      continue;
+    }
+    if (mono_ns() >= until) break;
+    ts.tv_sec = until / 1000000000LL;
+    ts.tv_nsec = until % 1000000000LL;
+    /* s->changed runs on CLOCK_MONOTONIC (shim_new). */
+    pthread_cond_timedwait(&s->changed, &s->lock, &ts);
+  }
+  return p->exited;
+}
+
+void task_vm_pid_set(struct shim *s)
+{
+  pthread_mutex_lock(&s->lock);
+  s->vm_pid = s->vm ? s->vm->pid : 0;
+  /* QEMU is our child and not reaped yet: the pid is QEMU's. */
+  if (s->vm_pidfd < 0 && s->vm_pid > 0) s->vm_pidfd = (int)syscall(SYS_pidfd_open, s->vm_pid, 0);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void task_vm_pid_forget(struct shim *s)
+{
+  pthread_mutex_lock(&s->lock);
+  if (s->vm_pidfd >= 0) close(s->vm_pidfd);
+  s->vm_pidfd = -1;
+  s->vm_pid = 0;
+  pthread_mutex_unlock(&s->lock);
+}
+
+void task_kill_vm_locked(struct shim *s, const char *why)
+{
+  int r = -1;
+  if (s->vm_pidfd >= 0) r = (int)syscall(SYS_pidfd_send_signal, s->vm_pidfd, SIGKILL, NULL, 0);
+  else if (s->vm_pid > 0) r = kill(s->vm_pid, SIGKILL); /* no pidfd: still unreaped, still ours */
+  if (r == 0)
+    runm_log(&s->log, RUNM_LOG_WARN, "%s: killed the task's VM (QEMU pid %d)", why, (int)s->vm_pid);
+  else if (s->vm_pid > 0 && errno != ESRCH)
+    runm_log(&s->log, RUNM_LOG_ERROR, "%s: cannot kill QEMU pid %d: %s", why, (int)s->vm_pid, strerror(errno));
+}
+
+int proc_end_locked(struct shim *s, struct shim_process *p, const char *why)
+{
+  if (p->exited) return 0;
+  /* An exit the guest did report may wait behind output nobody reads. */
+  if (p->io) io_relay_drop_output(p->io);
+  if (proc_wait_exit_locked(s, p, LIFE_EXIT_AFTER_KILL_MS / 4)) return 0;
+  if (p->exec_id[0]) return -1;
+  task_kill_vm_locked(s, why);
+  if (proc_wait_exit_locked(s, p, LIFE_EXIT_AFTER_KILL_MS)) return 0;
+  runm_log(&s->log, RUNM_LOG_ERROR, "%s: no exit from process `%s` after its VM was killed: recorded as %d",
+           why, proc_name(s, p), LIFE_KILLED_STATUS);
+  proc_mark_exited_locked(s, p, LIFE_KILLED_STATUS);
+  return 0;
+}
+
+void task_abort(struct shim *s)
+{
+  int64_t until = mono_ns() + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
+  bool killed = false;
+
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    struct shim_process *live = NULL;
+    /* The list is walked afresh after every wait: a Delete in flight may
+     * free processes meanwhile. */
+    for (struct shim_process *p = s->procs; p && !live; p = p->next)
+      if (!p->exited) live = p;
+    if (live == NULL) break;
+    if (!killed) {
+      task_kill_vm_locked(s, "shutting down with processes running");
+      for (struct shim_process *p = s->procs; p; p = p->next)
+        if (p->io) io_relay_drop_output(p->io);
+      killed = true;
+    }
+    if (mono_ns() >= until) {
+      proc_mark_exited_locked(s, live, LIFE_KILLED_STATUS);
+      continue;
+    }
+    live->waiters++;
+    proc_wait_exit_locked(s, live, (until - mono_ns()) / 1000000LL + 1);
+    live->waiters--;
+    pthread_cond_broadcast(&s->changed);
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
