@@ -50,7 +50,7 @@ static int unread(int w)
   return q > 0 ? q : 0;
 }
 
-void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms,
+void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms, int cancel_fd,
                       const struct runm_logger *log)
 {
   int w[DRAIN_MAX_FDS];
@@ -66,7 +66,7 @@ void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms
     if (w[i] >= 0) live++;
   }
   while (live > 0) {
-    struct pollfd pf[DRAIN_MAX_FDS];
+    struct pollfd pf[DRAIN_MAX_FDS + 1];
     int pending = 0;
     nfds_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -93,8 +93,11 @@ void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms
                    names[i], stall_ms, unread(w[i]));
       break;
     }
-    /* Sleeps; wakes early when the last reader goes (POLLERR). */
+    /* Sleeps; wakes early when the last reader goes (POLLERR), or when
+     * the output is no longer wanted (cancel_fd). */
+    if (cancel_fd >= 0) pf[k++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
     if (poll(pf, k, DRAIN_POLL_MS) < 0 && errno != EINTR) break;
+    if (cancel_fd >= 0 && (pf[k - 1].revents & POLLIN)) break;
   }
   for (size_t i = 0; i < n; i++)
     if (w[i] >= 0) close(w[i]);

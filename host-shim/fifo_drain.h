@@ -19,10 +19,12 @@
 #define FIFO_DRAIN_STALL_MS 10000
 
 /* Closes each fds[i] >= 0 (and sets it to -1). Those that are FIFOs are
- * closed first as readers (init keeps them O_RDWR), then held write-only
- * until they are empty, no reader is left, or no byte was read for
- * stall_ms; names[i] names them in the warning of a stall. */
-void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms,
+ * closed first as readers (the relay keeps them O_RDWR), then held
+ * write-only until they are empty, no reader is left, no byte was read for
+ * stall_ms, or cancel_fd (>= 0: an eventfd) becomes readable (the output is
+ * no longer wanted: Delete, shutdown); names[i] names them in the warning
+ * of a stall. */
+void fifo_drain_close(int *fds, const char *const *names, size_t n, int stall_ms, int cancel_fd,
                       const struct runm_logger *log);
 
 #endif

@@ -309,7 +309,7 @@ static void *out_thread(void *arg)
   {
     int fds[2] = {runm_steal_fd(&out), runm_steal_fd(&errfd)};
     static const char *const names[2] = {"stdout", "stderr"};
-    fifo_drain_close(fds, names, 2, FIFO_DRAIN_STALL_MS, io->cfg.log);
+    fifo_drain_close(fds, names, 2, FIFO_DRAIN_STALL_MS, io->dropfd, io->cfg.log);
   }
   if (logger > 0) {
     int st;
