@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "fdio.h"
+#include "fifo_drain.h"
 #include "rpc.h"
 #include "runm/v1/guest.pb-c.h"
 
@@ -303,9 +304,13 @@ static void *out_thread(void *arg)
     }
     protobuf_c_message_free_unpacked(m, NULL);
   }
-  /* Closing our ends gives containerd's readers EOF before TaskExit. */
-  if (out >= 0) close(runm_steal_fd(&out));
-  if (errfd >= 0) close(runm_steal_fd(&errfd));
+  /* Closing our ends gives containerd's readers EOF before TaskExit, once
+   * they have read it all (fifo_drain.h says why). */
+  {
+    int fds[2] = {runm_steal_fd(&out), runm_steal_fd(&errfd)};
+    static const char *const names[2] = {"stdout", "stderr"};
+    fifo_drain_close(fds, names, 2, FIFO_DRAIN_STALL_MS, io->dropfd, io->cfg.log);
+  }
   if (logger > 0) {
     int st;
     /* The logger drains and exits on EOF; reap it so it is not left over. */

@@ -22,6 +22,7 @@
 #include "fusebind.h"
 #include "guest_spec.h"
 #include "resolv.h"
+#include "rlimits.h"
 #include "hooks.h"
 #include "stdio_relay.h"
 #include "lifecycle.h"
@@ -387,6 +388,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   struct rootfs_mount mounts[8];
   size_t nm = r->n_rootfs;
   struct guest_spec gs = {0};
+  struct shim_rlimits rl;
 
   if (check_id(s, r->id, err) < 0) return -1;
   if (r->checkpoint && r->checkpoint[0])
@@ -436,6 +438,9 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.stdin = r->stdin && r->stdin[0];
   gr.config_json.data = (uint8_t *)gs.json;
   gr.config_json.len = gs.len;
+  shim_rlimits_get(&rl);
+  gr.n_rlimits = rl.n;
+  gr.rlimits = rl.ptrs;
   /* runc runs the create-time hooks (and poststop, if it fails) now. */
   hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
   if (guest(s, "Create", &gr.base, &runm__v1__create_response__descriptor, &gresp, err) < 0) goto fail;

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "rlimits.h"
 
 struct reaper;
 struct events;
@@ -85,6 +86,7 @@ struct container {
   char cgroup[PATH_MAX]; /* "/sys/fs/cgroup/..." or "" when unknown; set at create */
   int oom_wd;            /* inotify watch on memory.events, -1 if none */
   uint64_t oom_kills;    /* last memory.events oom_kill seen */
+  struct runc_rlimits rlimits; /* runc create's and every runc exec's; set at create */
 };
 
 struct registry {

@@ -128,16 +128,19 @@ void reaper_reap(struct reaper *r)
   }
 }
 
-int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
-                 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-                 char *const argv[], char *const envp[], runm_error_t *err)
+/* How a child starts: 0 and *pid, or an errno. Called with the reaper's
+ * lock held, so the child is registered before anyone can reap it. */
+typedef int (*start_fn)(void *arg, pid_t *pid);
+
+static int spawn_registered(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
+                            start_fn start, void *arg, runm_error_t *err)
 {
   struct watched *w = calloc(1, sizeof(*w));
   int ret, pidfd = -1, pidfd_errno = 0;
 
   if (w == NULL) return runm_make_error(err, ENOMEM, "spawn %s", path);
   pthread_mutex_lock(&r->lock);
-  ret = posix_spawn(&w->pid, path, fa, attr, argv, envp ? envp : environ);
+  ret = start(arg, &w->pid);
   if (ret == 0) {
     w->next = r->watched;
     r->watched = w;
@@ -164,6 +167,85 @@ int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
       return runm_make_error(err, pidfd_errno, "pidfd_open for `%s`", path);
     }
     *ret_pidfd = pidfd;
+  }
+  return 0;
+}
+
+struct spawn_args {
+  const char *path;
+  const posix_spawn_file_actions_t *fa;
+  const posix_spawnattr_t *attr;
+  char *const *argv, *const *envp;
+};
+
+static int start_spawn(void *arg, pid_t *pid)
+{
+  struct spawn_args *a = arg;
+  return posix_spawn(pid, a->path, a->fa, a->attr, a->argv, a->envp ? a->envp : environ);
+}
+
+int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
+                 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                 char *const argv[], char *const envp[], runm_error_t *err)
+{
+  struct spawn_args a = {path, fa, attr, argv, envp};
+  return spawn_registered(r, pid, ret_pidfd, path, start_spawn, &a, err);
+}
+
+struct fork_args {
+  reaper_child_fn child;
+  void *arg;
+  int report; /* write end of the CLOEXEC pipe the child reports a failure on */
+};
+
+static int start_fork(void *arg, pid_t *pid)
+{
+  struct fork_args *a = arg;
+  pid_t p = fork();
+  if (p < 0) return errno;
+  if (p == 0) {
+    struct reaper_child_failure f = {0};
+    f.err = a->child(a->arg, &f);
+    if (f.err == 0) f.err = ENOEXEC;
+    if (write(a->report, &f, sizeof(f)) < 0) {
+      /* the parent then sees a child that exited 127 without a word */
+    }
+    _exit(127);
+  }
+  *pid = p;
+  return 0;
+}
+
+int reaper_fork(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path, reaper_child_fn child,
+                void *arg, runm_error_t *err)
+{
+  int fds[2];
+  struct fork_args a = {child, arg, -1};
+  struct reaper_child_failure f;
+  ssize_t n;
+
+  if (pipe2(fds, O_CLOEXEC) < 0) return runm_make_error(err, errno, "pipe");
+  a.report = fds[1];
+  if (spawn_registered(r, pid, ret_pidfd, path, start_fork, &a, err) < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  close(fds[1]);
+  /* EOF: the exec closed the pipe. A report: the child failed before it. */
+  do n = read(fds[0], &f, sizeof(f));
+  while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n == (ssize_t)sizeof(f)) {
+    int status;
+    cleanup_error runm_error_t ignored = NULL;
+    if (ret_pidfd) {
+      close(*ret_pidfd);
+      *ret_pidfd = -1;
+    }
+    reaper_wait(r, *pid, &status, &ignored);
+    f.what[sizeof(f.what) - 1] = '\0';
+    return runm_make_error(err, f.err, "start `%s`: %s", path, f.what[0] ? f.what : "exec");
   }
   return 0;
 }
@@ -250,7 +332,7 @@ int reaper_run_capture(struct reaper *r, char *const argv[], char *out, size_t c
   cleanup_close int rd = -1;
   posix_spawn_file_actions_t fa;
   size_t len = 0;
-  pid_t pid;
+  pid_t pid = -1;
   int ret;
 
   if (pipe2(fds, O_CLOEXEC) < 0) return runm_make_error(err, errno, "pipe");

@@ -34,6 +34,22 @@ void reaper_reap(struct reaper *r);
 int reaper_spawn(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path,
                  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                  char *const argv[], char *const envp[], runm_error_t *err);
+
+/* What a forked child says when it fails before its exec. */
+struct reaper_child_failure {
+  int err;
+  char what[60]; /* the step that failed, e.g. "setrlimit RLIMIT_NPROC" */
+};
+/* Runs in a forked child of a multithreaded process: async-signal-safe
+ * calls only, ending in an exec. Returns only on failure: an errno, with
+ * the step in f->what. */
+typedef int (*reaper_child_fn)(void *arg, struct reaper_child_failure *f);
+/* Like reaper_spawn, for a child that must do what posix_spawn cannot
+ * before its exec (setrlimit): fork, child(arg) in the child. Returns once
+ * the child has exec'd; its failure before that is this call's error (and
+ * the child is collected). */
+int reaper_fork(struct reaper *r, pid_t *pid, int *ret_pidfd, const char *path, reaper_child_fn child,
+                void *arg, runm_error_t *err);
 /* Blocks until a registered (spawned) child exits; *status is the waitpid
  * status. */
 int reaper_wait(struct reaper *r, pid_t pid, int *status, runm_error_t *err);

@@ -21,6 +21,7 @@
 #include "container.h"
 #include "jsonscan.h"
 #include "reaper.h"
+#include "rlimits.h"
 #include "tty.h"
 
 #define STDERR_CAP (16 * 1024)
@@ -180,6 +181,53 @@ static void console_step(struct runc_io *io, int *conn, short lrev, short crev, 
   }
 }
 
+struct runc_child {
+  const int *src;
+  char *const *argv;
+  const struct runc_rlimits *rl;
+};
+
+static void say_step(struct reaper_child_failure *f, const char *a, const char *b)
+{
+  size_t o = 0;
+  for (; *a && o + 1 < sizeof(f->what); a++) f->what[o++] = *a;
+  for (; b && *b && o + 1 < sizeof(f->what); b++) f->what[o++] = *b;
+  f->what[o] = '\0';
+}
+
+/* In the forked child: what runc_run's posix_spawn attributes do (stdio,
+ * default signal handlers, nothing blocked), then the limits, then runc.
+ * Async-signal-safe calls only. */
+static int runc_child(void *arg, struct reaper_child_failure *f)
+{
+  struct runc_child *c = arg;
+  struct sigaction dfl;
+  sigset_t none;
+  const char *what = NULL;
+  int e;
+
+  for (int i = 0; i < 3; i++) {
+    /* dup2 onto itself would keep O_CLOEXEC: clear it instead. */
+    if ((c->src[i] == i ? fcntl(i, F_SETFD, 0) : dup2(c->src[i], i)) < 0) {
+      say_step(f, "set up runc's stdio", NULL);
+      return errno;
+    }
+  }
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL); /* EINVAL for KILL, STOP */
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  e = rlimits_apply(c->rl, &what);
+  if (e != 0) {
+    say_step(f, "setrlimit ", what);
+    return e;
+  }
+  execve(RUNC_PATH, c->argv, environ);
+  say_step(f, "exec " RUNC_PATH, NULL);
+  return errno;
+}
+
 int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int fallback,
              runm_error_t *err)
 {
@@ -244,6 +292,11 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   if (io->stdio[1] >= 0) out_eof = true;
   if (io->stdio[2] >= 0) err_eof = true;
 
+  if (io->rlimits && io->rlimits->n > 0) {
+    struct runc_child c = {src, (char *const *)argv, io->rlimits};
+    ret = reaper_fork(r, &pid, &pidfd, RUNC_PATH, runc_child, &c, err);
+    goto spawned;
+  }
   posix_spawn_file_actions_init(&fa);
   for (int i = 0; i < 3; i++) posix_spawn_file_actions_adddup2(&fa, src[i], i);
   /* init blocks SIGCHLD, SIGPIPE, SIGTERM... in every thread; runc and the
@@ -257,6 +310,7 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   ret = reaper_spawn(r, &pid, &pidfd, RUNC_PATH, &fa, &attr, (char *const *)argv, NULL, err);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+spawned:
   /* runc has its copies now. */
   runm_closep(&in_r);
   in_r = -1;

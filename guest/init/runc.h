@@ -10,6 +10,7 @@
 #include "error.h"
 
 struct reaper;
+struct runc_rlimits;
 
 #define RUNC_PATH "/bin/runc"
 #define RUNC_MAX_ARGS 24
@@ -28,6 +29,9 @@ struct runc_io {
    * sends the pty master, which lands in console_master. */
   int console_listen;
   int console_master;
+  /* Non-NULL with entries: runc starts with these resource limits (then
+   * runc is forked, not posix_spawned). */
+  const struct runc_rlimits *rlimits;
 };
 
 void runc_io_init(struct runc_io *io);

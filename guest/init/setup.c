@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -114,6 +115,28 @@ int init_setup_system(const struct init_config *cfg, struct runm_logger *log, ru
     for (size_t i = 0; fd >= 0 && i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
       if (write(fd, ctrls[i], strlen(ctrls[i])) < 0 && errno != ENOENT && errno != EINVAL)
         runm_log(log, RUNM_LOG_WARN, "enable cgroup controller %s: %m", ctrls[i]);
+  }
+
+  /* The kernel sizes these for the VM's RAM (threads-max ~1900 at 256 MiB,
+   * and init's RLIMIT_NPROC half of it): what bounds a container is the
+   * host's limits (the shim's, given to runc per task: rlimits.h) and the
+   * VM's memory, as under runc-v2. Their kernel maximums, then. */
+  {
+    /* Largest first; the kernel refuses what is above its own maximum
+     * (PID_MAX_LIMIT is 32768 with CONFIG_BASE_SMALL, as runm's is). */
+    static const struct {
+      const char *path, *values[2];
+    } sysctls[] = {
+        {"/proc/sys/kernel/pid_max", {"4194304", "32768"}},
+        {"/proc/sys/kernel/threads-max", {"1073741823", NULL}}, /* FUTEX_TID_MASK */
+    };
+    for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++) {
+      cleanup_close int fd = open(sysctls[i].path, O_WRONLY | O_CLOEXEC);
+      bool set = false;
+      for (size_t k = 0; fd >= 0 && !set && k < 2 && sysctls[i].values[k]; k++)
+        set = pwrite(fd, sysctls[i].values[k], strlen(sysctls[i].values[k]), 0) > 0;
+      if (!set) runm_log(log, RUNM_LOG_WARN, "raise %s: %m", sysctls[i].path);
+    }
   }
 
   ret = set_clock(cfg->time, err);

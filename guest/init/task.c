@@ -177,6 +177,9 @@ static int do_create(struct registry *reg, struct container *c, const Runm__V1__
   pid_t pid = 0;
   int ret;
 
+  if (rlimits_from_request(r->rlimits, r->n_rlimits, &c->rlimits, err) < 0 ||
+      rlimits_prepare_kernel(&c->rlimits, err) < 0)
+    return runm_error_wrap(err, "create `%s`", c->id);
   c->bundle = strdup(r->bundle);
   if (c->bundle == NULL) return runm_make_error(err, ENOMEM, "create");
   if (state_path(dir, sizeof(dir), c->id, "", err) < 0 ||
@@ -221,6 +224,7 @@ static int do_create(struct registry *reg, struct container *c, const Runm__V1__
     io.stdio[1] = p->child_out;
     io.stdio[2] = p->child_err;
   }
+  io.rlimits = &c->rlimits;
 
   args[n++] = "create";
   args[n++] = "--bundle";
@@ -388,6 +392,7 @@ static int run_exec(struct registry *reg, struct container *c, struct process *p
     io.stdio[1] = p->child_out;
     io.stdio[2] = p->child_err;
   }
+  io.rlimits = &c->rlimits;
   args[n++] = "exec";
   args[n++] = "--detach";
   args[n++] = "--pid-file";
