@@ -1,4 +1,4 @@
-/* What a task's VM sees of the host (docs/security-parts/exports.md): a
+/* What a task's VM sees of the host (docs/security.md): a
  * runm-private dir per task, E = <state_dir>/exports/<vm id>:
  *   E/x              the VM's one 9p share (guest: GUEST_SHARE_ROOT), a
  *                    read-only bind of itself holding one bind per item:

@@ -3,7 +3,7 @@
  * longer than the limits below; past them the shim ends the task's QEMU
  * itself (the process exits 137) and, failing even that, records the exit
  * on the guest's behalf. The pid containerd and host hooks see is that
- * QEMU's, never a pid the guest chose. See docs/security-parts/live.md. */
+ * QEMU's, never a pid the guest chose. See docs/security.md. */
 #ifndef SHIM_LIFECYCLE_H
 #define SHIM_LIFECYCLE_H
 
