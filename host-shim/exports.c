@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "guest_spec.h"
 #include "rpc.h"
 #include "rpc_service.h"
 #include "runm/v1/guest.pb-c.h"
@@ -24,33 +25,6 @@
 /* Stacked mounts on one path come off one by one, up to this many. */
 #define UNMOUNT_TRIES 16
 #define PREPARE_TIMEOUT_MS 10000
-
-static bool has_option(json_object *opts, const char *want)
-{
-  size_t n = json_object_is_type(opts, json_type_array) ? json_object_array_length(opts) : 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *o = json_object_get_string(json_object_array_get_idx(opts, i));
-    if (o && strcmp(o, want) == 0) return true;
-  }
-  return false;
-}
-
-static json_object *member(json_object *o, const char *key)
-{
-  json_object *v = NULL;
-  if (o == NULL || !json_object_is_type(o, json_type_object)) return NULL;
-  return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static int set_string(json_object *o, const char *key, const char *value, runm_error_t *err)
-{
-  json_object *s = json_object_new_string(value);
-  if (s == NULL || json_object_object_add(o, key, s) < 0) {
-    json_object_put(s);
-    return runm_make_error(err, ENOMEM, "guest spec");
-  }
-  return 0;
-}
 
 int exports_remove_at(int parent, const char *name, const char *path, int depth, runm_error_t *err)
 {
@@ -174,8 +148,8 @@ static struct export_item *add_item(struct exports *ex, const char *source, bool
  * when any use of it is rw (as runc would see it). */
 static int plan_bind(struct exports *ex, json_object *m, runm_error_t *err)
 {
-  const char *src = json_object_get_string(member(m, "source"));
-  bool ro = has_option(member(m, "options"), "ro");
+  const char *src = json_object_get_string(spec_member(m, "source"));
+  bool ro = spec_has_option(spec_member(m, "options"), "ro");
   struct export_item *it = NULL;
   cleanup_free char *guest = NULL;
   struct stat st;
@@ -198,22 +172,22 @@ static int plan_bind(struct exports *ex, json_object *m, runm_error_t *err)
     if (strlen(base) >= sizeof(it->name)) return runm_make_error(err, ENAMETOOLONG, "`%s`", src);
     snprintf(it->name, sizeof(it->name), "%s", base[0] ? base : "file");
   }
-  if (it->is_dir) return set_string(m, "source", it->guest, err);
+  if (it->is_dir) return spec_set_string(m, "source", it->guest, err);
   if (asprintf(&guest, "%s/%s", it->guest, it->name) < 0) return runm_make_error(err, ENOMEM, "guest spec");
-  return set_string(m, "source", guest, err);
+  return spec_set_string(m, "source", guest, err);
 }
 
 int exports_plan(struct exports *ex, json_object *spec, const char *bundle, runm_error_t *err)
 {
-  json_object *root = member(spec, "root"), *mounts = member(spec, "mounts");
-  const char *rpath = json_object_get_string(member(root, "path"));
+  json_object *root = spec_member(spec, "root"), *mounts = spec_member(spec, "mounts");
+  const char *rpath = json_object_get_string(spec_member(root, "path"));
   cleanup_free char *rootfs = NULL;
   struct export_item *it;
   size_t n;
 
   if (root && !json_object_is_type(root, json_type_object))
     return runm_make_error(err, EINVAL, "spec: `root` is not an object");
-  if (!json_object_is_type(member(root, "path"), json_type_string) || rpath[0] == '\0')
+  if (!json_object_is_type(spec_member(root, "path"), json_type_string) || rpath[0] == '\0')
     rpath = "rootfs";
   if (rpath[0] == '/') rootfs = strdup(rpath);
   else if (asprintf(&rootfs, "%s/%s", bundle, rpath) < 0) rootfs = NULL;
@@ -228,13 +202,13 @@ int exports_plan(struct exports *ex, json_object *spec, const char *bundle, runm
     root = json_object_new_object();
     if (root == NULL || json_object_object_add(spec, "root", root) < 0) return runm_make_error(err, ENOMEM, "guest spec");
   }
-  if (set_string(root, "path", it->guest, err) < 0) return -1;
+  if (spec_set_string(root, "path", it->guest, err) < 0) return -1;
 
   n = json_object_is_type(mounts, json_type_array) ? json_object_array_length(mounts) : 0;
   for (size_t i = 0; i < n; i++) {
-    json_object *m = json_object_array_get_idx(mounts, i), *opts = member(m, "options");
-    const char *type = json_object_get_string(member(m, "type"));
-    if (!((type && strcmp(type, "bind") == 0) || has_option(opts, "bind") || has_option(opts, "rbind")))
+    json_object *m = json_object_array_get_idx(mounts, i), *opts = spec_member(m, "options");
+    const char *type = json_object_get_string(spec_member(m, "type"));
+    if (!((type && strcmp(type, "bind") == 0) || spec_has_option(opts, "bind") || spec_has_option(opts, "rbind")))
       continue;
     if (plan_bind(ex, m, err) < 0) return -1;
   }

@@ -78,7 +78,7 @@ json_object *spec_member(json_object *o, const char *key)
   return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-static int add_string(json_object *o, const char *key, const char *value, runm_error_t *err)
+int spec_set_string(json_object *o, const char *key, const char *value, runm_error_t *err)
 {
   json_object *s = json_object_new_string(value);
   if (s == NULL || json_object_object_add(o, key, s) < 0) {
@@ -106,7 +106,7 @@ static int absolute_under(json_object *o, const char *key, const char *bundle, r
   cleanup_free char *abs = NULL;
   if (p == NULL || p[0] == '/') return 0;
   if (asprintf(&abs, "%s/%s", bundle, p) < 0) return runm_make_error(err, ENOMEM, "guest spec");
-  return add_string(o, key, abs, err);
+  return spec_set_string(o, key, abs, err);
 }
 
 static int fix_root(json_object *spec, const char *bundle, runm_error_t *err)
@@ -117,11 +117,11 @@ static int fix_root(json_object *spec, const char *bundle, runm_error_t *err)
     if (root == NULL || json_object_object_add(spec, "root", root) < 0)
       return runm_make_error(err, ENOMEM, "guest spec");
   }
-  if (spec_member(root, "path") == NULL && add_string(root, "path", "rootfs", err) < 0) return -1;
+  if (spec_member(root, "path") == NULL && spec_set_string(root, "path", "rootfs", err) < 0) return -1;
   return absolute_under(root, "path", bundle, err);
 }
 
-static bool has_option(json_object *opts, const char *want)
+bool spec_has_option(json_object *opts, const char *want)
 {
   size_t n = json_object_is_type(opts, json_type_array) ? json_object_array_length(opts) : 0;
   for (size_t i = 0; i < n; i++) {
@@ -138,7 +138,7 @@ static int fix_bind_sources(json_object *spec, const char *bundle, runm_error_t 
   for (size_t i = 0; i < n; i++) {
     json_object *m = json_object_array_get_idx(mounts, i), *opts = spec_member(m, "options");
     const char *type = json_object_get_string(spec_member(m, "type"));
-    if (!((type && strcmp(type, "bind") == 0) || has_option(opts, "bind") || has_option(opts, "rbind")))
+    if (!((type && strcmp(type, "bind") == 0) || spec_has_option(opts, "bind") || spec_has_option(opts, "rbind")))
       continue;
     if (absolute_under(m, "source", bundle, err) < 0) return -1;
   }
@@ -208,7 +208,7 @@ static int rewrite_hook(json_object *h, const char *kind, size_t index, runm_err
     if (e && !is_runm_var(e) && array_add_string(new_env, e, err) < 0) return -1;
   }
   if (array_add_string(new_env, v_hook, err) < 0 || array_add_string(new_env, v_path, err) < 0 ||
-      add_string(h, "path", GUEST_PROXY_PATH, err) < 0)
+      spec_set_string(h, "path", GUEST_PROXY_PATH, err) < 0)
     return -1;
   if (timeout && json_object_is_type(timeout, json_type_int) && json_object_get_int64(timeout) > 0) {
     int64_t t = json_object_get_int64(timeout);

@@ -32,6 +32,10 @@ extern const char *const spec_hook_kinds[6];
 
 /* o[key] when o is an object and has it, else NULL. */
 json_object *spec_member(json_object *o, const char *key);
+/* Sets o[key] to a new string (the spec copies these helpers share). */
+int spec_set_string(json_object *o, const char *key, const char *value, runm_error_t *err);
+/* Whether a mount's "options" array holds `want`. */
+bool spec_has_option(json_object *opts, const char *want);
 
 /* Parses <bundle>/config.json (at most SPEC_JSON_MAX bytes). */
 int spec_json_load(const char *bundle, json_object **out, runm_error_t *err);

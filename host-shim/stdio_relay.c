@@ -326,6 +326,24 @@ static char *dup_or_empty(const char *s)
   return strdup(s ? s : "");
 }
 
+/* Frees what io_relay_start made, once its threads are gone (or never ran). */
+static void release(struct io_relay *io)
+{
+  if (io->stopfd >= 0) close(io->stopfd);
+  if (io->closefd >= 0) close(io->closefd);
+  if (io->dropfd >= 0) close(io->dropfd);
+  if (io->st) runm_rpc_stream_free(io->st);
+  free(io->ns);
+  free(io->id);
+  free(io->exec_id);
+  free(io->in_path);
+  free(io->out_path);
+  free(io->err_path);
+  pthread_mutex_destroy(&io->lock);
+  pthread_mutex_destroy(&io->send_lock);
+  free(io);
+}
+
 struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_config *cfg,
                                 runm_error_t *err)
 {
@@ -371,20 +389,7 @@ struct io_relay *io_relay_start(struct runm_rpc_client *cl, const struct io_conf
   }
   return io;
 fail:
-  if (io->st) runm_rpc_stream_free(io->st);
-  io->st = NULL;
-  if (io->stopfd >= 0) close(io->stopfd);
-  if (io->closefd >= 0) close(io->closefd);
-  if (io->dropfd >= 0) close(io->dropfd);
-  free(io->ns);
-  free(io->id);
-  free(io->exec_id);
-  free(io->in_path);
-  free(io->out_path);
-  free(io->err_path);
-  pthread_mutex_destroy(&io->lock);
-  pthread_mutex_destroy(&io->send_lock);
-  free(io);
+  release(io);
   return NULL;
 }
 
@@ -415,17 +420,5 @@ void io_relay_free(struct io_relay *io)
     }
     pthread_join(io->in_thread, NULL);
   }
-  if (io->stopfd >= 0) close(io->stopfd);
-  if (io->closefd >= 0) close(io->closefd);
-  if (io->dropfd >= 0) close(io->dropfd);
-  runm_rpc_stream_free(io->st);
-  free(io->ns);
-  free(io->id);
-  free(io->exec_id);
-  free(io->in_path);
-  free(io->out_path);
-  free(io->err_path);
-  pthread_mutex_destroy(&io->lock);
-  pthread_mutex_destroy(&io->send_lock);
-  free(io);
+  release(io);
 }

@@ -3,6 +3,7 @@
  * symlink (the shim's internals, compiled in). */
 #include "../../host-shim/exports.c"
 #include "../../host-shim/fusebind.c"
+#include "../../host-shim/guest_spec.c"
 
 #include <sys/stat.h>
 
@@ -12,7 +13,7 @@ static char tmp[] = "/tmp/runm-exports-XXXXXX";
 
 static const char *source_of(json_object *spec, size_t i)
 {
-  return json_object_get_string(member(json_object_array_get_idx(member(spec, "mounts"), i), "source"));
+  return json_object_get_string(spec_member(json_object_array_get_idx(spec_member(spec, "mounts"), i), "source"));
 }
 
 static void write_file(const char *path, const char *text)
@@ -49,7 +50,7 @@ static void test_plan(void)
   is_int((int)ex.n, 3, "three items: the rootfs, the dir (once), the file");
   is_str(ex.items[0].source, "/run/b/rootfs", "item 0 is the bundle's rootfs");
   is_str(ex.items[0].guest, "/run/b/rootfs", "the guest mounts it under its own bundle dir");
-  is_str(json_object_get_string(member(member(spec, "root"), "path")), "/run/b/rootfs", "root.path is absolute");
+  is_str(json_object_get_string(spec_member(spec_member(spec, "root"), "path")), "/run/b/rootfs", "root.path is absolute");
   ok(ex.items[1].is_dir && !ex.items[1].readonly, "a source bound ro and rw is exported rw");
   is_str(source_of(spec, 0), "/run/runm/exports/1", "a dir volume's source is its export");
   is_str(source_of(spec, 2), "/run/runm/exports/1", "the same source, the same export");
