@@ -13,26 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pb.h"
+#include "clock.h"
 #include "containerd/events/task.pb-c.h"
 #include "publish.h"
 #include "stdio_relay.h"
 #include "rpc.h"
 #include "timing.h"
 #include "vm.h"
-
-static int64_t realtime_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static const char *proc_name(const struct shim *s, const struct shim_process *p)
 {
@@ -47,13 +35,12 @@ void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t st
   if (p->exited) return;
   p->exited = true;
   p->exit_status = status;
-  p->exited_at_ns = realtime_ns();
+  p->exited_at_ns = runm_clock_ns(CLOCK_REALTIME);
   ev.container_id = s->id;
   ev.id = (char *)proc_name(s, p);
   ev.pid = p->pid;
   ev.exit_status = p->exit_status;
-  ts.seconds = p->exited_at_ns / 1000000000LL;
-  ts.nanos = (int32_t)(p->exited_at_ns % 1000000000LL);
+  runm_pb_timestamp_set(&ts, p->exited_at_ns);
   ev.exited_at = &ts;
   /* Published under the lock so a Delete cannot publish before the exit. */
   publisher_publish(s->pub, "/tasks/exit", &ev.base);
@@ -77,14 +64,14 @@ void proc_exited(void *opaque, bool exited, uint32_t status)
 
 bool proc_wait_exit_locked(struct shim *s, struct shim_process *p, int64_t timeout_ms)
 {
-  int64_t until = mono_ns() + timeout_ms * 1000000LL;
+  int64_t until = runm_clock_ns(CLOCK_MONOTONIC) + timeout_ms * 1000000LL;
   while (!p->exited) {
     struct timespec ts;
     if (timeout_ms < 0) {
       pthread_cond_wait(&s->changed, &s->lock);
       continue;
     }
-    if (mono_ns() >= until) break;
+    if (runm_clock_ns(CLOCK_MONOTONIC) >= until) break;
     ts.tv_sec = until / 1000000000LL;
     ts.tv_nsec = until % 1000000000LL;
     /* s->changed runs on CLOCK_MONOTONIC (shim_new). */
@@ -139,7 +126,7 @@ int proc_end_locked(struct shim *s, struct shim_process *p, const char *why)
 
 void task_abort(struct shim *s)
 {
-  int64_t until = mono_ns() + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
+  int64_t until = runm_clock_ns(CLOCK_MONOTONIC) + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
   bool killed = false;
 
   pthread_mutex_lock(&s->lock);
@@ -156,12 +143,12 @@ void task_abort(struct shim *s)
         if (p->io) io_relay_drop_output(p->io);
       killed = true;
     }
-    if (mono_ns() >= until) {
+    if (runm_clock_ns(CLOCK_MONOTONIC) >= until) {
       proc_mark_exited_locked(s, live, LIFE_KILLED_STATUS);
       continue;
     }
     live->waiters++;
-    proc_wait_exit_locked(s, live, (until - mono_ns()) / 1000000LL + 1);
+    proc_wait_exit_locked(s, live, (until - runm_clock_ns(CLOCK_MONOTONIC)) / 1000000LL + 1);
     live->waiters--;
     pthread_cond_broadcast(&s->changed);
   }

@@ -253,7 +253,6 @@ static int cmd_delete(const struct args *a)
   char pool_name[RUNM_VM_ID_MAX + 8] = "";
   Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  struct timespec now;
   uint8_t buf[128];
   size_t len;
 
@@ -316,9 +315,7 @@ static int cmd_delete(const struct args *a)
     runm_log_error(NULL, err, "delete");
   socket_path(&cfg, a, sock, sizeof(sock));
   unlink(sock);
-  clock_gettime(CLOCK_REALTIME, &now);
-  ts.seconds = now.tv_sec;
-  ts.nanos = (int32_t)now.tv_nsec;
+  runm_pb_timestamp_set(&ts, runm_realtime_ns());
   resp.exit_status = 128 + SIGKILL;
   resp.exited_at = &ts;
   len = protobuf_c_message_pack(&resp.base, buf);

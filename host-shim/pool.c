@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cleanup.h"
 #include "exports.h"
 #include "hooks.h"
@@ -413,7 +414,6 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
                     size_t n, runm_error_t *err)
 {
   uint8_t seed[64];
-  struct timespec now;
   struct exports_prepare pr = {0};
 
   if (n > RUNM_VM_MAX_SHARES) return runm_make_error(err, E2BIG, "%zu shares; at most %d", n, RUNM_VM_MAX_SHARES);
@@ -438,9 +438,8 @@ int pool_vm_prepare(struct pool_vm *pv, const char *hostname, const struct runm_
   }
   /* A fresh clock, entropy and hostname with the binds: one call. */
   if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) return runm_make_error(err, errno, "getrandom");
-  clock_gettime(CLOCK_REALTIME, &now);
   pr.hostname = hostname;
-  pr.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+  pr.realtime_ns = runm_clock_ns(CLOCK_REALTIME);
   pr.entropy = seed;
   pr.entropy_len = sizeof(seed);
   if (exports_guest_bind(pv->vm->client, &pr, pv->share_guest, shares, n, err) < 0)

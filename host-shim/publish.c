@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pb.h"
+#include "clock.h"
 #include "cleanup.h"
 #include "containerd/services/ttrpc/events/v1/events.pb-c.h"
 #include "ttrpc.h"
@@ -63,8 +65,7 @@ static int forward_ttrpc(struct publisher *p, const struct event *e, runm_error_
     p->client = runm_ttrpc_client_connect(p->ttrpc_address, err);
     if (p->client == NULL) return -1;
   }
-  ts.seconds = e->ts_ns / 1000000000LL;
-  ts.nanos = (int32_t)(e->ts_ns % 1000000000LL);
+  runm_pb_timestamp_set(&ts, e->ts_ns);
   any.type_url = e->type_url;
   any.value.data = e->data;
   any.value.len = e->len;
@@ -193,10 +194,8 @@ struct publisher *publisher_new(const char *ns, const char *ttrpc_address,
 void publisher_publish(struct publisher *p, const char *topic, const ProtobufCMessage *event)
 {
   struct event *e = calloc(1, sizeof(*e));
-  struct timespec ts;
   if (e == NULL) return;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  e->ts_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  e->ts_ns = runm_clock_ns(CLOCK_REALTIME);
   e->topic = strdup(topic);
   e->type_url = strdup(event->descriptor->name);
   e->len = protobuf_c_message_get_packed_size(event);

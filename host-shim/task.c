@@ -735,8 +735,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   if (init) {
     Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
     Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-    ts.seconds = at / 1000000000LL;
-    ts.nanos = (int32_t)(at % 1000000000LL);
+    runm_pb_timestamp_set(&ts, at);
     ev.container_id = s->id;
     ev.pid = pid;
     ev.exit_status = status;

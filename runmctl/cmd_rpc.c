@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "json.h"
 #include "rpc.h"
 #include "rpc_service.h"
@@ -30,13 +31,6 @@ static const char info_usage[] =
     "  --timeout SEC      deadline (default 10)\n"
     "  --socket PATH      talk to this RPC socket instead of VM ID's\n"
     "  --json             machine-readable output\n";
-
-static int64_t mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -139,12 +133,12 @@ int cmd_ping(struct runmctl *ctl, int argc, char **argv)
     Runm__V1__PingRequest req = RUNM__V1__PING_REQUEST__INIT;
     Runm__V1__PingResponse *resp = NULL;
     size_t dl = strlen(po.data);
-    int64_t t0 = mono_ns();
+    int64_t t0 = runm_clock_ns(CLOCK_MONOTONIC);
     req.data.data = (uint8_t *)po.data;
     req.data.len = dl;
     if (runm_rpc_call(cl, &runm__v1__guest__descriptor, "Ping", &req.base, (ProtobufCMessage **)&resp, timeout_s * 1000LL, &err) < 0)
       break;
-    rtt[okc] = mono_ns() - t0;
+    rtt[okc] = runm_clock_ns(CLOCK_MONOTONIC) - t0;
     if (resp->data.len != dl || (dl && memcmp(resp->data.data, po.data, dl) != 0)) {
       protobuf_c_message_free_unpacked(&resp->base, NULL);
       runm_make_error(&err, EPROTO, "Ping echoed different data");

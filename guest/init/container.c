@@ -14,16 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
 #include "reaper.h"
 #include "rpc.h"
-
-static int64_t realtime_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void close_fd(int *fd)
 {
@@ -288,7 +282,7 @@ void process_start_failed_locked(struct process *p)
 {
   p->state = PROC_STOPPED;
   p->exit_status = 255;
-  p->exited_at = realtime_ns();
+  p->exited_at = runm_clock_ns(CLOCK_REALTIME);
   pthread_cond_broadcast(&p->c->reg->changed);
 }
 

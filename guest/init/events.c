@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "runm/v1/guest.pb-c.h"
 
 enum event_kind { EVENT_EXIT, EVENT_OOM };
@@ -39,13 +40,6 @@ struct events_waiter {
   bool cancelled;
 };
 
-static int64_t realtime_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 struct events *events_new(runm_error_t *err)
 {
   struct events *ev = calloc(1, sizeof(*ev));
@@ -65,7 +59,7 @@ static void append(struct events *ev, const struct event *e)
   struct event *slot = &ev->ring[(ev->next_seq - 1) % EVENTS_KEPT];
   *slot = *e;
   slot->seq = ev->next_seq++;
-  slot->timestamp = realtime_ns();
+  slot->timestamp = runm_clock_ns(CLOCK_REALTIME);
   pthread_cond_broadcast(&ev->changed);
   pthread_mutex_unlock(&ev->lock);
 }

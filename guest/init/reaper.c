@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cleanup.h"
 
 /* A registered child: spawned (fn == NULL, reaper_wait collects it) or
@@ -42,13 +43,6 @@ struct reaper {
 };
 
 extern char **environ;
-
-static int64_t realtime_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int pidfd_open_(pid_t pid)
 {
@@ -91,13 +85,13 @@ void reaper_reap(struct reaper *r)
       struct recent_exit *e = &r->recent[r->recent_next];
       e->pid = pid;
       e->status = status;
-      e->exited_at = realtime_ns();
+      e->exited_at = runm_clock_ns(CLOCK_REALTIME);
       r->recent_next = (r->recent_next + 1) % REAPER_RECENT_MAX;
     } else if ((*p)->fn) {
       struct watched *w = *p;
       *p = w->next;
       w->status = status;
-      w->exited_at = realtime_ns();
+      w->exited_at = runm_clock_ns(CLOCK_REALTIME);
       w->next = fired;
       fired = w;
     } else {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "container.h"
 #include "events.h"
 #include "handlers.h"
@@ -27,16 +28,7 @@
 
 int64_t init_boottime_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t realtime_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return runm_clock_ns(CLOCK_BOOTTIME);
 }
 
 static int do_ping(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
@@ -56,7 +48,7 @@ static int do_ping(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
     memcpy(out->data.data, r->data.data, r->data.len);
     out->data.len = r->data.len;
   }
-  out->realtime_ns = realtime_ns();
+  out->realtime_ns = runm_clock_ns(CLOCK_REALTIME);
   out->boottime_ns = init_boottime_ns();
   *resp = &out->base;
   return 0;

@@ -12,15 +12,14 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "mounter.h"
 
 #define PROG "runm-linux-mounter"
 
 static uint64_t boottime_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  return (uint64_t)runm_clock_ns(CLOCK_BOOTTIME);
 }
 
 /* One write, so the line is never interleaved with kernel output. */

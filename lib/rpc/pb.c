@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 void runm_pb_free(ProtobufCMessage *m)
@@ -21,9 +22,7 @@ ProtobufCMessage *runm_pb_new(const ProtobufCMessageDescriptor *d)
 
 int64_t runm_realtime_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return runm_clock_ns(CLOCK_REALTIME);
 }
 
 void runm_pb_timestamp_set(Google__Protobuf__Timestamp *t, int64_t ns)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cleanup.h"
 #include "cmdline_keys.h"
 #include "rpc.h"
@@ -28,9 +29,7 @@
 
 int64_t runm_now_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return runm_clock_ns(CLOCK_REALTIME);
 }
 
 static int check_file(const char *what, const char *path, runm_error_t *err)
