@@ -88,8 +88,13 @@ check "state says running again" bash -c "'$RUNMCTL' state --vm $vm --json long 
 
 before=$(R stats --json long | sed -n 's/.*"memory_current":\([0-9]*\).*/\1/p')
 R exec -d --exec-id hog long -- sh -c 'head -c 40000000 /dev/zero | tr "\0" "x" > /dev/shm/hog; sleep 1000' >/dev/null
-sleep 3
-after=$(R stats --json long | sed -n 's/.*"memory_current":\([0-9]*\).*/\1/p')
+# The 40 MB arrive as fast as the guest writes them: under load that takes
+# longer than any fixed sleep, so wait (up to 60 s) for the figure to move.
+for _ in $(seq 1 60); do
+  after=$(R stats --json long | sed -n 's/.*"memory_current":\([0-9]*\).*/\1/p')
+  [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt $((before + 20000000)) ] && break
+  sleep 1
+done
 if [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt $((before + 20000000)) ]; then ok "stats memory moves when the container allocates ($before -> $after)"; else not_ok "stats memory moves" "$before -> $after"; fi
 check "update pids limit" R update long --pids-limit 42
 check "stats shows the new pids limit" bash -c "'$RUNMCTL' stats --vm $vm --json long | grep -q '\"pids_max\":42'"
