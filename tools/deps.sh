@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config clang
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libsquashfs-dev squashfs-tools libelf-dev
-  qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils
+  qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils lz4
   busybox-static runc containerd
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
   libfuse3-dev umoci libjson-c-dev
