@@ -236,9 +236,9 @@ static int bind_item(const struct export_item *it, const char *src, const char *
   char proc[64];
   struct stat st;
 
-  if (fd < 0 || fstat(fd, &st) < 0) return runm_make_error(err, errno, "export `%s`", src);
+  if (fd < 0 || fstat(fd, &st) < 0) return runm_make_error(err, errno, "`%s`", src);
   if (it->is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-    return runm_make_error(err, EINVAL, "export `%s`: no longer a %s", src, it->is_dir ? "directory" : "file");
+    return runm_make_error(err, EINVAL, "`%s`: no longer a %s", src, it->is_dir ? "directory" : "file");
   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
   if (mount(proc, target, NULL, MS_BIND | MS_REC, NULL) < 0)
     return runm_make_error(err, errno, "bind `%s` on `%s`", src, target);
@@ -290,7 +290,8 @@ int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share 
     }
     if (it->is_dir) snprintf(target, sizeof(it->target), "%s", it->share);
     else snprintf(target, sizeof(it->target), "%s/%s", it->share, it->name);
-    if (bind_item(it, src, target, err) < 0) return runm_error_wrap(err, "export %zu", i);
+    if (bind_item(it, src, target, err) < 0)
+      return runm_error_wrap(err, "%s", i == 0 ? "the container's root" : "a bind mount's source");
     if (!it->readonly) ex->rw[ex->n_rw++] = target;
     shares[i] = (struct runm_vm_share){.path = it->share, .readonly = it->readonly, .guest_path = it->guest};
     (*n)++;

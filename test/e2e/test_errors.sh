@@ -129,7 +129,8 @@ PY
     >"$TMP/bundle.out" 2>"$TMP/bundle.err"
   line=$(errline "$TMP/bundle.err" "$id")
   echo "# runm: $line"
-  case "$line" in
+  # The guest's runc says it in lower case, the host's strerror capitalised.
+  case "${line,,}" in
   *"no such file or directory: not found") ok "bundle: a missing root reads as NotFound (\`...: not found\`)" ;;
   *) not_ok "bundle: a missing root reads as NotFound (\`...: not found\`)" "$line" ;;
   esac
