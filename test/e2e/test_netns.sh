@@ -46,6 +46,9 @@ ENV=$ROOT/tools/containerd-env.sh
 export RUNM_BIN
 RUNM_CTRD_DIR=$(mktemp -d /tmp/rn.XXXXXX)
 export RUNM_CTRD_DIR
+# The shims' per-step times (host-shim/timing.c): the namespace mode's cost.
+export RUNM_TIMING_DIR=$TMP/timing
+mkdir -p "$RUNM_TIMING_DIR"
 export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-netns}
 NS=$RUNM_CTRD_NS
 SOCK=$RUNM_CTRD_DIR/containerd.sock
@@ -205,6 +208,7 @@ case_path() {
   if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'rtt.*' "$d/ping"))"; else
     not_ok "path: the test host pings the container" "$(cat "$d/ping")"
   fi
+  net_figures "$id"
   TCTR task kill -s KILL "$id" >/dev/null 2>&1
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1
@@ -248,6 +252,7 @@ case_hooks() {
   if busybox ping -c 3 -W 5 10.78.0.2 >"$d/ping" 2>&1; then ok "hooks: the test host pings the container"; else
     not_ok "hooks: the test host pings the container" "$(cat "$d/ping")"
   fi
+  net_figures "$id"
   sp=$(shim_of "$id")
   if [ -z "$sp" ] || [ -z "$pid" ]; then
     not_ok "hooks: found the shim ($sp) and QEMU ($pid)"
@@ -273,11 +278,27 @@ case_hooks() {
   report "hooks: nothing of the task's network is left (namespace, its mount, veth, record)" "${msgs[@]}"
 }
 
+# The namespace mode's own steps in task $1's start, as `#` lines: making
+# the namespace and TAP, connecting CNI's interface (netlink + tc), and the
+# guest's ConfigureNetwork.
+net_figures() {
+  local f=$RUNM_TIMING_DIR/$(vm_id_of "$1").timing
+  [ -f "$f" ] || { echo "# $1: no timing records"; return; }
+  awk -v id="$1" '{ t[$1] = $2 }
+    function ms(a, b) { return (a in t && b in t) ? sprintf("%.1f", (t[b] - t[a]) / 1e6) : "?" }
+    END { printf "# %s: namespace mode costs %s ms before QEMU (netns, TAP), %s ms to connect (netlink, tc), %s ms in the guest (ConfigureNetwork); total %s ms\n",
+          id, ms("net.begin", "net.ready"), ms("net.connect", "net.connected"), ms("net.connected", "net.configured"),
+          sprintf("%.1f", ((t["net.ready"] - t["net.begin"]) + (t["net.configured"] - t["net.connect"])) / 1e6) }' "$f"
+}
+
 setup
 [[ path =~ $CASES ]] && case_path
 [[ hooks =~ $CASES ]] && case_hooks
 if bash "$ENV" stop >"$TMP/stop.out" 2>&1; then ok "containerd and everything it started stopped"; else
   not_ok "containerd and everything it started stopped" "$(tail -5 "$TMP/stop.out")"
 fi
+# The shims' socket dir stays once made (shim start shares it); empty, it
+# holds no socket of ours.
+rmdir "$RUNM_STATE_DIR/s" 2>/dev/null
 leak_checks
 finish
