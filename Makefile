@@ -206,10 +206,11 @@ $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c hos
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c host-shim/netmode.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # The namespace mode's rtnetlink and tc pieces (netlink_if.c, netns.c).
-$(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c host-shim/netlink_if.c host-shim/netns.c \
+NETIF_TEST_SRCS := host-shim/netlink_if.c host-shim/netns.c host-shim/net_guest.c host-shim/netmode.c
+$(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c $(NETIF_TEST_SRCS) \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/netlink_if.c host-shim/netns.c \
+	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< $(NETIF_TEST_SRCS) \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(MNL_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
