@@ -135,7 +135,7 @@ MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
 .PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean fuzz fuzz-ports \
-        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest
+        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest fuzz-netconfig
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -394,7 +394,19 @@ fuzz-cmdline: $(FUZZ_DIR)/fuzz_cmdline
 	  >$(FUZZ_DIR)/corpus_cmdline/a
 	printf '\001a=1 a="2" "a=3 4" a\t--' >$(FUZZ_DIR)/corpus_cmdline/b
 	$< $(FUZZ_OPTS) -max_len=4200 $(FUZZ_DIR)/corpus_cmdline
-fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline
+# `make fuzz-netconfig`: the namespace mode's NetworkConfig as the guest
+# checks it (host-sent, but the guest's parser all the same).
+FUZZ_NETCONFIG_SRCS := test/fuzz/fuzz_netconfig.c guest/init/net_tap_check.c lib/core/error.c \
+                       build/gen/runm/v1/guest.pb-c.c
+$(FUZZ_DIR)/fuzz_netconfig: $(FUZZ_NETCONFIG_SRCS) guest/init/net_tap.h build/gen/runm/v1/guest.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest/init $(FUZZ_LINK) -o $@ $(FUZZ_NETCONFIG_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+fuzz-netconfig: $(FUZZ_DIR)/fuzz_netconfig
+	rm -rf $(FUZZ_DIR)/corpus_netconfig && mkdir -p $(FUZZ_DIR)/corpus_netconfig
+	printf '\012\006\002\000\000\167\000\002\020\334\013\032\007\012\004\012\115\000\002\020\030"\016\012\004\000\000\000\000\032\004\012\115\000\001' \
+	  >$(FUZZ_DIR)/corpus_netconfig/a
+	$< $(FUZZ_OPTS) -max_len=4096 $(FUZZ_DIR)/corpus_netconfig
+fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-netconfig
 
 # ---- tests ----
 test: deps
