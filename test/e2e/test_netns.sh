@@ -112,6 +112,10 @@ c["process"]["args"] = ["sh", "-c",
 nss = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 if case == "path":
     nss.append({"type": "network", "path": nspath})
+    # The hostile check: a process with CAP_NET_ADMIN in the VM stands for
+    # root in the guest.
+    for k in ("bounding", "effective", "permitted"):
+        c["process"]["capabilities"].setdefault(k, []).append("CAP_NET_ADMIN")
 else:
     nss.append({"type": "network"})
     env = ["OUT=" + os.path.dirname(out), "TAG=" + tag, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -175,6 +179,35 @@ run_bg() {
   return 1
 }
 
+# ---- the guest changes its own MAC and addresses ------------------------------
+
+# ID NS DIR: root in the guest takes another MAC, the test host's address
+# and one of its own choosing. It changes nothing outside its VM: the test
+# host's address and MAC, the namespace's eth0, routes and runm's redirects
+# stay as they were. Its frames do leave through the redirect, spoofed or
+# not: on the veth's network it can claim an address, as a runc container
+# with CAP_NET_ADMIN can (docs/security-parts/net.md).
+hostile_path() {
+  local id=$1 ns=$2 d=$3 msgs=() before after
+  before=$(ip -o addr show vhp; ip -o link show vhp; ip route; in_ns "$ns" ip -o addr show eth0; in_ns "$ns" ip -o link show eth0; in_ns "$ns" ip route)
+  if ! TCTR task exec --exec-id spoof "$id" sh -c \
+      'ip link set eth0 address 02:00:00:66:66:66 && ip addr add 10.77.0.1/24 dev eth0 && ip addr add 10.77.0.99/24 dev eth0' \
+      >"$d/spoof.out" 2>&1; then
+    not_ok "hostile: root in the guest changes its NIC's MAC and addresses" "$(cat "$d/spoof.out")"
+    return
+  fi
+  after=$(ip -o addr show vhp; ip -o link show vhp; ip route; in_ns "$ns" ip -o addr show eth0; in_ns "$ns" ip -o link show eth0; in_ns "$ns" ip route)
+  msgs+=($(expect "host_or_namespace_changed" [ "$before" = "$after" ]))
+  msgs+=($(expect "redirects_gone" redirects "$ns" eth0 "$TAPNAME"))
+  msgs+=($(expect "host_lost_10.77.0.1" bash -c "ip -o addr show vhp | grep -q 'inet 10.77.0.1/24'"))
+  report "hostile: a guest that takes another MAC and the test host's address changes nothing on the host or in its namespace" "${msgs[@]}"
+  if busybox ping -c 2 -W 5 10.77.0.99 >"$d/ping99" 2>&1 && ip neigh show 10.77.0.99 | grep -q 02:00:00:66:66:66; then
+    ok "hostile: (a limit, as with runc) the guest's own choice of address and MAC is reachable over the veth"
+  else
+    not_ok "hostile: the guest's spoofed address is reachable over the veth (the documented limit)" "$(cat "$d/ping99")" "$(ip neigh)"
+  fi
+}
+
 # ---- case: path (CRI) --------------------------------------------------------
 
 case_path() {
@@ -205,10 +238,11 @@ case_path() {
   pid=$(task_pid "$id")
   msgs+=($(expect "QEMU_pid_${pid}_not_in_the_namespace" [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "$ns")" ]))
   report "path: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
-  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'rtt.*' "$d/ping"))"; else
+  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
     not_ok "path: the test host pings the container" "$(cat "$d/ping")"
   fi
   net_figures "$id"
+  hostile_path "$id" "$ns" "$d"
   TCTR task kill -s KILL "$id" >/dev/null 2>&1
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1

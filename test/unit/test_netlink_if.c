@@ -171,13 +171,16 @@ static void test_guest_config(void)
   runm__v1__network_config__free_unpacked(back, NULL);
 }
 
+/* The parsed specs: *path points into one, so they live to test_mode's end. */
+static json_object *parsed[16];
+static size_t n_parsed;
+
 static int choose(const char *json, enum runm_net_mode *m, const char **path, char *msg)
 {
   runm_error_t err = NULL;
   json_object *o = json_tokener_parse(json);
-  int r = tap_take_error(spec_net_choose(o, m, path, &err), &err, msg, 256);
-  /* path points into o: kept alive for the caller's check (leaked). */
-  return r;
+  if (n_parsed < 16) parsed[n_parsed++] = o;
+  return tap_take_error(spec_net_choose(o, m, path, &err), &err, msg, 256);
 }
 
 static void test_mode(void)
@@ -219,6 +222,7 @@ static void test_mode(void)
   ok(choose("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"netns/p\"}]}}", &m, &p, msg) < 0 &&
          strstr(msg, "`netns/p` is not absolute"),
      "a relative namespace path is refused");
+  while (n_parsed) json_object_put(parsed[--n_parsed]);
 }
 
 /* ---- for real, as root ------------------------------------------------------ */
