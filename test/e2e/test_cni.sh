@@ -85,11 +85,11 @@ expect() { # NAME CMD...: one line per failed expectation
   local n=$1; shift
   "$@" || echo "$n"
 }
-report() { # TITLE MSGS [DETAIL...]
+report() { # TITLE MSGS [DETAIL...]: ok when MSGS is empty; one # line a line
   local t=$1 m=$2; shift 2
   if [ -z "$m" ]; then ok "$t"; else
-    mapfile -t lines <<<"$m"
-    not_ok "$t" "${lines[@]}" "$@"
+    mapfile -t lines < <(printf '%s\n' "$m" "$@")
+    not_ok "$t" "${lines[@]}"
   fi
 }
 pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
@@ -214,8 +214,11 @@ bridge_ports() { ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{ print 
 task_left() { # ID IP INO
   local x="" id=$1 ip=$2 ino=$3 c p
   c=$NS-$id
-  iptables-save 2>/dev/null | grep -v '^#' | grep -qF -e "$c" -e "$ip/" -e "$ip:" -e "$ip " && x+=" iptables:$(iptables-save | grep -F -e "$c" -e "$ip/" -e "$ip:" | head -3 | tr '\n' '|')"
-  [ -e "$IPAM/$NET/$ip" ] && x+=" ip-reserved"
+  local pat=(-e "$c")
+  [ -n "$ip" ] && pat+=(-e "$ip/" -e "$ip:" -e "$ip ")
+  p=$(iptables-save 2>/dev/null | grep -v '^#' | grep -F "${pat[@]}" | head -3 | tr '\n' '|')
+  [ -n "$p" ] && x+=" iptables:$p"
+  [ -n "$ip" ] && [ -e "$IPAM/$NET/$ip" ] && x+=" ip-reserved"
   [ -e "$(cached "$id")" ] && x+=" cni-cache"
   if [ -n "$ino" ]; then
     for p in /proc/[0-9]*; do
@@ -370,6 +373,7 @@ if want bridge || want hostile || want release; then
     m=""
     for id in "${!info[@]}"; do
       read -r ip ino <<<"${info[$id]}"
+      [ -n "$ip" ] || m+="$id: never got an IP from CNI"$'\n'
       [ -s "$DATA/containers/$NS/$id/oci-hook.postStop.log" ] || m+="$id: postStop did not run"$'\n'
       wait_until 20 nothing_of "$id" "$ip" "$ino"
       x=$(task_left "$id" "$ip" "$ino")
