@@ -250,6 +250,11 @@ for r in ("runc", "runm"):
     if a and b:
         res.setdefault("start_extra_ms", {})[r] = (a["median_s"] - b["median_s"]) * 1000
     L.append(f"| {r} | {c(a)} | {c(b)} | {diff} |")
+if res.get("start_extra_ms", {}).keys() >= {"runc", "runm"}:
+    own = res["start_extra_ms"]["runm"] - res["start_extra_ms"]["runc"]
+    res["namespace_mode_own_ms"] = own
+    L.append(f"\nWhat runm's namespace mode adds beyond CNI's own cost (runm's difference less runc's): "
+             f"{own:+.0f} ms (starts under TCG vary by more than that; see the runs in net.json).")
 L.append("\nFor runm the difference is the namespace mode's cost (the host namespace, TAP, tc, "
          "the hooks, CNI's plugins) against user-mode NAT; runc's row is what CNI's plugins cost by themselves.")
 if failed:
