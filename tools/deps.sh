@@ -11,7 +11,7 @@ PKGS=(
   busybox-static runc containerd
   containernetworking-plugins iptables
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
-  libfuse3-dev umoci libjson-c-dev
+  libfuse3-dev umoci libjson-c-dev libmnl-dev
   fuse3 bindfs
   gnuplot-nox
   libprotobuf-dev libc-ares-dev zlib1g-dev
