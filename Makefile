@@ -200,10 +200,10 @@ $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootf
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # The shim's names and spec reading (names.c, spec.c).
-$(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c \
+$(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c host-shim/netmode.c \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c \
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c host-shim/netmode.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # The namespace mode's rtnetlink and tc pieces (netlink_if.c, netns.c).
 $(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c host-shim/netlink_if.c host-shim/netns.c \

@@ -20,6 +20,7 @@ struct publisher;
 struct hooks;
 struct fusebind;
 struct exports;
+struct task_net;
 
 /* One process of the task: the init (exec_id "") or an exec. */
 struct shim_process {
@@ -64,6 +65,7 @@ struct shim {
   bool rootfs_mounted;
   struct fusebind *fuse; /* runm-bindfs mounts (bind_mode fuse/auto); NULL in kernel mode */
   struct exports *exports; /* what the VM sees of the host (exports.h), from Create on */
+  struct task_net *net; /* the namespace mode's namespace and TAP (task_net.h), or NULL */
   bool created, deleted;
   struct shim_process *procs; /* init first */
   bool shutdown_requested;

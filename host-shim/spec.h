@@ -34,6 +34,9 @@ struct spec_info {
   struct runm_port_forward ports[RUNM_PORTS_MAX];
   size_t n_ports;
   bool host_loopback; /* io.runm.host-loopback=true: 10.0.2.2 is the host's 127.0.0.1 */
+  /* net == RUNM_NET_TAP: the spec's network namespace path, or NULL for a
+   * namespace the shim makes (netmode.h). */
+  char *netns_path;
 };
 
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);

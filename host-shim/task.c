@@ -25,6 +25,7 @@
 #include "rlimits.h"
 #include "hooks.h"
 #include "stdio_relay.h"
+#include "task_net.h"
 #include "lifecycle.h"
 #include "rootfs.h"
 #include "pb.h"
@@ -259,6 +260,7 @@ static int boot_vm(struct shim *s, const struct spec_info *si, runm_error_t *err
   vc.ports = si->ports;
   vc.n_ports = si->n_ports;
   vc.host_loopback = si->host_loopback;
+  if (task_net_prepare(s, si, &vc, err) < 0) return -1;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
   /* The guest binds each export where the spec expects it. */
   if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {
@@ -321,6 +323,9 @@ void task_cleanup(struct shim *s)
     proc_free(p);
   }
   stop_vm(s);
+  /* QEMU is gone: the namespace mode's poststop hooks (if the guest could
+   * not run them), its tc filters, TAP and namespace. */
+  task_net_teardown(s);
   /* After the VM: nothing can ask for a hook any more; one still running
    * is killed. */
   hooks_free(s->hooks);
@@ -443,6 +448,10 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.rlimits = rl.ptrs;
   /* runc runs the create-time hooks (and poststop, if it fails) now. */
   hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
+  /* The namespace mode: CNI's interface reaches the guest before runc
+   * starts the container (a spec-named namespace: before Create; after
+   * it when Create's hooks run CNI). */
+  if (task_net_configure(s, false, err) < 0) goto fail;
   if (guest(s, "Create", &gr.base, &runm__v1__create_response__descriptor, &gresp, err) < 0) goto fail;
   guest_spec_free(&gs);
   shim_timing_mark(s->vm_id, "guest.created", 0);
@@ -458,7 +467,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
            ((Runm__V1__CreateResponse *)gresp)->pid, p->pid);
   runm_pb_free(gresp);
   gresp = NULL;
-  if (start_io(s, p, err) < 0) goto fail_guest;
+  if (task_net_configure(s, true, err) < 0 || start_io(s, p, err) < 0) goto fail_guest;
   pthread_mutex_lock(&s->lock);
   p->next = s->procs;
   s->procs = p;
