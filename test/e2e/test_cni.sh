@@ -38,6 +38,7 @@
 # Then: nothing left (tasks, shims, QEMU, mounts, runm state, IPs, rules).
 #   bash test/e2e/test_cni.sh
 #   RUNM_E2E_RUNTIMES=runm RUNM_E2E_CASES='bridge|release' bash test/e2e/test_cni.sh
+# RUNM_CNI_LOG=FILE keeps containerd's log (with the shims') there.
 if [ "${RUNM_CNI_INSIDE:-}" != 1 ]; then
   export RUNM_CNI_INSIDE=1
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,7 +67,9 @@ DATA=$TMP/nerdctl
 IPAM=$TMP/ipam
 t_start=$SECONDS
 
+keep_log() { [ -z "${RUNM_CNI_LOG:-}" ] || cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_CNI_LOG" 2>/dev/null; }
 cni_cleanup() {
+  keep_log
   bash "$ENV" stop >/dev/null 2>&1
   [ -e "$TMP/crins" ] && umount "$TMP/crins" 2>/dev/null
   cleanup
@@ -174,17 +177,25 @@ spec_env() {
 SERVE='mkdir -p /tmp/www && echo "page of $(hostname)" >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && (sleep 100000 | nc -l -p 5001 >/tmp/got &) ; exec sleep 100000'
 
 # start RT ID OPTS-JSON: ctr run -d with the spec; waits for RUNNING.
+ATTEMPTED=()
 start() {
   local rt=$1 id=$2 d=$TMP/c/$2
+  ATTEMPTED+=("$id")
   mkdir -p "$d"
   $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" "$3" "$(spec_env)" || return 1
   TCTR run -d --runtime "$(runtime_of "$rt")" --config "$d/spec.json" "$id" </dev/null \
-    >"$d/run.out" 2>"$d/run.err" || return 1
+    >"$d/run.out" 2>"$d/run.err"
+  echo "ctr run exit $?" >"$d/rc"
+  grep -qx 'ctr run exit 0' "$d/rc" || return 1
   wait_until 60 status_is "$id" RUNNING
 }
 started() { # TITLE ID...: a TAP line for the starts
   local t=$1 id m=""; shift
-  for id in "$@"; do status_is "$id" RUNNING || m+="$id: $(tr '\n' ' ' <"$TMP/c/$id/run.err" | head -c 400)"$'\n'; done
+  for id in "$@"; do
+    status_is "$id" RUNNING && continue
+    m+="$id: $(cat "$TMP/c/$id/rc" 2>/dev/null) $(tr '\n' ' ' <"$TMP/c/$id/run.err" | head -c 400)"$'\n'
+    m+="  its shim's last words: $(grep -F "$id" "$RUNM_CTRD_DIR/containerd.log" | grep -v 'level=info msg="starting signal loop"' | tail -4 | cut -c1-300 | tr '\n' '|')"$'\n'
+  done
   report "$t" "${m%$'\n'}"
 }
 cx() { # ID CMD...: exec in a running container
@@ -364,7 +375,7 @@ if want bridge || want hostile || want release; then
   for r in "${RUNTIMES[@]}"; do
     declare -A info=()
     for id in "$r-a" "$r-b" "$r-h"; do
-      CTR containers ls -q | grep -qx "$id" || continue
+      printf '%s\n' "${ATTEMPTED[@]}" | grep -qx "$id" || continue
       read -r ipp _ _ ino <<<"$(result_of "$id")"
       info[$id]="${ipp%/*} ${ino:-}"
     done
@@ -460,8 +471,9 @@ x=$(iptables-save | grep -F "$NS-" | head -5)
 if [ -z "$x" ]; then ok "no iptables rule names a container"; else not_ok "no iptables rule names a container" "$x"; fi
 x=$(awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" -v c="$TMP/" 'index($2, a) == 1 || index($2, b) == 1 || index($2, c) == 1 { print $2 }' /proc/mounts)
 if [ -z "$x" ]; then ok "no mount left (rootfs, netns)"; else not_ok "no mount left" $x; fi
-x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" \) \) 2>/dev/null)
+x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" -o -path "$RUNM_STATE_DIR/net" \) \) 2>/dev/null)
 if [ -z "$x" ]; then ok "runm state dir empty"; else not_ok "runm state dir empty" $x; fi
+keep_log
 if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
   not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
 echo "# test_cni: $((SECONDS - t_start)) s in the test-host namespace (ino $HOST_NS_INO)"
