@@ -452,6 +452,10 @@ if want cri; then
       got=$(nsenter --net="$TMP/crins" ip -o -4 addr show dev eth0 2>&1 | awk '{ print $4 }')
       report "cri ($r): after delete the namespace is its owner's still, with CNI's eth0" \
         "$(expect "eth0 in the namespace: \`$got\`, wanted \`$want_ip\`" [ "$got" = "$want_ip" ])"
+      links=$(nsenter --net="$TMP/crins" ip -o link 2>&1 | awk -F': ' '{ print $2 }' | cut -d@ -f1 | sort | tr '\n' ' ')
+      tcs=$(nsenter --net="$TMP/crins" tc qdisc show dev eth0 2>&1 | grep -v -e 'qdisc noqueue' -e 'qdisc noop')
+      report "cri ($r): after delete the runtime left no link (TAP) or tc qdisc in the namespace" \
+        "$(expect "links: $links" [ "$links" = "eth0 lo " ]; expect "eth0's qdiscs: $tcs" [ -z "$tcs" ])"
       "$HOOK" "${hargs[@]}" postStop <<<"$st" >>"$TMP/cri.out" 2>&1 || echo "# cri postStop: $(tail -3 "$TMP/cri.out")"
     fi
     umount "$TMP/crins" 2>/dev/null
