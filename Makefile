@@ -135,7 +135,7 @@ MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
 .PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean fuzz fuzz-ports \
-        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest
+        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest fuzz-netconfig
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -206,10 +206,11 @@ $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c hos
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c host-shim/netmode.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # The namespace mode's rtnetlink and tc pieces (netlink_if.c, netns.c).
-$(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c host-shim/netlink_if.c host-shim/netns.c \
+NETIF_TEST_SRCS := host-shim/netlink_if.c host-shim/netns.c host-shim/net_guest.c host-shim/netmode.c
+$(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c $(NETIF_TEST_SRCS) \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/netlink_if.c host-shim/netns.c \
+	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< $(NETIF_TEST_SRCS) \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(MNL_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
@@ -393,7 +394,19 @@ fuzz-cmdline: $(FUZZ_DIR)/fuzz_cmdline
 	  >$(FUZZ_DIR)/corpus_cmdline/a
 	printf '\001a=1 a="2" "a=3 4" a\t--' >$(FUZZ_DIR)/corpus_cmdline/b
 	$< $(FUZZ_OPTS) -max_len=4200 $(FUZZ_DIR)/corpus_cmdline
-fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline
+# `make fuzz-netconfig`: the namespace mode's NetworkConfig as the guest
+# checks it (host-sent, but the guest's parser all the same).
+FUZZ_NETCONFIG_SRCS := test/fuzz/fuzz_netconfig.c guest/init/net_tap_check.c lib/core/error.c \
+                       build/gen/runm/v1/guest.pb-c.c
+$(FUZZ_DIR)/fuzz_netconfig: $(FUZZ_NETCONFIG_SRCS) guest/init/net_tap.h build/gen/runm/v1/guest.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest/init $(FUZZ_LINK) -o $@ $(FUZZ_NETCONFIG_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+fuzz-netconfig: $(FUZZ_DIR)/fuzz_netconfig
+	rm -rf $(FUZZ_DIR)/corpus_netconfig && mkdir -p $(FUZZ_DIR)/corpus_netconfig
+	printf '\012\006\002\000\000\167\000\002\020\334\013\032\007\012\004\012\115\000\002\020\030"\016\012\004\000\000\000\000\032\004\012\115\000\001' \
+	  >$(FUZZ_DIR)/corpus_netconfig/a
+	$< $(FUZZ_OPTS) -max_len=4096 $(FUZZ_DIR)/corpus_netconfig
+fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-netconfig
 
 # ---- tests ----
 test: deps

@@ -217,7 +217,9 @@ static int nl_call(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, voi
   if (buf == NULL) return runm_make_error(err, ENOMEM, "%s", what);
   clock_gettime(CLOCK_MONOTONIC, &ts);
   nlh->nlmsg_seq = (uint32_t)(ts.tv_nsec ^ ts.tv_sec);
-  if (!(nlh->nlmsg_flags & NLM_F_DUMP)) nlh->nlmsg_flags |= NLM_F_ACK;
+  /* NLM_F_DUMP shares bits with NLM_F_EXCL: only a GET is a dump. */
+  bool dump = (nlh->nlmsg_type & 3) == 2 && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+  if (!dump) nlh->nlmsg_flags |= NLM_F_ACK;
   if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return runm_make_error(err, errno, "%s: netlink send", what);
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(nl, buf, NL_BUF);

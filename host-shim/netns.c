@@ -180,13 +180,18 @@ int task_net_open(struct task_net *n, const char *state_dir, const char *vm_id, 
   struct net_record rec = {0};
   char parent[PATH_MAX];
   cleanup_close int fd = -1;
+  int r;
 
   memset(n, 0, sizeof(*n));
   n->ns_fd = n->tap_fd = -1;
   snprintf(parent, sizeof(parent), "%s/net", state_dir);
   net_dir(state_dir, vm_id, n->dir, sizeof(n->dir));
   if (runm_state_dir_check(parent, true, err) < 0) return -1;
-  if (mkdir(n->dir, 0700) < 0)
+  r = mkdir(n->dir, 0700);
+  /* Another task's teardown may just have removed an empty <state>/net. */
+  if (r < 0 && errno == ENOENT) r = runm_state_dir_check(parent, true, err) < 0 ? -2 : mkdir(n->dir, 0700);
+  if (r == -2) return -1;
+  if (r < 0)
     return runm_make_error(err, errno, "network state dir `%s`%s", n->dir,
                            errno == EEXIST ? " (a task of this name left it: `shim delete` removes it)" : "");
   n->active = true;
@@ -319,6 +324,11 @@ static int remove_dir(const char *dir, bool own, runm_error_t *err)
   snprintf(path, sizeof(path), "%s/" RECORD, dir);
   if (unlink(path) < 0 && errno != ENOENT) return runm_make_error(err, errno, "remove `%s`", path);
   if (rmdir(dir) < 0 && errno != ENOENT) return runm_make_error(err, errno, "remove `%s`", dir);
+  /* <state>/net too once empty (another task's shim may be making its
+   * own dir in it: task_net_open retries). */
+  snprintf(path, sizeof(path), "%s", dir);
+  if (strrchr(path, '/')) *strrchr(path, '/') = '\0';
+  (void)rmdir(path);
   return 0;
 }
 

@@ -23,11 +23,13 @@
 int task_net_prepare(struct shim *s, const struct spec_info *si, struct runm_vm_config *vc, runm_error_t *err)
 {
   if (si->net != RUNM_NET_TAP) return 0;
+  shim_timing_mark(s->vm_id, "net.begin", 0);
   if (s->net == NULL && (s->net = calloc(1, sizeof(*s->net))) == NULL) return runm_make_error(err, ENOMEM, "network");
   if (task_net_open(s->net, s->cfg.state_dir, s->vm_id, si->netns_path, err) < 0) return -1;
   vc->tap_fd = s->net->tap_fd;
   vc->netns_fd = s->net->ns_fd;
   hooks_set_netns(s->hooks, s->net->ns_path);
+  shim_timing_mark(s->vm_id, "net.ready", 0);
   runm_log(&s->log, RUNM_LOG_INFO, "network: namespace mode in %s (%s), TAP %s", s->net->ns_path,
            s->net->own_ns ? "made for the task" : "the spec's", NETNS_TAP_NAME);
   return 0;
@@ -43,6 +45,7 @@ int task_net_configure(struct shim *s, bool after_create, runm_error_t *err)
 
   if (s->net == NULL || !s->net->active || s->net->connected) return 0;
   if (hooks_network_kinds(s->hooks) != after_create) return 0;
+  shim_timing_mark(s->vm_id, "net.connect", 0);
   /* QEMU holds the TAP: the device ends with it. */
   task_net_drop_tap(s->net);
   if (task_net_connect(s->net, &found, err) < 0) return -1;
