@@ -81,6 +81,7 @@ trap 'exit 130' INT TERM HUP
 CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
 TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 want() { [[ "$1" =~ $CASES ]]; }
+tick() { echo "# [$((SECONDS - t_start)) s] $*"; }
 have_rt() { printf '%s\n' "${RUNTIMES[@]}" | grep -qx "$1"; }
 runtime_of() { case "$1" in runc) echo io.containerd.runc.v2 ;; *) echo io.containerd.runm.v1 ;; esac; }
 task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
@@ -300,6 +301,7 @@ fi
 HOST_NS_INO=$(stat -L -c %i /proc/self/ns/net)
 
 # ---- bridge --------------------------------------------------------------------
+tick "bridge"
 
 declare -A PORT=([runc]=18080 [runm]=18081)
 # The containers of bridge are hostile's victim and release's and kill's
@@ -336,6 +338,7 @@ if [ $PHASE1 = 1 ]; then
 fi
 
 # ---- hostile -------------------------------------------------------------------
+tick "hostile"
 
 # busybox's `ip link set address` needs AF_PACKET, which runm's guest kernel
 # lacks: ifconfig's ioctl changes the MAC in both.
@@ -377,6 +380,7 @@ if want hostile || want kill; then
 fi
 
 # ---- release and kill -----------------------------------------------------------
+tick "release"
 
 # kill_task ID WHAT: kill -9 of its shim (WHAT=shim) or its process (task:
 # runm's QEMU, runc's init); "" or what was wrong before the kill.
@@ -434,6 +438,7 @@ if [ $PHASE1 = 1 ]; then
 fi
 
 # ---- cri ------------------------------------------------------------------------
+tick "cri"
 
 if want cri; then
   for r in "${RUNTIMES[@]}"; do
@@ -471,6 +476,7 @@ if want cri; then
 fi
 
 # ---- nothing left -------------------------------------------------------------
+tick "nothing"
 
 x=$(CTR task ls -q 2>&1)
 if [ -z "$x" ]; then ok "ctr task ls is empty"; else not_ok "ctr task ls is empty" $x; fi
