@@ -9,6 +9,10 @@
 #   RAW/exec-RT.txt         seconds per `ctr task exec ... /bin/true`
 #   RAW/stdout-RT.txt       "BYTES_WANTED BYTES_SEEN SECONDS", one line a run
 #   RAW/stdin-RT.txt        same, for bytes piped into `wc -c`
+#   RAW/producer-RT.txt     "BYTES SECONDS": the stdout figure's producer
+#                           alone (`head -c BYTES /dev/zero > /dev/null`
+#                           inside the container, timed there): the most
+#                           any transport could carry from that program
 STDIO_REPS=${BENCH_STDIO_REPS:-3} # stdout and stdin runs per runtime
 
 # stdio_once RT ID N BYTES: one stdout and one stdin run, appended.
@@ -29,6 +33,16 @@ stdio_once() {
   [ "$got" = "$bytes" ] || fail "stdin: $rt: the container counted ${got:-nothing} of $bytes bytes: $(tail -2 "$WORK/stdin.err" | tr '\n' ' ')"
 }
 
+# producer_once RT ID N BYTES: the stdout producer alone, timed inside the
+# container by busybox `time` ("real\tXm Y.YYs" on stderr).
+producer_once() {
+  local rt=$1 id=$2 n=$3 bytes=$4 out
+  out=$(CTR task exec --exec-id "prod$n" "$id" sh -c "time head -c $bytes /dev/zero >/dev/null" </dev/null 2>&1)
+  awk -v b="$bytes" '/^real/ { v = $2 $3; sub(/s$/, "", v); split(v, a, "m"); print b, a[1] * 60 + a[2]; f = 1 }
+    END { exit !f }' <<<"$out" >>"$RAW/producer-$rt.txt" ||
+    fail "producer: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
+}
+
 # bench_running RUNS BYTES
 bench_running() {
   local runs=$1 bytes=$2 rt i t0 t1 up=()
@@ -37,6 +51,7 @@ bench_running() {
     : >"$RAW/exec-$rt.txt"
     : >"$RAW/stdout-$rt.txt"
     : >"$RAW/stdin-$rt.txt"
+    : >"$RAW/producer-$rt.txt"
     if start_sleeper "$rt" "run-$rt"; then
       up+=("$rt")
     else
@@ -66,6 +81,7 @@ bench_running() {
   for i in $(seq 1 "$STDIO_REPS"); do
     for rt in "${up[@]}"; do
       stdio_once "$rt" "run-$rt" "$i" "$bytes"
+      producer_once "$rt" "run-$rt" "$i" "$bytes"
     done
   done
 
