@@ -201,6 +201,12 @@ $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c hos
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
+# Pods: group, size and namespace paths from a spec (pod.c).
+$(BUILD)/test/test_shim_pod: test/unit/test_shim_pod.c host-shim/pod.c host-shim/guest_spec.c \
+    $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/pod.c host-shim/guest_spec.c \
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)

@@ -58,6 +58,7 @@ struct shim_container *container_add(struct shim *s, const char *id, const char 
   snprintf(c->id, sizeof(c->id), "%s", id);
   snprintf(c->bundle, sizeof(c->bundle), "%s", bundle);
   c->created = true;
+  c->slot = -1;
   c->next = s->containers;
   s->containers = c;
   pthread_mutex_unlock(&s->lock);

@@ -24,7 +24,9 @@
 #include "hooks.h"
 #include "lifecycle.h"
 #include "pb.h"
+#include "pod.h"
 #include "pool.h"
+#include "guest_spec.h"
 #include "rootfs.h"
 #include "shim.h"
 #include "task.h"
@@ -91,11 +93,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* The socket the shim serves: one per (containerd, namespace, id), under
  * runm's state dir, short enough for sun_path: 128 bits of SHA-256, so two
- * tasks never meet on one socket. */
+ * tasks never meet on one socket; the containers of one pod (group, pod.h)
+ * do, as runc-v2's do: the id hashed is the group's. */
 #define SOCKET_DIGEST 32
-static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
+static void socket_path(const struct shim_config *cfg, const struct args *a, const char *group, char *out,
+                        size_t len)
 {
-  const char *parts[] = {a->address ? a->address : "", a->ns ? a->ns : "", a->id ? a->id : ""};
+  const char *parts[] = {a->address ? a->address : "", a->ns ? a->ns : "", group ? group : a->id ? a->id : ""};
   char h[SOCKET_DIGEST + 1];
   shim_digest_hex(parts, 3, h, SOCKET_DIGEST);
   /* No digest, no name: "" is refused by start and unlinks nothing. */
@@ -136,6 +140,22 @@ static int write_file(const char *path, const char *content, runm_error_t *err)
   return 0;
 }
 
+/* The pod the container of `start` belongs to, from the bundle's
+ * config.json (start runs in the bundle); no spec: its own. A pooled VM
+ * never serves a pod (pod slots are made at boot). */
+static int start_group(const struct args *a, const char *cwd, struct pod_info *pod, runm_error_t *err)
+{
+  json_object *spec = NULL;
+  int r;
+  if (spec_json_load(a->bundle ? a->bundle : cwd, &spec, err) < 0) {
+    runm_error_release(err);
+    return pod_info_read(NULL, a->id, pod, err);
+  }
+  r = pod_info_read(spec, a->id, pod, err);
+  json_object_put(spec);
+  return r;
+}
+
 static int cmd_start(const struct args *a, int argc, char **argv)
 {
   cleanup_error runm_error_t err = NULL;
@@ -146,6 +166,7 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   char **child_argv;
   int lfd, moved, r;
   pid_t pid;
+  struct pod_info pod;
 
   {
     char vmid[80];
@@ -155,7 +176,8 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   exe_dir(dir, sizeof(dir));
   if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
   if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
-  socket_path(&cfg, a, sock, sizeof(sock));
+  if (start_group(a, cwd, &pod, &err) < 0) return die("start", err);
+  socket_path(&cfg, a, pod.group, sock, sizeof(sock));
   if (sock[0] == '\0') {
     runm_make_error(&err, ENOMEM, "no socket name for task `%s`", a->id);
     return die("start", err);
@@ -169,16 +191,23 @@ static int cmd_start(const struct args *a, int argc, char **argv)
   }
   if (access(sock, F_OK) == 0) {
     if (socket_alive(sock)) {
-      /* A shim already serves this task (containerd retried): reuse it. */
+      /* A shim already serves this task (containerd retried) or its pod:
+       * reuse it. */
       write_file("address", address, &err);
       printf("%s", address);
       return 0;
     }
     unlink(sock);
   }
+  if (pod.member) {
+    /* A CRI app container without its sandbox's shim: a VM of its own
+     * would not have the pod's namespaces. */
+    runm_make_error(&err, ENOENT, "pod sandbox `%s` of container `%s` has no running runm shim", pod.group, a->id);
+    return die("start", err);
+  }
   lfd = runm_listen_unix(sock, 64, &err);
   if (lfd < 0) return die("start", err);
-  if (cfg.pool_size > 0) {
+  if (cfg.pool_size > 0 && !pod.grouped) {
     /* A pooled shim takes the task if one is ready; a new spare boots
      * either way, so the next task finds one. */
     struct pool_claim c = {.debug = a->debug};
@@ -315,7 +344,9 @@ static int cmd_delete(const struct args *a)
   runm_error_release(&err);
   if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
     runm_log_error(NULL, err, "delete");
-  socket_path(&cfg, a, sock, sizeof(sock));
+  /* Only a task's own socket: a pod's (its group's) belongs to the shim
+   * that serves the pod's other containers. */
+  socket_path(&cfg, a, NULL, sock, sizeof(sock));
   unlink(sock);
   runm_pb_timestamp_set(&ts, runm_realtime_ns());
   resp.exit_status = 128 + SIGKILL;
@@ -463,7 +494,7 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   free(methods);
   {
     struct args copy = {.ns = s->ns, .id = s->id, .address = s->containerd_address};
-    socket_path(&s->cfg, &copy, sock, sizeof(sock));
+    socket_path(&s->cfg, &copy, s->group[0] ? s->group : NULL, sock, sizeof(sock));
     unlink(sock);
   }
   /* The signal thread, if no signal ended it, is still waiting with s:
