@@ -146,19 +146,6 @@ static int member_share(struct shim *s, struct shim_container *c, runm_error_t *
   return exports_guest_bind(s->vm->client, NULL, groot, shares, n, err);
 }
 
-void create_release_member(struct shim *s, struct shim_container *c)
-{
-  cleanup_error runm_error_t err = NULL;
-  if (c->slot >= 0 && s->leader && s->leader->exports &&
-      exports_detach(s->leader->exports, (unsigned)c->slot, &err) < 0)
-    runm_log_error(&s->log, err, "pod slot");
-  container_release_host(c);
-  pthread_mutex_lock(&s->lock);
-  if (c->slot >= 0) s->slots_used &= ~(1u << c->slot);
-  c->slot = -1;
-  pthread_mutex_unlock(&s->lock);
-}
-
 /* Which container c is to the shim: the first (it boots the VM) or a pod
  * member (it joins it; its slot taken). Anything else is refused. */
 static struct shim_container *create_entry(struct shim *s, const CreateReq *r, bool *member, runm_error_t *err)
@@ -204,7 +191,7 @@ static struct shim_container *create_entry(struct shim *s, const CreateReq *r, b
     pthread_mutex_lock(&s->lock);
     c->deleted = true;
     pthread_mutex_unlock(&s->lock);
-    create_release_member(s, c);
+    container_release_host(c);
     return NULL;
   }
   return c;
@@ -219,7 +206,7 @@ static void create_failed(struct shim *s, struct shim_container *c, bool member)
   c->deleted = true;
   pthread_mutex_unlock(&s->lock);
   if (member) {
-    create_release_member(s, c);
+    container_release_host(c);
     return;
   }
   task_vm_pid_forget(s);

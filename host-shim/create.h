@@ -13,8 +13,4 @@ int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp
 /* Starts p's stdio relay (the guest's Stdio stream to containerd's FIFOs). */
 int task_start_io(struct shim *s, struct shim_process *p, runm_error_t *err);
 
-/* Frees what Create took on the host for a pod member (its slot and
- * exports, rootfs, runm-bindfs), while the pod's VM runs on. */
-void create_release_member(struct shim *s, struct shim_container *c);
-
 #endif

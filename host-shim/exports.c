@@ -280,10 +280,21 @@ int exports_attach(const struct exports *leader, unsigned k, const struct export
   char slot[PATH_MAX + 16];
   if (k >= leader->pod_slots) return runm_make_error(err, ENOSPC, "pod slot %u of %u", k, leader->pod_slots);
   snprintf(slot, sizeof(slot), "%s/p%u", leader->root, k);
+  /* Private first: under a shared parent (a shared / makes E/x a peer of
+   * it) the attach would propagate copies of the member's tree to the
+   * peers, which its detach does not take back (they have children), and
+   * whose mount points then make the member's files busy for good. */
+  if (mount(NULL, leader->root, NULL, MS_PRIVATE, NULL) < 0)
+    return runm_make_error(err, errno, "make `%s` private", leader->root);
   /* Recursive: the member's E/x is its read-only self-bind with the items
    * bound in it; the copy keeps each mount's flags. */
   if (mount(member->root, slot, NULL, MS_BIND | MS_REC, NULL) < 0)
     return runm_make_error(err, errno, "attach `%s` at `%s`", member->root, slot);
+  if (mount(NULL, slot, NULL, MS_PRIVATE | MS_REC, NULL) < 0) {
+    int e = errno;
+    umount2(slot, MNT_DETACH | UMOUNT_NOFOLLOW);
+    return runm_make_error(err, e, "make `%s` private", slot);
+  }
   return 0;
 }
 

@@ -158,6 +158,15 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 
   struct shim_container *c = container_get(s, r->id, err);
   if (c == NULL) return -1;
+  /* An exited process is not signalled (its VM may be gone with it):
+   * NotFound, as runc-v2 answers, which is what containerd's
+   * WithProcessKill (CRI's exit handling) takes for done. */
+  pthread_mutex_lock(&s->lock);
+  p = proc_find_locked(c, r->exec_id);
+  ret = p && p->exited;
+  p = NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (ret) return runm_make_error(err, ENOENT, "process already finished");
   /* SIGKILL of a running init is the host's to carry out: the guest gets
    * LIFE_KILL_GRACE_MS to report the exit, then QEMU is killed. */
   if (enforce) {
@@ -214,7 +223,7 @@ static void container_deleted(struct shim *s, struct shim_container *c)
       while (q->waiters > 0) pthread_cond_wait(&s->changed, &s->lock);
     pthread_mutex_unlock(&s->lock);
     container_free_procs(c);
-    if (c != s->leader) create_release_member(s, c);
+    if (c != s->leader) container_release_host(c);
     return;
   }
   task_abort(s);

@@ -201,10 +201,12 @@ def case_main():
 def case_fit():
     pid, pc = run_pod("fit")
     try:
-        container(pid, pc, "big", "sleep 1", mem=64 << 30)
-        say(False, "a container bigger than the pod's VM is refused", "created")
+        # The shim sees it at StartContainer (CreateContainer is containerd's alone).
+        big = container(pid, pc, "big", "sleep 1", mem=64 << 30)
+        rt.StartContainer(pb.StartContainerRequest(container_id=big), timeout=T)
+        say(False, "a container bigger than the pod's VM is refused", "started")
     except grpc.RpcError as e:
-        say("does not fit" in e.details() and "64" in e.details(), "a container bigger than the pod's VM is refused, saying why",
+        say("does not fit" in e.details() and "65536 MiB" in e.details(), "a container bigger than the pod's VM is refused, saying why",
             e.details())
     c = container(pid, pc, "small", "exec sleep 100000")
     rt.StartContainer(pb.StartContainerRequest(container_id=c), timeout=T)

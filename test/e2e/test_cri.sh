@@ -29,6 +29,8 @@ PY=/usr/bin/python3
 read -r -a RUNTIMES <<<"${RUNM_E2E_RUNTIMES:-runc runm}"
 
 cri_cleanup() {
+  # RUNM_E2E_KEEP_LOG=FILE keeps containerd's log (the shims log there).
+  [ -n "${RUNM_E2E_KEEP_LOG:-}" ] && cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_E2E_KEEP_LOG" 2>/dev/null
   bash "$ENV" stop >/dev/null 2>&1
   cleanup
 }
@@ -80,6 +82,7 @@ run_runtime() { # HANDLER
 
 setup
 for r in "${RUNTIMES[@]}"; do run_runtime "$r"; done
+[ -n "${RUNM_E2E_KEEP_LOG:-}" ] && cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_E2E_KEEP_LOG" 2>/dev/null
 if bash "$ENV" stop 2>"$TMP/stop.err"; then ok "containerd-env.sh stop leaves no process, mount or dir"
 else not_ok "containerd-env.sh stop leaves no process, mount or dir" "$(cat "$TMP/stop.err")"; fi
 x=$(our_qemus)
