@@ -16,6 +16,8 @@
 
 #include "commands.h"
 
+#include "info.h"
+
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "exports.h"
@@ -53,6 +55,10 @@ int parse_args(int argc, char **argv, struct args *a)
       }
       if (strcmp(key, "v") == 0 || strcmp(key, "version") == 0) {
         a->action = "version";
+        continue;
+      }
+      if (strcmp(key, "info") == 0) {
+        a->action = "info";
         continue;
       }
       if (eq)
@@ -337,5 +343,31 @@ int cmd_delete(const struct args *a)
   resp.exited_at = &ts;
   len = protobuf_c_message_pack(&resp.base, buf);
   fwrite(buf, 1, len, stdout);
+  return 0;
+}
+
+int cmd_info(void)
+{
+  cleanup_error runm_error_t err = NULL;
+  cleanup_free uint8_t *in = malloc(SHIM_INFO_OPTIONS_MAX + 1);
+  cleanup_free uint8_t *out = NULL;
+  size_t len = 0, out_len = 0;
+
+  if (in == NULL) {
+    runm_make_error(&err, ENOMEM, "-info");
+    return die("info", err);
+  }
+  /* stdin may be a terminal or closed: EOF or an error end the read. */
+  while (len <= SHIM_INFO_OPTIONS_MAX) {
+    ssize_t n = read(STDIN_FILENO, in + len, SHIM_INFO_OPTIONS_MAX + 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  if (shim_runtime_info(in, len, &out, &out_len, &err) < 0) return die("info", err);
+  if (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout) != 0) {
+    runm_make_error(&err, errno, "write RuntimeInfo");
+    return die("info", err);
+  }
   return 0;
 }

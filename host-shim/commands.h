@@ -27,5 +27,7 @@ void exe_dir(char *out, size_t len);
 int die(const char *what, runm_error_t err);
 int cmd_start(const struct args *a, int argc, char **argv);
 int cmd_delete(const struct args *a);
+/* `-info`: RuntimeInfo for the options on stdin (info.h) on stdout. */
+int cmd_info(void);
 
 #endif

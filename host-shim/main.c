@@ -295,9 +295,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
                     "-id ID [-debug] [start|delete|pool|vm-id]\n"
                     "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n"
-                    "  vm-id: print the VM id (state dir name) of task NS/ID\n");
+                    "  vm-id: print the VM id (state dir name) of task NS/ID\n"
+                    "  -info: print a containerd.types.RuntimeInfo (options on stdin), for containerd 2.x\n");
     return 2;
   }
+  /* containerd 2.x runs `-info` with no namespace or id. */
+  if (a.action && strcmp(a.action, "info") == 0) return cmd_info();
   if (a.action && strcmp(a.action, "version") == 0) {
     printf("containerd-shim-runm-v1:\n  Version: 0.1.0\n  Runtime: io.containerd.runm.v1\n");
     return 0;
