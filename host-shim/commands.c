@@ -286,6 +286,19 @@ int cmd_delete(const struct args *a)
     return die("delete", err);
   }
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
+  /* containerd runs `delete` whenever its connection for a task closes,
+   * also after a normal Delete. A pod's shim that still answers serves
+   * the pod's other containers and cleans up after this one itself: its
+   * VM (named after the pod's first container) is not this task's to
+   * kill. */
+  {
+    struct pod_info pod;
+    if (getcwd(cwd, sizeof(cwd)) && start_group(a, cwd, &pod, &err) == 0 && pod.grouped) {
+      socket_path(&cfg, a, pod.group, sock, sizeof(sock));
+      if (socket_alive(sock)) goto answer;
+    }
+    runm_error_release(&err);
+  }
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
     char cmdline_path[64], cmd[4096] = "";
     /* A pooled VM's shares dir keeps the name it booted with (and a VM
@@ -338,6 +351,7 @@ int cmd_delete(const struct args *a)
    * that serves the pod's other containers. */
   socket_path(&cfg, a, NULL, sock, sizeof(sock));
   unlink(sock);
+answer:
   runm_pb_timestamp_set(&ts, runm_realtime_ns());
   resp.exit_status = 128 + SIGKILL;
   resp.exited_at = &ts;

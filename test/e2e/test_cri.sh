@@ -14,6 +14,9 @@
 #   fit   (runm) an app container bigger than the pod's VM is refused
 #         saying so; kill -9 of the pod's QEMU ends its container and makes
 #         the sandbox NOTREADY; removal still cleans up
+#   group (runm, ctr without CRI) two `ctr run --config` specs annotated
+#         io.runm.group=G share one shim and one VM; each runs and execs on
+#         its own; deleting the first leaves the second; nothing left after
 #   bash test/e2e/test_cri.sh
 #   RUNM_E2E_RUNTIMES=runm RUNM_E2E_CASES=main bash test/e2e/test_cri.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -24,7 +27,7 @@ RUNM_CTRD_DIR=$(mktemp -d /tmp/rc.XXXXXX)
 export RUNM_CTRD_DIR RUNM_CTRD_CRI=1
 export RUNM_CTRD_NS=k8s.io
 SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-main fit}
+CASES=${RUNM_E2E_CASES:-main fit group}
 PY=/usr/bin/python3
 read -r -a RUNTIMES <<<"${RUNM_E2E_RUNTIMES:-runc runm}"
 
@@ -80,8 +83,51 @@ run_runtime() { # HANDLER
   echo "# $h: $((SECONDS - t0)) s"
 }
 
+CTR() { timeout -k 5 120 ctr --address "$SOCK" --namespace runm-group "$@"; }
+n_qemus() { our_qemus | wc -l; }
+case_group() {
+  local g=grp-$$ x
+  if ! bash "$ROOT/test/fixtures/mkbundle.sh" "$TMP/gb" sleep 100000 >/dev/null 2>"$TMP/gb.err"; then
+    not_ok "group: busybox bundle" "$(cat "$TMP/gb.err")"
+    return
+  fi
+  for i in 1 2; do
+    $PY - "$TMP/gb/config.json" "$TMP/g$i.json" "$g" "$TMP/gb/rootfs" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["root"] = {"path": sys.argv[4], "readonly": True}
+c.setdefault("annotations", {})["io.runm.group"] = sys.argv[3]
+c["hostname"] = "grp"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  done
+  CTR run -d --runtime io.containerd.runm.v1 --config "$TMP/g1.json" g1 </dev/null >/dev/null 2>"$TMP/g1.err" &&
+    CTR run -d --runtime io.containerd.runm.v1 --config "$TMP/g2.json" g2 </dev/null >/dev/null 2>"$TMP/g2.err"
+  x=$(CTR task ls 2>&1 | awk '$1 ~ /^g[12]$/ && $3 == "RUNNING"' | wc -l)
+  if [ "$x" = 2 ]; then ok "group: two containers of io.runm.group run"; else
+    not_ok "group: two containers of io.runm.group run" "$(cat "$TMP/g1.err" "$TMP/g2.err")" "$(CTR task ls 2>&1)"; fi
+  x=$(n_qemus)
+  if [ "$x" = 1 ]; then ok "group: one QEMU for both"; else not_ok "group: one QEMU for both" "$x QEMUs"; fi
+  x=$(CTR task exec --exec-id e2 g2 sh -c 'echo in-g2; hostname' 2>&1)
+  if [ "$x" = "in-g2"$'\n'"grp" ]; then ok "group: exec in the second"; else not_ok "group: exec in the second" "$x"; fi
+  CTR task kill -s KILL g1 >/dev/null 2>&1
+  wait_until 30 eval '[ "$(CTR task ls 2>/dev/null | awk '"'"'$1 == "g1" { print $3 }'"'"')" = STOPPED ]'
+  CTR task delete g1 >/dev/null 2>&1
+  x=$(CTR task exec --exec-id e3 g2 echo still-here 2>&1)
+  if [ "$x" = still-here ] && [ "$(n_qemus)" = 1 ]; then ok "group: the first deleted, the second runs on in the VM"
+  else not_ok "group: the first deleted, the second runs on in the VM" "$x" "$(n_qemus) QEMUs"; fi
+  CTR task kill -s KILL g2 >/dev/null 2>&1
+  wait_until 30 eval '[ "$(CTR task ls 2>/dev/null | awk '"'"'$1 == "g2" { print $3 }'"'"')" = STOPPED ]'
+  CTR task delete g2 >/dev/null 2>&1
+  CTR containers rm g1 g2 >/dev/null 2>&1
+  wait_until 20 eval '[ -z "$(our_qemus)" ]'
+  x="$(our_qemus)$(find "$RUNM_STATE_DIR"/vm "$RUNM_STATE_DIR"/exports "$RUNM_STATE_DIR"/s -mindepth 1 2>/dev/null)"
+  if [ -z "$x" ]; then ok "group: nothing left (QEMU, VM dir, exports, socket)"; else not_ok "group: nothing left (QEMU, VM dir, exports, socket)" $x; fi
+}
+
 setup
 for r in "${RUNTIMES[@]}"; do run_runtime "$r"; done
+case " $CASES " in *" group "*) [[ " ${RUNTIMES[*]} " == *" runm "* ]] && case_group ;; esac
 [ -n "${RUNM_E2E_KEEP_LOG:-}" ] && cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_E2E_KEEP_LOG" 2>/dev/null
 if bash "$ENV" stop 2>"$TMP/stop.err"; then ok "containerd-env.sh stop leaves no process, mount or dir"
 else not_ok "containerd-env.sh stop leaves no process, mount or dir" "$(cat "$TMP/stop.err")"; fi
