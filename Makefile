@@ -54,6 +54,7 @@ PROTOS := proto/runm/v1/guest.proto \
           proto/google/rpc/status.proto \
           proto/containerd/ttrpc/request.proto \
           proto/containerd/types/mount.proto \
+          proto/containerd/types/introspection.proto \
           proto/containerd/types/task/task.proto \
           proto/containerd/runtime/task/v2/shim.proto \
           proto/containerd/events/task.proto \
@@ -212,6 +213,16 @@ $(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c $(NETIF_TEST_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< $(NETIF_TEST_SRCS) \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(MNL_LIBS) $(HOST_LDFLAGS)
+# Pods: group, size and namespace paths from a spec (pod.c).
+$(BUILD)/test/test_shim_pod: test/unit/test_shim_pod.c host-shim/pod.c host-shim/guest_spec.c \
+    $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/pod.c host-shim/guest_spec.c \
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# `-info` for containerd 2.x (info.c).
+$(BUILD)/test/test_shim_info: test/unit/test_shim_info.c host-shim/info.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/info.c $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)
