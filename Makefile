@@ -27,8 +27,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes 
 # lib/ holds four libraries; a binary links only those it uses (see LIBS below).
 LIB_INC := -Ilib/core -Ilib/rpc -Ilib/ttrpc -Ilib/vm
 BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(LIB_INC) -I$(BUILD)/gen
-GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c 2>/dev/null)
-GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
+GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c libvirt 2>/dev/null)
+# libvirt: lib/vm's libvirt backend (vm_libvirt.c).
+GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c libvirt 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
@@ -66,7 +67,7 @@ WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/proto
 # what is missing. deps, demo, test and bench run `make deps` first and the
 # build in a fresh make (test/unit/test_makefile.sh checks that), so only
 # the goals that build in this very process need the packages already.
-PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3
+PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libvirt
 DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) 2>/dev/null || echo "pkg-config modules ($(PKG_MODULES))") \
                 $(if $(wildcard $(PROTO_SYS)/google/protobuf/empty.proto),,$(PROTO_SYS)/google/protobuf/*.proto)
 NO_DEPS_GOALS := deps demo test bench clean distclean

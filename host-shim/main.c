@@ -30,7 +30,7 @@
 #include "task.h"
 #include "timing.h"
 #include "ttrpc.h"
-#include "vm.h"
+#include "vm_backend.h"
 #include "xalloc.h"
 #include "vm_info.h"
 #include "unix_socket.h"
@@ -266,32 +266,25 @@ static int cmd_delete(const struct args *a)
   }
   snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
-    char cmdline_path[64], cmd[4096] = "";
     /* A pooled VM's shares dir keeps the name it booted with (and a VM
      * that kept its own name was never a spare: nothing of a live spare's
      * is touched). */
     if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
       snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
-    snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
-    int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-      close(fd);
-      if (n > 0) {
-        char want[120];
-        cmd[n] = '\0';
-        /* A pooled VM keeps the name it booted with (vm.info says which). */
-        if (info.qemu_name[0]) snprintf(want, sizeof(want), "%s", info.qemu_name);
-        else snprintf(want, sizeof(want), "runm-%s", vmid);
-        /* Only a QEMU that is this VM's (pids get reused). */
-        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
-          if (strcmp(cmd + i, want) == 0) {
-            kill(info.qemu_pid, SIGKILL);
-            break;
-          }
-      }
-    }
+    /* Only a QEMU that is this VM's (pids get reused), either backend's. */
+    if (runm_vm_info_is_qemu(&info, vmid)) kill(info.qemu_pid, SIGKILL);
     if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
+  }
+  /* A libvirt domain is found by name (vm.info's, else the name a fresh
+   * VM of this task gets) and destroyed: with the embed driver its QEMU
+   * outlived the crashed shim, and libvirt must forget it too. */
+  if (strcmp(info.backend, "libvirt") == 0 || cfg.vm_backend == RUNM_BACKEND_LIBVIRT) {
+    char dom[RUNM_VM_ID_MAX + 8];
+    const char *uri = info.libvirt_uri[0] ? info.libvirt_uri : cfg.libvirt_uri;
+    cleanup_error runm_error_t lerr = NULL;
+    if (info.qemu_name[0]) snprintf(dom, sizeof(dom), "%s", info.qemu_name);
+    else snprintf(dom, sizeof(dom), "runm-%s", vmid);
+    if (runm_libvirt_destroy(uri, dom, 15000, &lerr) < 0) runm_log_error(NULL, lerr, "delete");
   }
   runm_error_release(&err);
   /* OCI hooks the dead shim was running would outlive it. */
@@ -579,6 +572,8 @@ static int serve_pool(const struct args *a)
 int main(int argc, char **argv)
 {
   struct args a;
+  if (argc > 1 && strcmp(argv[1], RUNM_LIBVIRT_HELPER_ARG) == 0)
+    return runm_libvirt_helper_main(argc - 1, argv + 1);
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
                     "-id ID [-debug] [start|delete|pool|vm-id]\n"

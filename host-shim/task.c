@@ -190,6 +190,8 @@ void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *v
   vc->mbin = cfg->mbin;
   vc->accel = cfg->accel;
   vc->transport = cfg->transport;
+  vc->backend = cfg->vm_backend;
+  vc->libvirt_uri = cfg->libvirt_uri;
   vc->mem_mib = cfg->memory_mib;
   vc->vcpus = cfg->vcpus > host_cpus() ? host_cpus() : cfg->vcpus;
   vc->boot_timeout_ms = (int64_t)cfg->boot_timeout_s * 1000;
