@@ -190,6 +190,11 @@ $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBCORE)
 $(BUILD)/test/test_%: test/unit/test_%.c $(LIBS_ALL) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBS_ALL) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+# The libvirt domain XML, parsed back with libxml2 (escaping round trips).
+$(BUILD)/test/test_libvirt_xml: test/unit/test_libvirt_xml.c $(LIBS_ALL) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(shell $(PKG_CONFIG) --cflags libxml-2.0) -Itest/unit -o $@ $< $(LIBS_ALL) \
+	  $(GRPC_LIBS) $(shell $(PKG_CONFIG) --libs libxml-2.0) $(HOST_LDFLAGS)
 # The shim's bind mounts (rootfs.c, fusebind.c) with the real runm-bindfs.
 $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootfs.c host-shim/fusebind.c \
     host-shim/config.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h $(BIN)/runm-bindfs

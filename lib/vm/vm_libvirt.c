@@ -364,9 +364,10 @@ int runm_libvirt_helper_main(int argc, char **argv)
   op = argv[1];
   uri = argv[2];
   name = argv[3];
-  /* Single-threaded still: libvirt reads this at its start. Its own
-   * messages below errors would fill the owner's log at every call. */
-  setenv("LIBVIRT_LOG_OUTPUTS", "4:stderr", 0);
+  /* Single-threaded still: libvirt reads this at its start. What it logs
+   * at every embed start (its version, probes that fail harmlessly here)
+   * would fill the owner's log; a failure comes back in the answer. */
+  setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
   c = lv_open(uri, CONNECT_TIMEOUT_MS, &err);
   if (c && strcmp(op, "create") == 0) {
     cleanup_free char *xml = calloc(1, 1 << 20);
