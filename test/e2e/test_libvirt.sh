@@ -108,6 +108,17 @@ if want specials; then
     else
       not_ok "specials: vm.info's pid is the domain's QEMU" "pid $pid"
     fi
+    # What confines it (docs/security-parts/libvirt.md): libvirt's, measured.
+    st=$(cat "/proc/$pid/status" 2>/dev/null)
+    if grep -qP '^NoNewPrivs:\t1$' <<<"$st" && grep -qP '^Seccomp:\t2$' <<<"$st" &&
+      tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny' &&
+      [ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
+      ok "specials: the domain's QEMU has no_new_privs, seccomp (-sandbox) and its own mount namespace"
+    else
+      not_ok "specials: the domain's QEMU has no_new_privs, seccomp (-sandbox) and its own mount namespace" \
+        "$(grep -E 'NoNewPrivs|Seccomp' <<<"$st")"
+    fi
+    echo "# the domain's QEMU: $(grep -E '^CapEff' <<<"$st" | tr '\t' ' ') (qemu backend: 000000000000001b)"
     x=$("$RUNMCTL" --state-dir "$sd" vm ls 2>&1)
     if grep -qE '^lv\.s_1 +running' <<<"$x"; then ok "specials: runmctl vm ls shows it running"; else
       not_ok "specials: runmctl vm ls shows it running" "$x"; fi
@@ -182,5 +193,8 @@ if want 'ctr|crash'; then
 fi
 x=$(all_domains)
 if [ -z "$x" ]; then ok "libvirt knows no domain at the end"; else not_ok "libvirt knows no domain at the end" "$x"; fi
+# libvirt's per-domain cgroups go with their domains.
+x=$(ls -d /sys/fs/cgroup/*/machine/qemu-embed-*-runm-lv* /sys/fs/cgroup/machine/qemu-embed-*-runm-lv* 2>/dev/null)
+if [ -z "$x" ]; then ok "no libvirt cgroup of ours left"; else not_ok "no libvirt cgroup of ours left" $x; fi
 leak_checks
 finish
