@@ -19,6 +19,9 @@
 #   BENCH_STDIO_MIB=N    stdout and stdin volume (default 256)
 #   BENCH_MANY=N         containers started at once (default 10)
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
+#   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
+#                        section (default: BENCH_BOOTS); 0 skips it
+#   BENCH_ONLY=libvirt   only that section (and its report, OUT/libvirt.md)
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
 # Sections: tools/bench/{boot,cold,running,many}.sh; numbers:
@@ -50,6 +53,7 @@ TIMING=
 . "$ROOT/tools/bench/cold.sh"
 . "$ROOT/tools/bench/running.sh"
 . "$ROOT/tools/bench/many.sh"
+. "$ROOT/tools/bench/libvirt.sh"
 
 # ---- prerequisites ----------------------------------------------------------
 for v in RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
@@ -172,6 +176,11 @@ measure() {
   ctrd_stop >/dev/null 2>&1 # what an earlier, killed run may have left
   ctrd_start || die "the private containerd did not start (see above)"
 
+  if [ "${BENCH_ONLY:-}" = libvirt ]; then
+    section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+    ctrd_stop || fail "containerd-env.sh stop left something behind"
+    return 0
+  fi
   section boot bench_boot "$BOOTS" "$PINGS"
   section cold bench_cold "$RUNS"
   for rt in runc runm; do
@@ -181,6 +190,7 @@ measure() {
     section "many_$rt" bench_many "$rt" "$MANY"
   done
   section warm bench_warm "$RUNS"
+  [ "${BENCH_LIBVIRT:-$BOOTS}" = 0 ] || section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
   ctrd_stop || fail "containerd-env.sh stop left something behind"
   mkdir -p "$RAW/timing"
   cp "$TIMING"/*.timing "$RAW/timing/" 2>/dev/null || fail "no shim timing records in $TIMING"
@@ -202,6 +212,10 @@ BODY=
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta foreign_vms_end "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 meta elapsed_s $((SECONDS - T_START))
+if [ "${BENCH_ONLY:-}" = libvirt ]; then
+  say "done in $((SECONDS - T_START)) s: $OUT/libvirt.md"
+  exit 0
+fi
 $PY tools/bench/report.py "$OUT" || die "report.py failed"
 for gp in cold timeline many; do
   gnuplot -e "dir='$OUT'" "tools/bench/$gp.gp" 2>"$WORK/gnuplot.err" ||
