@@ -201,6 +201,11 @@ $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootf
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# The shim's settings (config.c).
+$(BUILD)/test/test_shim_config: test/unit/test_shim_config.c host-shim/config.c $(wildcard host-shim/*.h) \
+    $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/config.c $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # The shim's names and spec reading (names.c, spec.c).
 $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
