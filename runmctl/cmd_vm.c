@@ -487,7 +487,8 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
     runm_json_init(&j, stdout);
     runm_json_begin_array(&j, NULL);
   } else {
-    printf("%-24s %-8s %-8s %-6s %-9s %s\n", "ID", "STATE", "PID", "ACCEL", "TRANSPORT", "SOCKET");
+    printf("%-24s %-8s %-8s %-6s %-9s %-8s %s\n", "ID", "STATE", "PID", "ACCEL", "TRANSPORT", "BACKEND",
+           "SOCKET");
   }
   while (d && (de = readdir(d))) {
     char dir[4400];
@@ -509,13 +510,15 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
       runm_json_int(&j, "pid", info.qemu_pid);
       runm_json_string(&j, "accel", info.accel);
       runm_json_string(&j, "transport", info.transport);
+      runm_json_string(&j, "backend", info.backend[0] ? info.backend : "qemu");
       runm_json_string(&j, "socket", info.socket);
       runm_json_double(&j, "boot_seconds",
                        info.ready_ns > info.spawn_ns ? (info.ready_ns - info.spawn_ns) / 1e9 : 0);
       runm_json_end_object(&j);
     } else {
-      printf("%-24s %-8s %-8d %-6s %-9s %s\n", de->d_name, state, (int)info.qemu_pid,
+      printf("%-24s %-8s %-8d %-6s %-9s %-8s %s\n", de->d_name, state, (int)info.qemu_pid,
              info.accel[0] ? info.accel : "-", info.transport[0] ? info.transport : "-",
+             info.backend[0] ? info.backend : (info.accel[0] ? "qemu" : "-"),
              info.socket[0] ? info.socket : "-");
     }
   }

@@ -119,9 +119,17 @@ if want specials; then
         "$(grep -E 'NoNewPrivs|Seccomp' <<<"$st")"
     fi
     echo "# the domain's QEMU: $(grep -E '^CapEff' <<<"$st" | tr '\t' ' ') (qemu backend: 000000000000001b)"
+    # A qemu-backend VM beside it: `vm ls` lists both.
+    "$RUNMCTL" --state-dir "$sd" vm start --id lv.q_1 --backend qemu --timeout 90 >/dev/null 2>"$TMP/q.err" ||
+      not_ok "specials: a qemu-backend VM boots beside it" "$(cat "$TMP/q.err")"
     x=$("$RUNMCTL" --state-dir "$sd" vm ls 2>&1)
-    if grep -qE '^lv\.s_1 +running' <<<"$x"; then ok "specials: runmctl vm ls shows it running"; else
-      not_ok "specials: runmctl vm ls shows it running" "$x"; fi
+    if grep -qE '^lv\.s_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +libvirt ' <<<"$x" &&
+      grep -qE '^lv\.q_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +qemu ' <<<"$x"; then
+      ok "specials: runmctl vm ls shows both VMs running, each with its backend"
+    else
+      not_ok "specials: runmctl vm ls shows both VMs running, each with its backend" "$x"
+    fi
+    "$RUNMCTL" --state-dir "$sd" vm stop lv.q_1 >/dev/null 2>&1
     x=$("$RUNMCTL" --state-dir "$sd" vm stop lv.s_1 2>&1) && ok "specials: runmctl vm stop" ||
       not_ok "specials: runmctl vm stop" "$x"
     if wait_until 10 no_domain; then ok "specials: no domain after stop"; else
