@@ -244,9 +244,18 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
   close(outp[1]);
   inp[0] = outp[1] = -1;
   if (e != 0) goto fail_pipes;
-  /* The XML is small (a few KiB): it fits the pipe. */
-  if (in && write(inp[1], in, strlen(in)) != (ssize_t)strlen(in)) {
-    /* the helper died: its status says why below */
+  /* The XML is small (a few KiB): it fits the pipe. A helper that died
+   * first must not raise SIGPIPE in the caller (runmctl keeps the default
+   * action): blocked for this write, a pending one consumed. */
+  if (in) {
+    sigset_t pipe_set, old_set;
+    struct timespec zero = {0, 0};
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    if (write(inp[1], in, strlen(in)) != (ssize_t)strlen(in) && errno == EPIPE)
+      (void)sigtimedwait(&pipe_set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
   }
   close(inp[1]);
   inp[1] = -1;
