@@ -202,7 +202,7 @@ fi
 x=$(all_domains)
 if [ -z "$x" ]; then ok "libvirt knows no domain at the end"; else not_ok "libvirt knows no domain at the end" "$x"; fi
 # libvirt's per-domain cgroups go with their domains.
-x=$(ls -d /sys/fs/cgroup/*/machine/qemu-embed-*-runm-lv* /sys/fs/cgroup/machine/qemu-embed-*-runm-lv* 2>/dev/null)
+x=$(ls -d /sys/fs/cgroup/*/machine/qemu-embed-*-runm-* /sys/fs/cgroup/machine/qemu-embed-*-runm-* 2>/dev/null)
 if [ -z "$x" ]; then ok "no libvirt cgroup of ours left"; else not_ok "no libvirt cgroup of ours left" $x; fi
 leak_checks
 finish
