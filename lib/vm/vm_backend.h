@@ -62,19 +62,16 @@ int runm_xml_escape(FILE *f, const char *s);
 void runm_libvirt_vm_free(struct runm_libvirt_vm *lv);
 /* The URI of a libvirt-backed VM ("" for the qemu backend). */
 void runm_vm_libvirt_uri(const struct runm_vm *vm, char *out, size_t len);
-/* vm_libvirt.c: ends domain `name` at uri (destroy) wherever it runs; 0
+/* vm_libvirt_conn.c: ends domain `name` at uri (destroy) wherever it runs; 0
  * when it is gone or was never there. Bounded by timeout_ms. Used by the
  * shim's `delete` after a crashed shim and by `runmctl vm stop`. */
 int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms,
                          runm_error_t *err);
-/* The embed driver's helper process (vm_libvirt.c): every binary that
+/* The embed driver's helper process (vm_libvirt_conn.c): every binary that
  * links lib/vm and may start libvirt-backed VMs (the shim, runmctl) runs
  * runm_libvirt_helper_main(argc - 1, argv + 1) first thing when argv[1] is
  * RUNM_LIBVIRT_HELPER_ARG. */
 #define RUNM_LIBVIRT_HELPER_ARG "__runm-libvirt-helper"
 int runm_libvirt_helper_main(int argc, char **argv);
-/* 1 when domain `name` is active at uri, 0 when not, -1 on error. */
-int runm_libvirt_domain_active(const char *uri, const char *name, int64_t timeout_ms,
-                               runm_error_t *err);
 
 #endif

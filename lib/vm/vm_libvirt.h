@@ -31,7 +31,7 @@ const char *runm_lv_last_error(void);
 virConnectPtr runm_lv_open(const char *uri, int64_t timeout_ms, runm_error_t *err);
 /* Destroys domain `name` on c; 0 when it is gone or was not there. */
 int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_error_t *err);
-/* One call (create | destroy | active) in a helper process, for embed
+/* One call (create | destroy) in a helper process, for embed
  * URIs; `in` goes to its stdin; *answer gets its "OK ..." line. */
 int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
                         int64_t timeout_ms, char *answer, size_t alen, runm_error_t *err);

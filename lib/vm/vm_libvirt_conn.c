@@ -214,7 +214,7 @@ int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_
   return ret;
 }
 
-/* Runs `op` (create | destroy | active) for domain `name` at an embed URI
+/* Runs `op` (create | destroy) for domain `name` at an embed URI
  * in a helper process (see the top); `in` goes to its stdin. Its answer:
  * "OK [detail]" or "ERR message", one line. */
 int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
@@ -307,28 +307,6 @@ int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, 
   return ret;
 }
 
-int runm_libvirt_domain_active(const char *uri, const char *name, int64_t timeout_ms,
-                               runm_error_t *err)
-{
-  virConnectPtr c;
-  virDomainPtr d;
-  int ret = 0;
-  char answer[600];
-  if (runm_lv_is_embed(uri)) {
-    if (runm_lv_helper_call(uri, "active", name, NULL, timeout_ms, answer, sizeof(answer), err) < 0) return -1;
-    return strcmp(answer, "OK 1") == 0;
-  }
-  c = runm_lv_open(uri, timeout_ms, err);
-  if (c == NULL) return -1;
-  d = virDomainLookupByName(c, name);
-  if (d) {
-    ret = virDomainIsActive(d) == 1;
-    virDomainFree(d);
-  }
-  virConnectClose(c);
-  return ret;
-}
-
 /* The helper's side: one call, its answer on stdout, exit. */
 int runm_libvirt_helper_main(int argc, char **argv)
 {
@@ -338,7 +316,7 @@ int runm_libvirt_helper_main(int argc, char **argv)
   int ret = -1;
 
   if (argc != 4) {
-    printf("ERR usage: %s create|destroy|active URI NAME\n", RUNM_LIBVIRT_HELPER_ARG);
+    printf("ERR usage: %s create|destroy URI NAME\n", RUNM_LIBVIRT_HELPER_ARG);
     return 2;
   }
   op = argv[1];
@@ -365,12 +343,6 @@ int runm_libvirt_helper_main(int argc, char **argv)
     }
   } else if (c && strcmp(op, "destroy") == 0) {
     ret = runm_lv_destroy_on(c, uri, name, &err);
-  } else if (c && strcmp(op, "active") == 0) {
-    virDomainPtr d = virDomainLookupByName(c, name);
-    printf("OK %d\n", d && virDomainIsActive(d) == 1);
-    if (d) virDomainFree(d);
-    fflush(stdout);
-    _exit(0);
   } else if (c) {
     runm_make_error(&err, EINVAL, "unknown libvirt helper call `%s`", op);
   }
