@@ -33,6 +33,7 @@
 #include "shim.h"
 #include "task_net.h"
 #include "timing.h"
+#include "vm_backend.h"
 #include "vm_info.h"
 #include "unix_socket.h"
 
@@ -273,7 +274,7 @@ int cmd_delete(const struct args *a)
   cleanup_error runm_error_t err = NULL;
   struct shim_config cfg;
   char dir[PATH_MAX], vmid[80], vmdir[PATH_MAX + 100], sock[PATH_MAX], cwd[PATH_MAX];
-  struct runm_vm_info info;
+  struct runm_vm_info info = {0};
   char pool_name[RUNM_VM_ID_MAX + 8] = "";
   Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -303,41 +304,36 @@ int cmd_delete(const struct args *a)
     runm_error_release(&err);
   }
   if (runm_vm_info_read(vmdir, &info, &err) == 0) {
-    char cmdline_path[64], cmd[4096] = "";
     /* A pooled VM's shares dir keeps the name it booted with (and a VM
      * that kept its own name was never a spare: nothing of a live spare's
      * is touched). */
     if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
       snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
-    snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
-    int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-      close(fd);
-      if (n > 0) {
-        char want[120];
-        cmd[n] = '\0';
-        /* A pooled VM keeps the name it booted with (vm.info says which). */
-        if (info.qemu_name[0]) snprintf(want, sizeof(want), "%s", info.qemu_name);
-        else snprintf(want, sizeof(want), "runm-%s", vmid);
-        /* Only a QEMU that is this VM's (pids get reused). */
-        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
-          if (strcmp(cmd + i, want) == 0) {
-            /* Waited for (briefly): its TAP device and network namespace
-             * go with it, before the network cleanup below. */
-            int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
-            kill(info.qemu_pid, SIGKILL);
-            if (pfd >= 0) {
-              struct pollfd pl = {.fd = pfd, .events = POLLIN};
-              while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
-              }
-              close(pfd);
-            }
-            break;
-          }
+    /* Only a QEMU that is this VM's (pids get reused), either backend's. */
+    if (runm_vm_info_is_qemu(&info, vmid)) {
+      /* Waited for (briefly): its TAP device and network namespace go
+       * with it, before the network cleanup below. */
+      int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
+      kill(info.qemu_pid, SIGKILL);
+      if (pfd >= 0) {
+        struct pollfd pl = {.fd = pfd, .events = POLLIN};
+        while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
+        }
+        close(pfd);
       }
     }
     if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
+  }
+  /* A libvirt domain is found by name (vm.info's, else the name a fresh
+   * VM of this task gets) and destroyed: with the embed driver its QEMU
+   * outlived the crashed shim, and libvirt must forget it too. */
+  if (strcmp(info.backend, "libvirt") == 0 || cfg.vm_backend == RUNM_BACKEND_LIBVIRT) {
+    char dom[RUNM_VM_ID_MAX + 8];
+    const char *uri = info.libvirt_uri[0] ? info.libvirt_uri : cfg.libvirt_uri;
+    cleanup_error runm_error_t lerr = NULL;
+    if (info.qemu_name[0]) snprintf(dom, sizeof(dom), "%s", info.qemu_name);
+    else snprintf(dom, sizeof(dom), "runm-%s", vmid);
+    if (runm_libvirt_destroy(uri, dom, 15000, &lerr) < 0) runm_log_error(NULL, lerr, "delete");
   }
   runm_error_release(&err);
   /* OCI hooks the dead shim was running would outlive it. */

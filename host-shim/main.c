@@ -31,7 +31,7 @@
 #include "container.h"
 #include "timing.h"
 #include "ttrpc.h"
-#include "vm.h"
+#include "vm_backend.h"
 #include "xalloc.h"
 
 static int handle(void *opaque, struct runm_ttrpc_call *call, const ProtobufCMessage *req,
@@ -291,6 +291,8 @@ static int serve_pool(const struct args *a)
 int main(int argc, char **argv)
 {
   struct args a;
+  if (argc > 1 && strcmp(argv[1], RUNM_LIBVIRT_HELPER_ARG) == 0)
+    return runm_libvirt_helper_main(argc - 1, argv + 1);
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
                     "-id ID [-debug] [start|delete|pool|vm-id]\n"

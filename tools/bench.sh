@@ -25,6 +25,9 @@
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
 #                        recheck bindfs; default all): to re-measure what a
 #                        change touched, not for published figures
+#   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
+#                        section (default: BENCH_BOOTS); 0 skips it
+#   BENCH_ONLY=libvirt   only that section (and its report, OUT/libvirt.md)
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
 # Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
@@ -60,6 +63,7 @@ TIMING=
 . "$ROOT/tools/bench/running.sh"
 . "$ROOT/tools/bench/many.sh"
 . "$ROOT/tools/bench/pods.sh"
+. "$ROOT/tools/bench/libvirt.sh"
 
 # ---- prerequisites ----------------------------------------------------------
 for v in PODS:"$PODS" RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
@@ -188,6 +192,11 @@ measure() {
   ctrd_stop >/dev/null 2>&1 # what an earlier, killed run may have left
   ctrd_start || die "the private containerd did not start (see above)"
 
+  if [ "${BENCH_ONLY:-}" = libvirt ]; then
+    section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+    ctrd_stop || fail "containerd-env.sh stop left something behind"
+    return 0
+  fi
   section boot bench_boot "$BOOTS" "$PINGS"
   section cold bench_cold "$RUNS"
   section running bench_running "$RUNS" $((STDIO_MIB << 20))
@@ -200,6 +209,8 @@ measure() {
     done
   fi
   section warm bench_warm "$RUNS"
+  [ "${BENCH_LIBVIRT:-$BOOTS}" = 0 ] || section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+  # Last: the runc-v2 baseline again, to see whether the load drifted.
   section recheck bench_recheck "$RUNS"
   ctrd_stop || fail "containerd-env.sh stop left something behind"
   mkdir -p "$RAW/timing"
@@ -229,6 +240,10 @@ BODY=
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta foreign_vms_end "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 meta elapsed_s $((SECONDS - T_START))
+if [ "${BENCH_ONLY:-}" = libvirt ]; then
+  say "done in $((SECONDS - T_START)) s: $OUT/libvirt.md"
+  exit 0
+fi
 $PY tools/bench/report.py "$OUT" || die "report.py failed"
 for gp in cold timeline many; do
   [ -z "$SECTIONS" ] || break # a partial run has not the data of every plot
