@@ -110,7 +110,7 @@ base, out, case, tmp, nspath, tag = sys.argv[1:7]
 c = json.load(open(base))
 c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
 c["process"]["args"] = ["sh", "-c",
-    "ip -o link show eth0; ip -o -4 addr show eth0; ip route; echo READY; exec sleep 300"]
+    "ip -o link show eth0; ip -o addr show eth0; ip route; echo READY; exec sleep 300"]
 nss = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 if case == "path":
     nss.append({"type": "network", "path": nspath})
@@ -228,6 +228,9 @@ case_path() {
   in_ns "$ns" ip addr add 10.77.0.2/24 dev eth0
   in_ns "$ns" ip link set eth0 up
   in_ns "$ns" ip route add default via 10.77.0.1
+  # IPv6 too (CNI's dual stack): an address, no DAD on either side.
+  ip -6 addr add fd00:77::1/64 dev vhp nodad
+  in_ns "$ns" ip -6 addr add fd00:77::2/64 dev eth0 nodad
   $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" path "$TMP" "$ns" p
   if ! run_bg "$id" "$d/spec.json" "$d"; then
     not_ok "path: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep runm "$RUNM_CTRD_DIR/containerd.log" | tail -8)"
@@ -237,7 +240,8 @@ case_path() {
   msgs+=($(expect "no_MAC:$(head -1 "$d/stdout" | tr ' ' _)" grep -q "link/ether 02:00:00:77:00:02" "$d/stdout"))
   msgs+=($(expect "no_address" grep -q "inet 10.77.0.2/24" "$d/stdout"))
   msgs+=($(expect "no_default_route" grep -q "default via 10.77.0.1" "$d/stdout"))
-  report "path: the container's eth0 has the namespace's MAC, address and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
+  msgs+=($(expect "no_IPv6_address" grep -q "inet6 fd00:77::2/64" "$d/stdout"))
+  report "path: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "no_TAP" has_link "$ns" "$TAPNAME"))
   msgs+=($(expect "no_redirect_eth0_to_TAP" redirects "$ns" eth0 "$TAPNAME"))
@@ -247,6 +251,9 @@ case_path() {
   report "path: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
   if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
     not_ok "path: the test host pings the container" "$(cat "$d/ping")"
+  fi
+  if busybox ping -6 -c 2 -W 5 fd00:77::2 >"$d/ping6" 2>&1; then ok "path: the test host pings the container over IPv6"; else
+    not_ok "path: the test host pings the container over IPv6" "$(cat "$d/ping6")"
   fi
   net_figures "$id"
   hostile_path "$id" "$ns" "$d"
