@@ -350,6 +350,7 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 #   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
 #   fuzz-claim    the pool claim message (pool_claim.c)
 #   fuzz-cmdline  the kernel command-line parser (lib/core/cmdline.c)
+#   fuzz-netconfig the namespace mode's NetworkConfig as init checks it
 # fuzz_hookreq and fuzz_claim #include the shim file whose static parser
 # they drive and link the rest of the shim and lib, built here with
 # coverage (main.c's main renamed: libFuzzer brings its own).
