@@ -4,6 +4,7 @@
 #ifndef SHIM_SPEC_H
 #define SHIM_SPEC_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ struct spec_info {
   char *netns_path;
 };
 
+/* From a parsed config.json (left untouched); relative paths are under
+ * bundle. */
+int spec_parse(json_object *root, const char *bundle, struct spec_info *info, runm_error_t *err);
+/* The same, parsing <bundle>/config.json itself. */
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);
 void spec_free(struct spec_info *info);
 

@@ -351,7 +351,12 @@ static int configure(struct nl *nl, const struct net_config *nc, struct init_net
   }
   if (nc->mode == NET_TAP && !nc->have_ip) {
     /* The namespace mode: CNI configures the host side after boot; the
-     * NIC waits, down, for ConfigureNetwork (net_tap.c). */
+     * NIC waits for ConfigureNetwork (net_tap.c), up already (the slow
+     * part under TCG, done here as in user mode) with no address and no
+     * IPv6 (ConfigureNetwork turns it on for CNI's IPv6 addresses). */
+    ipv6_off(&eth, log);
+    if (link_up(nl, &eth, err) < 0) return -1;
+    step(sp, eth.name);
     if (write_etc(nc, err) < 0) return -1;
     snprintf(st->status, sizeof(st->status), "tap: %s waiting for the host's configuration", eth.name);
     return 0;

@@ -96,6 +96,17 @@ static int add_route(struct nl *nl, const struct link *l, const Runm__V1__IpRout
   return nl_call(nl, &rq, what, err);
 }
 
+/* Boot left IPv6 off on the NIC (net.c): CNI gave it IPv6 addresses. */
+static int ipv6_on(const struct link *l, runm_error_t *err)
+{
+  char path[96];
+  cleanup_close int fd = -1;
+  snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", l->name);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "0", 1) != 1) return runm_make_error(err, errno, "turn IPv6 on for %s", l->name);
+  return 0;
+}
+
 static int apply(const Runm__V1__NetworkConfig *c, char *status, size_t cap, runm_error_t *err)
 {
   struct nl nl = {.fd = -1};
@@ -104,6 +115,11 @@ static int apply(const Runm__V1__NetworkConfig *c, char *status, size_t cap, run
 
   if (nl_open(&nl, err) < 0) return -1;
   ret = init_net_find_nic(&nl, &eth, err);
+  for (size_t i = 0; ret == 0 && i < c->n_addresses; i++)
+    if (c->addresses[i]->addr.len == 16) {
+      ret = ipv6_on(&eth, err);
+      break;
+    }
   if (ret == 0) ret = set_link(&nl, &eth, c, err);
   for (size_t i = 0; ret == 0 && i < c->n_addresses; i++) ret = add_addr(&nl, &eth, c->addresses[i], err);
   /* On-link routes first: a gateway must be reachable when its route is

@@ -17,6 +17,8 @@
 #          are SIGKILLed: `shim delete` runs the poststop hook on the host
 #          (no pid, the namespace's path) and leaves no namespace, TAP, tc
 #          filter, veth or network record.
+#   qemu   the same with QEMU alone SIGKILLed: the live shim's Delete runs
+#          the poststop hook the guest could not, and cleans up the same.
 # Also prints the extra start latency of the namespace mode (`#` lines).
 #   bash test/e2e/test_netns.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -108,10 +110,14 @@ base, out, case, tmp, nspath, tag = sys.argv[1:7]
 c = json.load(open(base))
 c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
 c["process"]["args"] = ["sh", "-c",
-    "ip -o link show eth0; ip -o -4 addr show eth0; ip route; echo READY; exec sleep 300"]
+    "ip -o link show eth0; ip -o addr show eth0; ip route; echo READY; exec sleep 300"]
 nss = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 if case == "path":
     nss.append({"type": "network", "path": nspath})
+    # The hostile check: a process with CAP_NET_ADMIN in the VM stands for
+    # root in the guest.
+    for k in ("bounding", "effective", "permitted"):
+        c["process"]["capabilities"].setdefault(k, []).append("CAP_NET_ADMIN")
 else:
     nss.append({"type": "network"})
     env = ["OUT=" + os.path.dirname(out), "TAG=" + tag, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -168,11 +174,45 @@ run_bg() {
   t0=$(now_ms)
   TCTR run --runtime io.containerd.runm.v1 --config "$spec" "$id" </dev/null >"$d/stdout" 2>"$d/stderr" &
   echo $! >"$d/ctr.pid"
-  if wait_until "$LIMIT" grep -q READY "$d/stdout"; then
+  if wait_until "$LIMIT" grep -qs READY "$d/stdout"; then
     echo $(($(now_ms) - t0)) >"$d/start.ms"
     return 0
   fi
   return 1
+}
+
+# ---- the guest changes its own MAC and addresses ------------------------------
+
+# ID NS DIR: root in the guest takes another MAC, the test host's address
+# and one of its own choosing. It changes nothing outside its VM: the test
+# host's address and MAC, the namespace's eth0, routes and runm's redirects
+# stay as they were. Its frames do leave through the redirect, spoofed or
+# not: on the veth's network it can claim an address, as a runc container
+# with CAP_NET_ADMIN can (docs/security-parts/net.md).
+hostile_path() {
+  local id=$1 ns=$2 d=$3 msgs=() before after
+  before=$(ip -o addr show vhp; ip -o link show vhp; ip route; in_ns "$ns" ip -o addr show eth0; in_ns "$ns" ip -o link show eth0; in_ns "$ns" ip route)
+  if ! TCTR task exec --exec-id spoof1 "$id" sh -c \
+      'ifconfig eth0 hw ether 02:00:00:66:66:66 && ip addr add 10.77.0.99/24 dev eth0' >"$d/spoof.out" 2>&1; then
+    not_ok "hostile: root in the guest changes its NIC's MAC and adds an address" "$(cat "$d/spoof.out")"
+    return
+  fi
+  if busybox ping -c 2 -W 5 10.77.0.99 >"$d/ping99" 2>&1 && ip neigh show 10.77.0.99 | grep -q 02:00:00:66:66:66; then
+    ok "hostile: (a limit, as with runc) an address and MAC the guest chose are reachable over the veth"
+  else
+    not_ok "hostile: an address and MAC the guest chose are reachable over the veth (the documented limit)" \
+      "$(cat "$d/ping99")" "$(ip neigh)"
+  fi
+  # Then the test host's own address: it stays the host's.
+  if ! TCTR task exec --exec-id spoof2 "$id" ip addr add 10.77.0.1/24 dev eth0 >"$d/spoof2.out" 2>&1; then
+    not_ok "hostile: root in the guest takes the test host's address" "$(cat "$d/spoof2.out")"
+    return
+  fi
+  after=$(ip -o addr show vhp; ip -o link show vhp; ip route; in_ns "$ns" ip -o addr show eth0; in_ns "$ns" ip -o link show eth0; in_ns "$ns" ip route)
+  msgs+=($(expect "host_or_namespace_changed" [ "$before" = "$after" ]))
+  msgs+=($(expect "redirects_gone" redirects "$ns" eth0 "$TAPNAME"))
+  msgs+=($(expect "host_lost_10.77.0.1" bash -c "ip -o addr show vhp | grep -q 'inet 10.77.0.1/24'"))
+  report "hostile: a guest with another MAC and the test host's address changes nothing on the host or in its namespace" "${msgs[@]}"
 }
 
 # ---- case: path (CRI) --------------------------------------------------------
@@ -188,6 +228,9 @@ case_path() {
   in_ns "$ns" ip addr add 10.77.0.2/24 dev eth0
   in_ns "$ns" ip link set eth0 up
   in_ns "$ns" ip route add default via 10.77.0.1
+  # IPv6 too (CNI's dual stack): an address, no DAD on either side.
+  ip -6 addr add fd00:77::1/64 dev vhp nodad
+  in_ns "$ns" ip -6 addr add fd00:77::2/64 dev eth0 nodad
   $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" path "$TMP" "$ns" p
   if ! run_bg "$id" "$d/spec.json" "$d"; then
     not_ok "path: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep runm "$RUNM_CTRD_DIR/containerd.log" | tail -8)"
@@ -197,7 +240,8 @@ case_path() {
   msgs+=($(expect "no_MAC:$(head -1 "$d/stdout" | tr ' ' _)" grep -q "link/ether 02:00:00:77:00:02" "$d/stdout"))
   msgs+=($(expect "no_address" grep -q "inet 10.77.0.2/24" "$d/stdout"))
   msgs+=($(expect "no_default_route" grep -q "default via 10.77.0.1" "$d/stdout"))
-  report "path: the container's eth0 has the namespace's MAC, address and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
+  msgs+=($(expect "no_IPv6_address" grep -q "inet6 fd00:77::2/64" "$d/stdout"))
+  report "path: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "no_TAP" has_link "$ns" "$TAPNAME"))
   msgs+=($(expect "no_redirect_eth0_to_TAP" redirects "$ns" eth0 "$TAPNAME"))
@@ -205,10 +249,14 @@ case_path() {
   pid=$(task_pid "$id")
   msgs+=($(expect "QEMU_pid_${pid}_not_in_the_namespace" [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "$ns")" ]))
   report "path: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
-  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'rtt.*' "$d/ping"))"; else
+  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
     not_ok "path: the test host pings the container" "$(cat "$d/ping")"
   fi
+  if busybox ping -6 -c 2 -W 5 fd00:77::2 >"$d/ping6" 2>&1; then ok "path: the test host pings the container over IPv6"; else
+    not_ok "path: the test host pings the container over IPv6" "$(cat "$d/ping6")"
+  fi
   net_figures "$id"
+  hostile_path "$id" "$ns" "$d"
   TCTR task kill -s KILL "$id" >/dev/null 2>&1
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1
@@ -226,10 +274,10 @@ case_path() {
 
 # ---- case: hooks (nerdctl) ---------------------------------------------------
 
-case_hooks() {
-  local id=nn-hooks d=$TMP/hooks msgs=() pid sp ns vmid st
+case_hooks() { # KILL: both (the shim and QEMU) or qemu (QEMU alone)
+  local kill=$1 id=nn-hooks-$1 d=$TMP/hooks-$1 msgs=() pid sp ns vmid st tag=h${1:0:1} who
   mkdir -p "$d"
-  $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" hooks "$TMP" - h
+  $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" hooks "$TMP" - "$tag"
   if ! run_bg "$id" "$d/spec.json" "$d"; then
     not_ok "hooks: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep -i error "$RUNM_CTRD_DIR/containerd.log" | tail -5)"
     kill "$(cat "$d/ctr.pid")" 2>/dev/null
@@ -256,8 +304,12 @@ case_hooks() {
   sp=$(shim_of "$id")
   if [ -z "$sp" ] || [ -z "$pid" ]; then
     not_ok "hooks: found the shim ($sp) and QEMU ($pid)"
-  else
+  elif [ "$kill" = both ]; then
     kill -KILL "$sp" "$pid"
+    who="after SIGKILL of the shim and QEMU, shim delete"
+  else
+    kill -KILL "$pid"
+    who="after SIGKILL of QEMU, the shim's Delete"
   fi
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1
@@ -269,13 +321,13 @@ case_hooks() {
   msgs+=($(expect "poststop_pid_$(jget "$st" 's.get("pid")')" [ -z "$(jget "$st" 's.get("pid")')" ]))
   msgs+=($(expect "poststop_status_$(jget "$st" 's.get("status")')" [ "$(jget "$st" 's.get("status")')" = stopped ]))
   msgs+=($(expect "poststop_annotation" [ "$(jget "$st" 's["annotations"].get("nerdctl/network-namespace")')" = "$ns" ]))
-  report "hooks: after SIGKILL of the shim and QEMU, shim delete ran the poststop hook on the host (no pid, the namespace's path)" "${msgs[@]}"
+  report "hooks: $who ran the poststop hook on the host (no pid, the namespace's path)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "namespace_left" [ ! -e "$ns" ]))
   msgs+=($(expect "record_left" [ ! -e "$RUNM_STATE_DIR/net/$vmid" ]))
-  msgs+=($(expect "veth_left" bash -c "! ip link show vhh >/dev/null 2>&1"))
+  msgs+=($(expect "veth_left" bash -c "! ip link show vh$tag >/dev/null 2>&1"))
   msgs+=($(expect "ns_mount_left" bash -c "! grep -qF $RUNM_STATE_DIR/net /proc/self/mountinfo"))
-  report "hooks: nothing of the task's network is left (namespace, its mount, veth, record)" "${msgs[@]}"
+  report "hooks ($kill killed): nothing of the task's network is left (namespace, its mount, veth, record)" "${msgs[@]}"
 }
 
 # The namespace mode's own steps in task $1's start, as `#` lines: making
@@ -293,7 +345,8 @@ net_figures() {
 
 setup
 [[ path =~ $CASES ]] && case_path
-[[ hooks =~ $CASES ]] && case_hooks
+[[ hooks =~ $CASES ]] && case_hooks both
+[[ qemu =~ $CASES ]] && case_hooks qemu
 if bash "$ENV" stop >"$TMP/stop.out" 2>&1; then ok "containerd and everything it started stopped"; else
   not_ok "containerd and everything it started stopped" "$(tail -5 "$TMP/stop.out")"
 fi

@@ -171,13 +171,16 @@ static void test_guest_config(void)
   runm__v1__network_config__free_unpacked(back, NULL);
 }
 
+/* The parsed specs: *path points into one, so they live to test_mode's end. */
+static json_object *parsed[16];
+static size_t n_parsed;
+
 static int choose(const char *json, enum runm_net_mode *m, const char **path, char *msg)
 {
   runm_error_t err = NULL;
   json_object *o = json_tokener_parse(json);
-  int r = tap_take_error(spec_net_choose(o, m, path, &err), &err, msg, 256);
-  /* path points into o: kept alive for the caller's check (leaked). */
-  return r;
+  if (n_parsed < 16) parsed[n_parsed++] = o;
+  return tap_take_error(spec_net_choose(o, m, path, &err), &err, msg, 256);
 }
 
 static void test_mode(void)
@@ -219,6 +222,7 @@ static void test_mode(void)
   ok(choose("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"netns/p\"}]}}", &m, &p, msg) < 0 &&
          strstr(msg, "`netns/p` is not absolute"),
      "a relative namespace path is refused");
+  while (n_parsed) json_object_put(parsed[--n_parsed]);
 }
 
 /* ---- for real, as root ------------------------------------------------------ */
@@ -317,8 +321,27 @@ static void test_live(void)
   is_int(tap_take_error(task_net_connect(&n2, &found, &err), &err, msg, sizeof(msg)), 0, "connect in it");
   idx = n2.cni.index;
   is_int(tap_take_error(task_net_close(&n2, &err), &err, msg, sizeof(msg)), 0, "close");
+  /* Two CNI interfaces: one NIC per VM, so the connect is refused. */
+  snprintf(cmd, sizeof(cmd), "nsenter --net=%s ip link add eth1 type veth peer name vpeer3 netns %d", ns, (int)getpid());
+  is_int(system(cmd), 0, "a second veth in the spec's namespace");
+  is_int(tap_take_error(task_net_open(&n2, dir, "vm4", ns, &err), &err, msg, sizeof(msg)), 0, "open again");
+  ok(tap_take_error(task_net_connect(&n2, &found, &err), &err, msg, sizeof(msg)) < 0 && strstr(msg, "2 interfaces (eth0, eth1)"),
+     "two interfaces: refused, both named");
+  is_int(tap_take_error(task_net_close(&n2, &err), &err, msg, sizeof(msg)), 0, "close after the refusal");
+  is_int(sh("test -z \"$(nsenter --net=%s tc qdisc show dev eth0 ingress)$(nsenter --net=%s ip link show tap0_runm 2>/dev/null)\"", ns),
+         0, "nothing of ours left after the refusal");
+  snprintf(cmd, sizeof(cmd), "nsenter --net=%s ip link del eth1", ns);
+  (void)!system(cmd);
+  ok(tap_take_error(task_net_open(&n2, dir, "vm5", "/run/netns/runm-no-such-ns", &err), &err, msg, sizeof(msg)) < 0 &&
+         strstr(msg, "the spec's network namespace `/run/netns/runm-no-such-ns`"),
+     "a spec path that does not exist: refused, named");
+  {
+    char d5[PATH_MAX];
+    snprintf(d5, sizeof(d5), "%s/net/vm5", dir);
+    ok(!exists(d5), "and leaves no record");
+  }
   ok(exists(ns), "the spec's namespace stays");
-  is_int(sh("nsenter --net=%s ip link show eth0 >/dev/null && ! nsenter --net=%s ip link show tap0_runm >/dev/null 2>&1", ns),
+  is_int(sh("nsenter --net=%s ip link show eth0 >/dev/null 2>&1 && ! nsenter --net=%s ip link show tap0_runm >/dev/null 2>&1", ns),
          0, "its eth0 stays, our TAP is gone");
   is_int(sh("test -z \"$(nsenter --net=%s tc qdisc show dev eth0 ingress)\"", ns), 0, "no ingress qdisc left on eth0");
   (void)idx;
