@@ -21,7 +21,7 @@
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
-#                        recheck bindfs; default all): to re-measure what a
+#                        recheck bindfs net; default all): to re-measure what a
 #                        change touched, not for published figures
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
