@@ -60,6 +60,9 @@ static int check_path(const char *what, const char *p, runm_error_t *err)
   return 0;
 }
 
+/* TCG translation cache size (MiB): see qemu_build_argv. */
+#define RUNM_VM_TCG_TB_MIB 64
+
 static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
                            int rpc_listen_fd, char ***argv, runm_error_t *err)
 {
@@ -76,7 +79,15 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-M");
   add(&b, "microvm,acpi=off,isa-serial=on");
   add(&b, "-accel");
-  add(&b, "%s", kvm ? "kvm" : "tcg");
+  /* TCG's translation cache grows with the guest code it has ever
+   * translated (QEMU 7.2 reserves 1 GiB and touches it as it goes): 66 MiB
+   * once a container runs, 90-140 MiB after a few execs. 64 MiB holds the
+   * working set of a boot and of runc (CPU per exec unchanged, A/B in
+   * docs/performance.md); 32 MiB does not (2.5x the CPU per exec). */
+  if (kvm)
+    add(&b, "kvm");
+  else
+    add(&b, "tcg,tb-size=%u", RUNM_VM_TCG_TB_MIB);
   if (kvm) {
     add(&b, "-cpu");
     add(&b, "host");
