@@ -366,12 +366,13 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_PORTS_SRCS)
 
 # ---- fuzzing what the guest sends the host (issue 11) ----
-# `make fuzz-guest` runs the four below, FUZZ_GUEST_TIME seconds each:
+# `make fuzz-guest` runs the five below, FUZZ_GUEST_TIME seconds each:
 #   fuzz-replies  every runm.v1 reply/stream message the shim decodes, and
 #                 the RunHook request, through the rpc layer's budgeted decoder
 #   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
 #   fuzz-claim    the pool claim message (pool_claim.c)
 #   fuzz-cmdline  the kernel command-line parser (lib/core/cmdline.c)
+#   fuzz-netconfig the namespace mode's NetworkConfig as init checks it
 # fuzz_hookreq and fuzz_claim #include the shim file whose static parser
 # they drive and link the rest of the shim and lib, built here with
 # coverage (main.c's main renamed: libFuzzer brings its own).

@@ -14,16 +14,19 @@
 # BENCH_NET_RUNS (transfers per figure, best and median kept, default 3),
 # BENCH_NET_STARTS (starts per mode, default 5), BENCH_QUICK=1 (16 MiB,
 # 2 transfers, 3 starts unless set), BENCH_NET_RUNTIMES (default
-# "runc runm"), RUNM_BIN (default build/bin).
+# "runc runm"), BENCH_NET_PARTS (default "throughput start"), RUNM_BIN
+# (default build/bin).
 #
-# Figures (MiB/s, wall time of a `ctr task exec` running busybox nc, less
-# the time of an empty exec in the same container):
+# Figures (MiB/s; h2c and c2h timed on the test host, c2c inside the
+# sending container by /proc/uptime):
 #   h2c   the test host sends to a container (busybox nc to its port 5001)
-#   c2h   a container sends to a listener on the test host
-#   c2c   one container sends to another
+#   c2h   a container sends to the test host (curl fetches a file from
+#         busybox httpd in the container, which sends it with sendfile)
+#   c2c   one container sends to another (wget in one fetches the file
+#         from httpd in the other)
 # per mode: runc (CNI bridge), runm-tap (CNI bridge, TAP + tc redirect),
 # runm-user (user-mode NAT: h2c through a port published with
-# io.runm.ports, c2h and c2c through 10.0.2.2 with io.runm.host-loopback).
+# io.runm.ports, c2c through 10.0.2.2 with io.runm.host-loopback).
 # Start: `ctr run --rm` of `true`, wall time, median of STARTS, for runm
 # with nerdctl's hooks (TAP mode) and without (user mode), and for runc
 # with and without them (what CNI itself costs).
@@ -46,26 +49,32 @@ MIB=${BENCH_NET_MIB:-$d_mib}
 RUNS=${BENCH_NET_RUNS:-$d_runs}
 STARTS=${BENCH_NET_STARTS:-$d_starts}
 read -r -a RUNTIMES <<<"${BENCH_NET_RUNTIMES:-runc runm}"
+PARTS=${BENCH_NET_PARTS:-throughput start}
+RUNTIMES_T=("${RUNTIMES[@]}") RUNTIMES_S=("${RUNTIMES[@]}")
 PY=/usr/bin/python3
+export MIB
 HOOK=$ROOT/test/fixtures/nerdctl-oci-hook.py
 ENV_SH=$ROOT/tools/containerd-env.sh
 WORK=$(mktemp -d /tmp/runm-benchnet.XXXXXX)
 export RUNM_CTRD_DIR=$WORK/ctrd RUNM_CTRD_NS=benchnet
 export RUNM_STATE_DIR=$WORK/runm
+# The shims' per-step records (host-shim/timing.c): the namespace mode's
+# own steps are marked net.begin/ready (namespace, TAP) and
+# net.connect/connected/configured (netlink, tc, the guest's
+# ConfigureNetwork).
+export RUNM_TIMING_DIR=$WORK/timing
 NS=$RUNM_CTRD_NS
 SOCK=$RUNM_CTRD_DIR/containerd.sock
 NET=runm-bench
 GW=10.4.9.1
 LIMIT=300
 RAW=$OUT/net-raw
-SINK=
-mkdir -p "$RAW" "$WORK/netconf" "$WORK/nerdctl" "$WORK/ipam" "$WORK/c"
+mkdir -p "$RAW" "$WORK/timing" "$WORK/netconf" "$WORK/nerdctl" "$WORK/ipam" "$WORK/c"
 : >"$RAW/failed.txt"
 
 say() { echo "bench-net: $*" >&2; }
 fail() { say "FAILED: $*"; echo "$*" >>"$RAW/failed.txt"; }
 bn_cleanup() {
-  sink_stop
   bash "$ENV_SH" stop >/dev/null 2>&1 || say "containerd-env.sh stop left something"
   rm -rf "$WORK"
 }
@@ -102,8 +111,11 @@ c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": 
 c["hostname"] = cid
 # busybox nc ends a connection when its stdin ends: the listener's stdin
 # is a FIFO that never does (the sender's end decides).
-c["process"]["args"] = ["sh", "-c", "mkfifo /tmp/f && exec 3<>/tmp/f && "
-                        "(while true; do nc -l -p 5001 <&3 >/dev/null; done) & exec sleep 100000"]
+# httpd sends a file with sendfile: what the container sends is not slowed
+# by busybox nc's small writes (c2h, c2c).
+c["process"]["args"] = ["sh", "-c", "mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/blob bs=1M count=%s 2>/dev/null && "
+                        "httpd -p 8080 -h /tmp/www && mkfifo /tmp/f && exec 3<>/tmp/f && "
+                        "(while true; do nc -l -p 5001 <&3 >/dev/null; done) & exec sleep 100000" % os.environ["MIB"]]
 c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})
 c["annotations"] = json.loads(ann)
 if mode == "cni":
@@ -131,8 +143,22 @@ run_d() { # MODE RT ID [ANN]: started and RUNNING
 }
 rm_c() { local id; for id in "$@"; do TCTR task kill -s KILL "$id" >/dev/null 2>&1; sleep 0.5
   TCTR task delete -f "$id" >/dev/null 2>&1; TCTR containers rm "$id" >/dev/null 2>&1; done; }
-# secs CMD...: wall seconds of CMD (fails when CMD does)
-secs() { local t0 t1; t0=$(now_ns); "$@" >/dev/null 2>>"$RAW/cmd.err" || return 1; t1=$(now_ns); $PY -c "print(($t1 - $t0) / 1e9)"; }
+# secs CMD...: wall seconds of CMD (fails when CMD does); CMD may print
+# its own seconds instead (in_secs), which then win.
+secs() {
+  local t0 t1 o
+  t0=$(now_ns)
+  o=$("$@" 2>>"$RAW/cmd.err") || return 1
+  t1=$(now_ns)
+  if [[ "$o" =~ ^[0-9.]+$ ]]; then echo "$o"; else $PY -c "print(($t1 - $t0) / 1e9)"; fi
+}
+# in_secs ID CMD: CMD in the container, timed there (/proc/uptime: 10 ms
+# steps; an exec's own cost, large under TCG, stays out); prints seconds.
+in_secs() {
+  local o
+  o=$(cx "$1" sh -c "read a _ </proc/uptime && $2 && read b _ </proc/uptime && echo \$a \$b") || return 1
+  $PY -c 'import sys; a, b = map(float, sys.argv[1:3]); print(max(b - a, 0.01))' $o
+}
 # A figure: RUNS transfers of MIB; MiB/s of the best and the median, with
 # the empty-exec baseline B (seconds) subtracted.
 figure() { # NAME BASELINE CMD...
@@ -152,25 +178,11 @@ print(json.dumps({"name": name, "mib": mib, "baseline_s": base, "runs_s": ts,
 PY
   say "$name: $(tail -1 "$RAW/figures.jsonl")"
 }
-SEND="dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | nc"
-# The test host's listener for c2h: reads and drops, one connection at a time.
-SINK=
-sink_start() {
-  $PY -c 'import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5002)); s.listen(4)
-while True:
-    c, _ = s.accept()
-    while c.recv(1 << 20):
-        pass
-    c.close()' &
-  SINK=$!
-}
-sink_stop() { [ -z "$SINK" ] || { kill "$SINK"; wait "$SINK"; } 2>/dev/null; SINK=; }
 
 # ---- throughput ----------------------------------------------------------------
 : >"$RAW/figures.jsonl"
-for r in "${RUNTIMES[@]}"; do
+[[ " $PARTS " == *" throughput "* ]] || RUNTIMES_T=()
+for r in "${RUNTIMES_T[@]}"; do
   modes=cni
   [ "$r" = runm ] && modes="cni user"
   for m in $modes; do
@@ -178,28 +190,28 @@ for r in "${RUNTIMES[@]}"; do
     a=$label-a b=$label-b
     if [ "$m" = cni ]; then
       run_d cni "$r" "$a" && run_d cni "$r" "$b" || { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
-      ia=$(ip_of "$a"); dst_a=$ia dport_a=5001
+      ia=$(ip_of "$a")
     else
-      pa=15901
-      run_d plain "$r" "$a" "{\"io.runm.ports\": \"127.0.0.1:$pa:5001\", \"io.runm.host-loopback\": \"true\"}" &&
+      pa=15901 pa2=15902
+      run_d plain "$r" "$a" "{\"io.runm.ports\": \"127.0.0.1:$pa:5001,127.0.0.1:$pa2:8080\", \"io.runm.host-loopback\": \"true\"}" &&
         run_d plain "$r" "$b" '{"io.runm.host-loopback": "true"}' ||
         { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
-      ia=127.0.0.1 dst_a=10.0.2.2 dport_a=$pa
+      ia=127.0.0.1
     fi
-    base=$(secs cx "$b" true) || base=0
+    if [ "$m" = cni ]; then to_a=$ia:8080 guest_to_a=$ia:8080; else to_a=127.0.0.1:$pa2 guest_to_a=10.0.2.2:$pa2; fi
+    wait_http() { local i; for i in $(seq 1 100); do curl -s -o /dev/null -m 2 "http://$1/" && return 0; sleep 0.2; done; return 1; }
+    wait_http "$to_a" || fail "$label: httpd in $a does not answer at $to_a"
     figure "$label h2c" 0 sh -c "dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | busybox nc $ia $([ "$m" = cni ] && echo 5001 || echo $pa)"
-    guest_host=$([ "$m" = cni ] && echo "$GW" || echo 10.0.2.2)
-    sink_start
-    figure "$label c2h" "$base" cx "$b" sh -c "$SEND $guest_host 5002"
-    sink_stop
-    figure "$label c2c" "$base" cx "$b" sh -c "$SEND $dst_a $dport_a"
+    figure "$label c2h" 0 curl -sf -o /dev/null "http://$to_a/blob"
+    figure "$label c2c" 0 in_secs "$b" "wget -q -O /dev/null http://$guest_to_a/blob"
     rm_c "$a" "$b"
   done
 done
 
 # ---- start latency -------------------------------------------------------------
 : >"$RAW/starts.jsonl"
-for r in "${RUNTIMES[@]}"; do
+[[ " $PARTS " == *" start "* ]] || RUNTIMES_S=()
+for r in "${RUNTIMES_S[@]}"; do
   for m in cni plain; do
     ts=()
     for i in $(seq 1 "$STARTS"); do
@@ -221,6 +233,14 @@ print(json.dumps({"runtime": sys.argv[1], "mode": sys.argv[2], "runs_s": ts, "me
   done
 done
 
+# The namespace mode's own steps in each runm start with CNI (ms).
+: >"$RAW/nsown.txt"
+for f in "$RUNM_TIMING_DIR"/*-st-runm-cni-*.timing; do
+  [ -f "$f" ] || continue
+  awk '{ t[$1] = $2 } END { if ("net.begin" in t && "net.ready" in t && "net.connect" in t && "net.configured" in t)
+    printf "%.1f\n", ((t["net.ready"] - t["net.begin"]) + (t["net.configured"] - t["net.connect"])) / 1e6 }' "$f" >>"$RAW/nsown.txt"
+done
+
 # ---- report --------------------------------------------------------------------
 $PY - "$RAW" "$OUT" "$MIB" "$RUNS" "$STARTS" <<'PY'
 import json, os, sys
@@ -231,7 +251,8 @@ st = {(s["runtime"], s["mode"]): s for s in load("starts.jsonl")}
 failed = [l.strip() for l in open(os.path.join(raw, "failed.txt")) if l.strip()]
 res = {"mib": int(mib), "runs": int(runs), "starts": int(starts), "throughput": figs,
        "start": {f"{r}-{m}": v for (r, m), v in st.items()}, "failed": failed}
-L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer, busybox nc, exec baseline subtracted):\n",
+L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer; test host -> container: busybox nc; "
+     f"from a container: busybox httpd (sendfile) to curl or wget):\n",
      "| path | runc (bridge) | runm TAP (bridge) | runm user-mode NAT | TAP / NAT |", "|---|---|---|---|---|"]
 for d, what in (("h2c", "test host -> container"), ("c2h", "container -> test host"), ("c2c", "container -> container")):
     cell = lambda k: (f"{figs[k]['best_mib_s']:.1f} / {figs[k]['median_mib_s']:.1f}" if k in figs else "n/a")
@@ -257,6 +278,13 @@ if res.get("start_extra_ms", {}).keys() >= {"runc", "runm"}:
              f"{own:+.0f} ms (starts under TCG vary by more than that; see the runs in net.json).")
 L.append("\nFor runm the difference is the namespace mode's cost (the host namespace, TAP, tc, "
          "the hooks, CNI's plugins) against user-mode NAT; runc's row is what CNI's plugins cost by themselves.")
+own = [float(l) for l in open(os.path.join(raw, "nsown.txt")) if l.strip()]
+if own:
+    import statistics
+    res["namespace_mode_steps_ms"] = {"runs": own, "median": statistics.median(own), "max": max(own)}
+    L.append(f"\nrunm's namespace mode's own steps in a start, from the shim's timing marks (namespace and TAP "
+             f"before QEMU; connecting CNI's interface with netlink and tc; the guest's ConfigureNetwork): "
+             f"median {statistics.median(own):.1f} ms, max {max(own):.1f} ms over {len(own)} starts (target: 50 ms).")
 if failed:
     L.append("\nFailed: " + "; ".join(failed))
 json.dump(res, open(os.path.join(out, "net.json"), "w"), indent=2)

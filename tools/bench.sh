@@ -23,7 +23,7 @@
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
-#                        recheck bindfs; default all): to re-measure what a
+#                        recheck bindfs net; default all): to re-measure what a
 #                        change touched, not for published figures
 #   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
 #                        section (default: BENCH_BOOTS); 0 skips it

@@ -9,7 +9,7 @@ PKGS=(
   libsquashfs-dev squashfs-tools libelf-dev
   qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils lz4
   busybox-static runc containerd
-  containernetworking-plugins iptables
+  containernetworking-plugins iptables iproute2 curl
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
   libfuse3-dev umoci libjson-c-dev libmnl-dev
   fuse3 bindfs

@@ -17,6 +17,8 @@
 #          are SIGKILLed: `shim delete` runs the poststop hook on the host
 #          (no pid, the namespace's path) and leaves no namespace, TAP, tc
 #          filter, veth or network record.
+#   qemu   the same with QEMU alone SIGKILLed: the live shim's Delete runs
+#          the poststop hook the guest could not, and cleans up the same.
 # Also prints the extra start latency of the namespace mode (`#` lines).
 #   bash test/e2e/test_netns.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -108,7 +110,7 @@ base, out, case, tmp, nspath, tag = sys.argv[1:7]
 c = json.load(open(base))
 c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
 c["process"]["args"] = ["sh", "-c",
-    "ip -o link show eth0; ip -o -4 addr show eth0; ip route; echo READY; exec sleep 300"]
+    "ip -o link show eth0; ip -o addr show eth0; ip route; echo READY; exec sleep 300"]
 nss = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 if case == "path":
     nss.append({"type": "network", "path": nspath})
@@ -172,7 +174,7 @@ run_bg() {
   t0=$(now_ms)
   TCTR run --runtime io.containerd.runm.v1 --config "$spec" "$id" </dev/null >"$d/stdout" 2>"$d/stderr" &
   echo $! >"$d/ctr.pid"
-  if wait_until "$LIMIT" grep -q READY "$d/stdout"; then
+  if wait_until "$LIMIT" grep -qs READY "$d/stdout"; then
     echo $(($(now_ms) - t0)) >"$d/start.ms"
     return 0
   fi
@@ -226,6 +228,9 @@ case_path() {
   in_ns "$ns" ip addr add 10.77.0.2/24 dev eth0
   in_ns "$ns" ip link set eth0 up
   in_ns "$ns" ip route add default via 10.77.0.1
+  # IPv6 too (CNI's dual stack): an address, no DAD on either side.
+  ip -6 addr add fd00:77::1/64 dev vhp nodad
+  in_ns "$ns" ip -6 addr add fd00:77::2/64 dev eth0 nodad
   $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" path "$TMP" "$ns" p
   if ! run_bg "$id" "$d/spec.json" "$d"; then
     not_ok "path: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep runm "$RUNM_CTRD_DIR/containerd.log" | tail -8)"
@@ -235,7 +240,10 @@ case_path() {
   msgs+=($(expect "no_MAC:$(head -1 "$d/stdout" | tr ' ' _)" grep -q "link/ether 02:00:00:77:00:02" "$d/stdout"))
   msgs+=($(expect "no_address" grep -q "inet 10.77.0.2/24" "$d/stdout"))
   msgs+=($(expect "no_default_route" grep -q "default via 10.77.0.1" "$d/stdout"))
-  report "path: the container's eth0 has the namespace's MAC, address and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
+  msgs+=($(expect "no_IPv6_address" grep -q "inet6 fd00:77::2/64" "$d/stdout"))
+  # The link-local address comes from CNI's MAC (not the placeholder).
+  msgs+=($(expect "link-local_not_from_the_MAC:$(grep -o 'inet6 fe80[^ ]*' "$d/stdout" | tr ' ' _)" grep -q "inet6 fe80::ff:fe77:2/64" "$d/stdout"))
+  report "path: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "no_TAP" has_link "$ns" "$TAPNAME"))
   msgs+=($(expect "no_redirect_eth0_to_TAP" redirects "$ns" eth0 "$TAPNAME"))
@@ -245,6 +253,9 @@ case_path() {
   report "path: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
   if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
     not_ok "path: the test host pings the container" "$(cat "$d/ping")"
+  fi
+  if busybox ping -6 -c 2 -W 5 fd00:77::2 >"$d/ping6" 2>&1; then ok "path: the test host pings the container over IPv6"; else
+    not_ok "path: the test host pings the container over IPv6" "$(cat "$d/ping6")"
   fi
   net_figures "$id"
   hostile_path "$id" "$ns" "$d"
@@ -265,10 +276,10 @@ case_path() {
 
 # ---- case: hooks (nerdctl) ---------------------------------------------------
 
-case_hooks() {
-  local id=nn-hooks d=$TMP/hooks msgs=() pid sp ns vmid st
+case_hooks() { # KILL: both (the shim and QEMU) or qemu (QEMU alone)
+  local kill=$1 id=nn-hooks-$1 d=$TMP/hooks-$1 msgs=() pid sp ns vmid st tag=h${1:0:1} who
   mkdir -p "$d"
-  $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" hooks "$TMP" - h
+  $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" hooks "$TMP" - "$tag"
   if ! run_bg "$id" "$d/spec.json" "$d"; then
     not_ok "hooks: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep -i error "$RUNM_CTRD_DIR/containerd.log" | tail -5)"
     kill "$(cat "$d/ctr.pid")" 2>/dev/null
@@ -295,8 +306,12 @@ case_hooks() {
   sp=$(shim_of "$id")
   if [ -z "$sp" ] || [ -z "$pid" ]; then
     not_ok "hooks: found the shim ($sp) and QEMU ($pid)"
-  else
+  elif [ "$kill" = both ]; then
     kill -KILL "$sp" "$pid"
+    who="after SIGKILL of the shim and QEMU, shim delete"
+  else
+    kill -KILL "$pid"
+    who="after SIGKILL of QEMU, the shim's Delete"
   fi
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1
@@ -308,13 +323,13 @@ case_hooks() {
   msgs+=($(expect "poststop_pid_$(jget "$st" 's.get("pid")')" [ -z "$(jget "$st" 's.get("pid")')" ]))
   msgs+=($(expect "poststop_status_$(jget "$st" 's.get("status")')" [ "$(jget "$st" 's.get("status")')" = stopped ]))
   msgs+=($(expect "poststop_annotation" [ "$(jget "$st" 's["annotations"].get("nerdctl/network-namespace")')" = "$ns" ]))
-  report "hooks: after SIGKILL of the shim and QEMU, shim delete ran the poststop hook on the host (no pid, the namespace's path)" "${msgs[@]}"
+  report "hooks: $who ran the poststop hook on the host (no pid, the namespace's path)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "namespace_left" [ ! -e "$ns" ]))
   msgs+=($(expect "record_left" [ ! -e "$RUNM_STATE_DIR/net/$vmid" ]))
-  msgs+=($(expect "veth_left" bash -c "! ip link show vhh >/dev/null 2>&1"))
+  msgs+=($(expect "veth_left" bash -c "! ip link show vh$tag >/dev/null 2>&1"))
   msgs+=($(expect "ns_mount_left" bash -c "! grep -qF $RUNM_STATE_DIR/net /proc/self/mountinfo"))
-  report "hooks: nothing of the task's network is left (namespace, its mount, veth, record)" "${msgs[@]}"
+  report "hooks ($kill killed): nothing of the task's network is left (namespace, its mount, veth, record)" "${msgs[@]}"
 }
 
 # The namespace mode's own steps in task $1's start, as `#` lines: making
@@ -332,7 +347,8 @@ net_figures() {
 
 setup
 [[ path =~ $CASES ]] && case_path
-[[ hooks =~ $CASES ]] && case_hooks
+[[ hooks =~ $CASES ]] && case_hooks both
+[[ qemu =~ $CASES ]] && case_hooks qemu
 if bash "$ENV" stop >"$TMP/stop.out" 2>&1; then ok "containerd and everything it started stopped"; else
   not_ok "containerd and everything it started stopped" "$(tail -5 "$TMP/stop.out")"
 fi

@@ -321,8 +321,27 @@ static void test_live(void)
   is_int(tap_take_error(task_net_connect(&n2, &found, &err), &err, msg, sizeof(msg)), 0, "connect in it");
   idx = n2.cni.index;
   is_int(tap_take_error(task_net_close(&n2, &err), &err, msg, sizeof(msg)), 0, "close");
+  /* Two CNI interfaces: one NIC per VM, so the connect is refused. */
+  snprintf(cmd, sizeof(cmd), "nsenter --net=%s ip link add eth1 type veth peer name vpeer3 netns %d", ns, (int)getpid());
+  is_int(system(cmd), 0, "a second veth in the spec's namespace");
+  is_int(tap_take_error(task_net_open(&n2, dir, "vm4", ns, &err), &err, msg, sizeof(msg)), 0, "open again");
+  ok(tap_take_error(task_net_connect(&n2, &found, &err), &err, msg, sizeof(msg)) < 0 && strstr(msg, "2 interfaces (eth0, eth1)"),
+     "two interfaces: refused, both named");
+  is_int(tap_take_error(task_net_close(&n2, &err), &err, msg, sizeof(msg)), 0, "close after the refusal");
+  is_int(sh("test -z \"$(nsenter --net=%s tc qdisc show dev eth0 ingress)$(nsenter --net=%s ip link show tap0_runm 2>/dev/null)\"", ns),
+         0, "nothing of ours left after the refusal");
+  snprintf(cmd, sizeof(cmd), "nsenter --net=%s ip link del eth1", ns);
+  (void)!system(cmd);
+  ok(tap_take_error(task_net_open(&n2, dir, "vm5", "/run/netns/runm-no-such-ns", &err), &err, msg, sizeof(msg)) < 0 &&
+         strstr(msg, "the spec's network namespace `/run/netns/runm-no-such-ns`"),
+     "a spec path that does not exist: refused, named");
+  {
+    char d5[PATH_MAX];
+    snprintf(d5, sizeof(d5), "%s/net/vm5", dir);
+    ok(!exists(d5), "and leaves no record");
+  }
   ok(exists(ns), "the spec's namespace stays");
-  is_int(sh("nsenter --net=%s ip link show eth0 >/dev/null && ! nsenter --net=%s ip link show tap0_runm >/dev/null 2>&1", ns),
+  is_int(sh("nsenter --net=%s ip link show eth0 >/dev/null 2>&1 && ! nsenter --net=%s ip link show tap0_runm >/dev/null 2>&1", ns),
          0, "its eth0 stays, our TAP is gone");
   is_int(sh("test -z \"$(nsenter --net=%s tc qdisc show dev eth0 ingress)\"", ns), 0, "no ingress qdisc left on eth0");
   (void)idx;
