@@ -30,6 +30,9 @@
 #include "rootfs.h"
 #include "shim.h"
 #include "task.h"
+#include "task_net.h"
+#include "task_vm.h"
+#include "container.h"
 #include "timing.h"
 #include "ttrpc.h"
 #include "vm_backend.h"
@@ -289,10 +292,14 @@ static int cmd_delete(const struct args *a)
   }
   /* Only a QEMU that is this VM's (pids get reused), either backend's. */
   if (runm_vm_info_is_qemu(&info, vmid)) {
+    /* Waited for (briefly): its TAP device and network namespace go with
+     * it, before the network cleanup below; its cgroup empties. */
     cleanup_close int q = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
-    struct pollfd p = {.fd = q, .events = POLLIN};
+    struct pollfd pl = {.fd = q, .events = POLLIN};
     kill(info.qemu_pid, SIGKILL);
-    if (q >= 0 && info.cgroup[0]) (void)poll(&p, 1, 5000); /* its cgroup empties */
+    if (q >= 0)
+      while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
+      }
   }
   if (info.cgroup[0]) runm_libvirt_remove_cgroup(info.cgroup);
   runm_error_release(&err);
@@ -313,6 +320,8 @@ static int cmd_delete(const struct args *a)
    * found by the record the shim wrote before making each. */
   if (fusebind_cleanup(cfg.state_dir, vmid, NULL, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
+  /* The namespace mode: poststop hooks, tc filters, TAP, namespace. */
+  task_net_delete(cfg.state_dir, vmid, a->id ? a->id : "", a->bundle ? a->bundle : (getcwd(cwd, sizeof(cwd)) ? cwd : NULL));
   if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
     runm_log_error(NULL, err, "delete");
   socket_path(&cfg, a, sock, sizeof(sock));
@@ -456,6 +465,7 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   runm_ttrpc_server_shutdown(srv, 2000);
   task_vm_pid_forget(s);
   task_cleanup(s);
+  container_table_free(s);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
   runm_ttrpc_server_free(srv);

@@ -333,6 +333,8 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (cfg->n_ports > 0 && cfg->net != RUNM_NET_USER)
     return runm_make_error(err, EINVAL, "published ports need user networking (network is `%s`)",
                            runm_net_mode_name(cfg->net));
+  if (cfg->net == RUNM_NET_TAP && cfg->tap_fd < 0)
+    return runm_make_error(err, EINVAL, "network `tap` needs a TAP device (the shim's namespace mode)");
   if (cfg->n_ports > RUNM_PORTS_MAX)
     return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
                            RUNM_PORTS_MAX);

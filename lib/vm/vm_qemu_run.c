@@ -18,7 +18,7 @@ int runm_qemu_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
 {
   char **argv = NULL;
   struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-                            .nf_out_fd = -1, .nf_in_fd = -1};
+                            .nf_out_fd = -1, .nf_in_fd = -1, .tap_fd = -1, .netns_fd = -1};
   const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
@@ -36,6 +36,10 @@ int runm_qemu_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   }
   sp.rw = rw;
   sp.own_mount_ns = !cfg->late_mounts;
+  if (cfg->net == RUNM_NET_TAP) {
+    sp.tap_fd = cfg->tap_fd;
+    sp.netns_fd = cfg->netns_fd;
+  }
 
   ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
                                         vm->plan.transport == RUNM_TRANSPORT_SERIAL ? 3 : -1,
