@@ -309,24 +309,12 @@ int cmd_delete(const struct args *a)
      * is touched). */
     if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
       snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
-    /* Only a QEMU that is this VM's (pids get reused), either backend's. */
-    if (runm_vm_info_is_qemu(&info, vmid)) {
-      /* Waited for (briefly): its TAP device and network namespace go
-       * with it, before the network cleanup below. */
-      int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
-      kill(info.qemu_pid, SIGKILL);
-      if (pfd >= 0) {
-        struct pollfd pl = {.fd = pfd, .events = POLLIN};
-        while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
-        }
-        close(pfd);
-      }
-    }
     if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
   }
   /* A libvirt domain is found by name (vm.info's, else the name a fresh
    * VM of this task gets) and destroyed: with the embed driver its QEMU
-   * outlived the crashed shim, and libvirt must forget it too. */
+   * outlived the crashed shim, and libvirt must forget it too. First,
+   * while QEMU lives: libvirt then also removes the domain's cgroup. */
   if (strcmp(info.backend, "libvirt") == 0 || cfg.vm_backend == RUNM_BACKEND_LIBVIRT) {
     char dom[RUNM_VM_ID_MAX + 8];
     const char *uri = info.libvirt_uri[0] ? info.libvirt_uri : cfg.libvirt_uri;
@@ -335,6 +323,20 @@ int cmd_delete(const struct args *a)
     else snprintf(dom, sizeof(dom), "runm-%s", vmid);
     if (runm_libvirt_destroy(uri, dom, 15000, &lerr) < 0) runm_log_error(NULL, lerr, "delete");
   }
+  /* Only a QEMU that is this VM's (pids get reused), either backend's.
+   * Waited for (briefly): its TAP device and network namespace go with
+   * it, before the network cleanup below, and its cgroup empties. */
+  if (runm_vm_info_is_qemu(&info, vmid)) {
+    int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
+    kill(info.qemu_pid, SIGKILL);
+    if (pfd >= 0) {
+      struct pollfd pl = {.fd = pfd, .events = POLLIN};
+      while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
+      }
+      close(pfd);
+    }
+  }
+  if (info.cgroup[0]) runm_libvirt_remove_cgroup(info.cgroup);
   runm_error_release(&err);
   /* OCI hooks the dead shim was running would outlive it. */
   hooks_kill_orphans(vmdir);

@@ -415,6 +415,7 @@ static int stop_one(struct runmctl *ctl, const char *id, int timeout_s)
         kill(info.qemu_pid, SIGKILL);
         wait_gone(q, 5000);
       }
+      if (info.cgroup[0]) runm_libvirt_remove_cgroup(info.cgroup);
       if (runm_vm_remove_dir(dir, &err) < 0) {
         fprintf(stderr, "runmctl vm stop: %s\n", err->msg);
         return RUNMCTL_FAIL;

@@ -23,11 +23,11 @@
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
-#                        recheck bindfs net; default all): to re-measure what a
-#                        change touched, not for published figures
+#                        recheck libvirt bindfs net; default all): to
+#                        re-measure what a change touched, not for published
+#                        figures
 #   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
-#                        section (default: BENCH_BOOTS); 0 skips it
-#   BENCH_ONLY=libvirt   only that section (and its report, OUT/libvirt.md)
+#                        section (default: BENCH_BOOTS; report OUT/libvirt.md)
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
 # Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
@@ -192,11 +192,6 @@ measure() {
   ctrd_stop >/dev/null 2>&1 # what an earlier, killed run may have left
   ctrd_start || die "the private containerd did not start (see above)"
 
-  if [ "${BENCH_ONLY:-}" = libvirt ]; then
-    section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
-    ctrd_stop || fail "containerd-env.sh stop left something behind"
-    return 0
-  fi
   section boot bench_boot "$BOOTS" "$PINGS"
   section cold bench_cold "$RUNS"
   section running bench_running "$RUNS" $((STDIO_MIB << 20))
@@ -209,7 +204,7 @@ measure() {
     done
   fi
   section warm bench_warm "$RUNS"
-  [ "${BENCH_LIBVIRT:-$BOOTS}" = 0 ] || section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+  section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
   # Last: the runc-v2 baseline again, to see whether the load drifted.
   section recheck bench_recheck "$RUNS"
   ctrd_stop || fail "containerd-env.sh stop left something behind"
@@ -240,10 +235,6 @@ BODY=
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta foreign_vms_end "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 meta elapsed_s $((SECONDS - T_START))
-if [ "${BENCH_ONLY:-}" = libvirt ]; then
-  say "done in $((SECONDS - T_START)) s: $OUT/libvirt.md"
-  exit 0
-fi
 $PY tools/bench/report.py "$OUT" || die "report.py failed"
 for gp in cold timeline many; do
   [ -z "$SECTIONS" ] || break # a partial run has not the data of every plot

@@ -80,14 +80,14 @@ struct runm_vm_config {
    * (annotation io.runm.host-loopback=true, runmctl --host-loopback).
    * Off: vm_netfilter.c drops new connections to it. */
   bool host_loopback;
+  enum runm_vm_backend_kind backend;
+  const char *libvirt_uri; /* NULL: RUNM_LIBVIRT_URI_DEFAULT */
   /* net == RUNM_NET_TAP: an open TAP device (TUNSETIFF IFF_TAP|IFF_NO_PI|
    * IFF_VNET_HDR) QEMU gets as its NIC's backend (its fd 6), and the host
    * network namespace QEMU runs in (setns before exec; -1 = the caller's).
    * Both stay the caller's: it closes them. */
   int tap_fd;
   int netns_fd;
-  enum runm_vm_backend_kind backend;
-  const char *libvirt_uri; /* NULL: RUNM_LIBVIRT_URI_DEFAULT */
 };
 /* The fd QEMU finds its TAP device at (net == RUNM_NET_TAP). */
 #define RUNM_VM_TAP_FD 6

@@ -39,6 +39,8 @@ extern const struct runm_vm_backend runm_vm_backend_qemu;
 extern const struct runm_vm_backend runm_vm_backend_libvirt;
 const struct runm_vm_backend *runm_vm_backend_get(enum runm_vm_backend_kind kind);
 void runm_argv_free(char **argv);
+/* TCG translation cache size (MiB), both backends: see vm_qemu.c. */
+#define RUNM_VM_TCG_TB_MIB 64
 /* vm_qemu.c: QEMU's -netdev for user networking (shared by both backends). */
 int runm_qemu_user_netdev(const struct runm_vm_config *cfg, char **out, runm_error_t *err);
 /* vm_qemu_run.c: the qemu backend's process side. */
@@ -60,8 +62,13 @@ int runm_xml_escape(FILE *f, const char *s);
 /* vm_libvirt.c: releases the backend's part (a held connection closes:
  * its AUTODESTROY domain ends). */
 void runm_libvirt_vm_free(struct runm_libvirt_vm *lv);
-/* The URI of a libvirt-backed VM ("" for the qemu backend). */
-void runm_vm_libvirt_uri(const struct runm_vm *vm, char *out, size_t len);
+/* The URI and libvirt's cgroup of a libvirt-backed VM ("" for the qemu
+ * backend), for vm.info. */
+void runm_vm_libvirt_uri(const struct runm_vm *vm, char *uri, size_t ulen, char *cgroup, size_t clen);
+/* Removes what is left of a dead domain's cgroup (rel as vm.info's
+ * cgroup=): libvirt leaves it when the domain's QEMU was gone before
+ * libvirt looked (and, measured, for long domain names even when not). */
+void runm_libvirt_remove_cgroup(const char *rel);
 /* vm_libvirt_conn.c: ends domain `name` at uri (destroy) wherever it runs; 0
  * when it is gone or was never there. Bounded by timeout_ms. Used by the
  * shim's `delete` after a crashed shim and by `runmctl vm stop`. */

@@ -29,10 +29,10 @@ int runm_vm_info_write(const char *dir, const struct runm_vm_info *i, runm_error
   }
   fprintf(f, "id=%s\nqemu_pid=%d\nsupervisor_pid=%d\naccel=%s\ntransport=%s\nsocket=%s\n"
              "console=%s\nspawn_ns=%lld\nready_ns=%lld\nowner=%s\nqemu_name=%s\nbackend=%s\n"
-             "libvirt_uri=%s\n",
+             "libvirt_uri=%s\ncgroup=%s\n",
           i->id, (int)i->qemu_pid, (int)i->supervisor_pid, i->accel, i->transport, i->socket,
           i->console, i->spawn_ns, i->ready_ns, i->owner[0] ? i->owner : "runmctl", i->qemu_name,
-          i->backend[0] ? i->backend : "qemu", i->libvirt_uri);
+          i->backend[0] ? i->backend : "qemu", i->libvirt_uri, i->cgroup);
   if (fflush(f) != 0) return runm_make_error(err, errno, "write `%s`", tmp);
   if (rename(tmp, path) < 0) return runm_make_error(err, errno, "rename `%s`", tmp);
   return 0;
@@ -66,6 +66,7 @@ int runm_vm_info_read(const char *dir, struct runm_vm_info *i, runm_error_t *err
     else if (strcmp(line, "qemu_name") == 0) snprintf(i->qemu_name, sizeof(i->qemu_name), "%s", v);
     else if (strcmp(line, "backend") == 0) snprintf(i->backend, sizeof(i->backend), "%s", v);
     else if (strcmp(line, "libvirt_uri") == 0) snprintf(i->libvirt_uri, sizeof(i->libvirt_uri), "%s", v);
+    else if (strcmp(line, "cgroup") == 0) snprintf(i->cgroup, sizeof(i->cgroup), "%s", v);
   }
   return 0;
 }

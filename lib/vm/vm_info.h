@@ -18,6 +18,7 @@ struct runm_vm_info {
   char qemu_name[88]; /* QEMU's -name (runm-<id it booted as>); libvirt: the domain */
   char backend[16];   /* "qemu" (also when absent) or "libvirt" */
   char libvirt_uri[300];
+  char cgroup[512]; /* libvirt: the domain's cgroup (relative), for cleanup */
 };
 
 int runm_vm_info_read(const char *dir, struct runm_vm_info *info, runm_error_t *err);

@@ -117,9 +117,10 @@ void runm_libvirt_vm_free(struct runm_libvirt_vm *lv)
   free(lv);
 }
 
-void runm_vm_libvirt_uri(const struct runm_vm *vm, char *out, size_t len)
+void runm_vm_libvirt_uri(const struct runm_vm *vm, char *uri, size_t ulen, char *cgroup, size_t clen)
 {
-  snprintf(out, len, "%s", vm->lv ? vm->lv->uri : "");
+  snprintf(uri, ulen, "%s", vm->lv ? vm->lv->uri : "");
+  snprintf(cgroup, clen, "%s", vm->lv ? vm->lv->cgroup : "");
 }
 
 static void read_cgroup(pid_t pid, char *out, size_t len);
@@ -241,7 +242,7 @@ static void read_cgroup(pid_t pid, char *out, size_t len)
  * (a guest poweroff, a crash) leaves it. Removes that cgroup's empty dirs
  * (its per-thread children, then itself) in every hierarchy; a cgroup
  * that still holds a process is left alone (rmdir fails). */
-static void remove_cgroup(const char *rel)
+void runm_libvirt_remove_cgroup(const char *rel)
 {
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
@@ -303,7 +304,7 @@ static void lv_kill(struct runm_vm *vm)
     while (r < 0 && errno == EINTR);
   }
   vm->pid = -1;
-  if (vm->lv && vm->lv->cgroup[0]) remove_cgroup(vm->lv->cgroup);
+  if (vm->lv && vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
   runm_vm_netfilter_stop(vm->netfilter);

@@ -94,6 +94,12 @@ static int net_xml(struct xml *x, const struct runm_vm_config *cfg, const struct
   cleanup_free char *netdev = NULL;
   char chr[400];
 
+  if (cfg->net == RUNM_NET_TAP)
+    /* Would be <interface type='ethernet'><target dev=TAP managed='no'/>
+     * with <model type='virtio'/> on virtio-mmio; the TAP lives in the
+     * task's network namespace, where libvirt's QEMU is not. */
+    return runm_make_error(err, ENOTSUP, "network mode `%s` is not available with vm_backend = libvirt",
+                           runm_net_mode_name(cfg->net));
   if (cfg->net != RUNM_NET_USER) return 0;
   if (runm_qemu_user_netdev(cfg, &netdev, err) < 0) return -1;
   arg(x, "-netdev");
@@ -145,6 +151,9 @@ int runm_libvirt_domain_xml(const struct runm_vm_config *cfg, const struct runm_
   put(&x, "    <kernel>%s</kernel>\n    <initrd>%s</initrd>\n", cfg->kernel, cfg->initrd);
   put(&x, "    <cmdline>%s</cmdline>\n  </os>\n", plan->append);
   if (kvm) put(&x, "  <cpu mode='host-passthrough'/>\n");
+  /* The qemu backend's TCG translation cache (see vm_qemu.c). */
+  else put(&x, "  <features>\n    <tcg>\n      <tb-cache unit='MiB'>%u</tb-cache>\n    </tcg>\n  </features>\n",
+           RUNM_VM_TCG_TB_MIB);
   put(&x, "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n"
           "  <on_crash>destroy</on_crash>\n");
   put(&x, "  <devices>\n    <emulator>%s</emulator>\n", emulator);

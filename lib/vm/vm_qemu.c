@@ -60,8 +60,6 @@ static int check_path(const char *what, const char *p, runm_error_t *err)
   return 0;
 }
 
-/* TCG translation cache size (MiB): see qemu_build_argv. */
-#define RUNM_VM_TCG_TB_MIB 64
 /* User-mode NAT (slirp): outbound TCP/UDP and DNS with no privileges and
  * nothing to clean up; published ports are hostfwd rules, bound by QEMU at
  * start (a taken port makes QEMU exit with its reason). IPv4 only: the

@@ -60,7 +60,7 @@ vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id
 shim_of() { # the long-lived shim of task $1
   local p
   for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline | awk -F/ '{ print $3 }'); do
-    tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | awk -v id="$1" '
+    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
       NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
       prev == "-id" && $0 == id { b = 1 } $0 == "delete" || $0 == "start" { x = 1 } { prev = $0 }
       END { exit !(b && !x) }' && echo "$p"
@@ -92,7 +92,7 @@ if want specials; then
   if out=$("$RUNMCTL" --state-dir "$sd" vm start --id lv.s_1 --backend libvirt --libvirt-uri "$URI" \
     --timeout 90 2>&1); then
     ok "specials: a VM boots as a libvirt domain (state dir with & < > ')"
-    x=$("$RUNMCTL" --state-dir "$sd" ping --vm lv.s_1 2>&1) && ok "specials: the guest answers Ping" ||
+    x=$("$RUNMCTL" --state-dir "$sd" ping lv.s_1 2>&1) && ok "specials: the guest answers Ping" ||
       not_ok "specials: the guest answers Ping" "$x"
     if has_domain runm-lv.s_1; then ok "specials: virsh list shows domain runm-lv.s_1 while it runs"; else
       not_ok "specials: virsh list shows domain runm-lv.s_1 while it runs" "$(domains)"; fi
@@ -178,9 +178,12 @@ fi
 if want crash; then
   ID=lv-crash
   TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
-  if wait_until 30 status_is "$ID" RUNNING && sp=$(shim_of "$ID") && [ -n "$sp" ]; then
+  wait_until 30 status_is "$ID" RUNNING
+  sp=$(shim_of "$ID")
+  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
     dom="runm-$(vm_id_of "$ID")"
     has_domain "$dom" || not_ok "crash: the domain runs before the crash" "$(domains)"
+    vmid=$(vm_id_of "$ID")
     kill -KILL "$sp"
     if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
       not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
@@ -188,8 +191,15 @@ if want crash; then
       not_ok "crash: shim delete leaves no domain" "$(all_domains)"; fi
     q=$(our_qemus)
     if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
+    # containerd runs `shim delete` in the background: its last steps
+    # (state, exports) come after the domain is gone.
+    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
+      ok "crash: shim delete removes the VM's state dir and exports"
+    else
+      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
+    fi
   else
-    not_ok "crash: task runs" "status: $(task_status "$ID")" "$(cat "$TMP/crash.err")"
+    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
   fi
   TCTR task delete "$ID" >/dev/null 2>&1
   TCTR containers rm "$ID" >/dev/null 2>&1
@@ -204,5 +214,7 @@ if [ -z "$x" ]; then ok "libvirt knows no domain at the end"; else not_ok "libvi
 # libvirt's per-domain cgroups go with their domains.
 x=$(ls -d /sys/fs/cgroup/*/machine/qemu-embed-*-runm-* /sys/fs/cgroup/machine/qemu-embed-*-runm-* 2>/dev/null)
 if [ -z "$x" ]; then ok "no libvirt cgroup of ours left"; else not_ok "no libvirt cgroup of ours left" $x; fi
+# The shims' top-level dirs (s/, exports/, ...) stay, empty, as in test_ctr.
+find "$RUNM_STATE_DIR" -mindepth 1 -maxdepth 1 -type d -empty -delete
 leak_checks
 finish

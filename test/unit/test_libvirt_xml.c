@@ -96,6 +96,7 @@ int main(void)
   is_xp(doc, "/domain/metadata/runm:vm/runm:id", "t1.x_y-z", "runm's id in <metadata>");
   is_xp(doc, "/domain/metadata/runm:vm/runm:state-dir", plan.dir, "state dir in <metadata>, escaped and back");
   is_xp(doc, "/domain/os/type/@machine", "microvm", "microvm");
+  is_xp(doc, "/domain/features/tcg/tb-cache", "64", "TCG: the qemu backend's 64 MiB translation cache");
   is_xp(doc, "/domain/os/kernel", kernel, "kernel path with & < > \" ' round trips");
   is_xp(doc, "/domain/os/initrd", "/k/initrd]]>.cpio", "initrd path with ]]> round trips");
   is_xp(doc, "/domain/os/cmdline", plan.append, "kernel command line round trips");
@@ -153,12 +154,19 @@ int main(void)
     is_xp(doc, "/domain/devices/vsock/cid/@address", "77", "vsock CID");
     ok(count(doc, "/domain/devices/channel") == 0, "no virtio-serial ports with vsock");
     ok(!has_arg(doc, "-netdev"), "network none: no NIC");
+    ok(count(doc, "/domain/features/tcg") == 0, "KVM: no TCG settings");
     xmlFreeDoc(doc);
   }
   free(xml);
   xml = NULL;
 
   /* Refusals */
+  cfg.net = RUNM_NET_TAP;
+  ok(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err) < 0 && err &&
+         strstr(err->msg, "not available with vm_backend = libvirt"),
+     "the TAP network mode is refused, naming it");
+  runm_error_release(&err);
+  cfg.net = RUNM_NET_NONE;
   cfg.kernel = "/k/bad\x01name";
   ok(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err) < 0 && err &&
          strstr(err->msg, "control character") && xml == NULL,
