@@ -159,3 +159,23 @@ int shim_config_load(struct shim_config *cfg, const char *exe_dir, runm_error_t 
   if (cfg->state_dir[0] == '\0') snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/runm");
   return 0;
 }
+
+unsigned shim_host_cpus(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc)
+{
+  vc->state_root = cfg->state_dir;
+  vc->kernel = cfg->kernel;
+  vc->initrd = cfg->initrd;
+  vc->mbin = cfg->mbin;
+  vc->accel = cfg->accel;
+  vc->transport = cfg->transport;
+  vc->mem_mib = cfg->memory_mib;
+  vc->vcpus = cfg->vcpus > shim_host_cpus() ? shim_host_cpus() : cfg->vcpus;
+  vc->boot_timeout_ms = (int64_t)cfg->boot_timeout_s * 1000;
+  vc->debug = cfg->debug;
+}

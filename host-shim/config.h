@@ -35,4 +35,10 @@ int shim_config_load(struct shim_config *cfg, const char *exe_dir, runm_error_t 
 /* Parses one config file into cfg (exposed for unit tests). */
 int shim_config_parse_file(struct shim_config *cfg, const char *path, runm_error_t *err);
 
+/* The host's online CPUs: no VM gets more. */
+unsigned shim_host_cpus(void);
+/* The VM settings every runm VM gets from the shim's config; the caller
+ * adds id, shares and what the task's spec asks for. */
+void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc);
+
 #endif

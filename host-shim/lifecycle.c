@@ -22,9 +22,9 @@
 #include "timing.h"
 #include "vm.h"
 
-static const char *proc_name(const struct shim *s, const struct shim_process *p)
+static const char *proc_name(const struct shim_process *p)
 {
-  return p->exec_id[0] ? p->exec_id : s->id;
+  return p->exec_id[0] ? p->exec_id : p->c->id;
 }
 
 void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t status)
@@ -36,15 +36,15 @@ void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t st
   p->exited = true;
   p->exit_status = status;
   p->exited_at_ns = runm_clock_ns(CLOCK_REALTIME);
-  ev.container_id = s->id;
-  ev.id = (char *)proc_name(s, p);
+  ev.container_id = p->c->id;
+  ev.id = (char *)proc_name(p);
   ev.pid = p->pid;
   ev.exit_status = p->exit_status;
   runm_pb_timestamp_set(&ts, p->exited_at_ns);
   ev.exited_at = &ts;
   /* Published under the lock so a Delete cannot publish before the exit. */
   publisher_publish(s->pub, "/tasks/exit", &ev.base);
-  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "exit.published", 0);
+  if (p->exec_id[0] == '\0' && strcmp(p->c->id, s->id) == 0) shim_timing_mark(s->vm_id, "exit.published", 0);
   pthread_cond_broadcast(&s->changed);
 }
 
@@ -52,11 +52,11 @@ void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t st
 void proc_exited(void *opaque, bool exited, uint32_t status)
 {
   struct shim_process *p = opaque;
-  struct shim *s = p->shim;
+  struct shim *s = p->c->shim;
 
   pthread_mutex_lock(&s->lock);
   if (!p->exited && !exited)
-    runm_log(&s->log, RUNM_LOG_ERROR, "process `%s` lost: the VM's stdio stream failed", proc_name(s, p));
+    runm_log(&s->log, RUNM_LOG_ERROR, "process `%s` lost: the VM's stdio stream failed", proc_name(p));
   /* The VM died under the process: report it as killed. */
   proc_mark_exited_locked(s, p, exited ? status : LIFE_KILLED_STATUS);
   pthread_mutex_unlock(&s->lock);
@@ -119,9 +119,21 @@ int proc_end_locked(struct shim *s, struct shim_process *p, const char *why)
   task_kill_vm_locked(s, why);
   if (proc_wait_exit_locked(s, p, LIFE_EXIT_AFTER_KILL_MS)) return 0;
   runm_log(&s->log, RUNM_LOG_ERROR, "%s: no exit from process `%s` after its VM was killed: recorded as %d",
-           why, proc_name(s, p), LIFE_KILLED_STATUS);
+           why, proc_name(p), LIFE_KILLED_STATUS);
   proc_mark_exited_locked(s, p, LIFE_KILLED_STATUS);
   return 0;
+}
+
+/* The first process of c (every container's when c is NULL) still
+ * running; lock held. */
+static struct shim_process *live_proc_locked(struct shim *s, struct shim_container *only)
+{
+  for (struct shim_container *c = s->containers; c; c = c->next) {
+    if (only && c != only) continue;
+    for (struct shim_process *p = c->procs; p; p = p->next)
+      if (!p->exited) return p;
+  }
+  return NULL;
 }
 
 void task_abort(struct shim *s)
@@ -131,16 +143,15 @@ void task_abort(struct shim *s)
 
   pthread_mutex_lock(&s->lock);
   for (;;) {
-    struct shim_process *live = NULL;
-    /* The list is walked afresh after every wait: a Delete in flight may
+    /* The table is walked afresh after every wait: a Delete in flight may
      * free processes meanwhile. */
-    for (struct shim_process *p = s->procs; p && !live; p = p->next)
-      if (!p->exited) live = p;
+    struct shim_process *live = live_proc_locked(s, NULL);
     if (live == NULL) break;
     if (!killed) {
       task_kill_vm_locked(s, "shutting down with processes running");
-      for (struct shim_process *p = s->procs; p; p = p->next)
-        if (p->io) io_relay_drop_output(p->io);
+      for (struct shim_container *c = s->containers; c; c = c->next)
+        for (struct shim_process *p = c->procs; p; p = p->next)
+          if (p->io) io_relay_drop_output(p->io);
       killed = true;
     }
     if (runm_clock_ns(CLOCK_MONOTONIC) >= until) {
@@ -154,4 +165,3 @@ void task_abort(struct shim *s)
   }
   pthread_mutex_unlock(&s->lock);
 }
-

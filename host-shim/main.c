@@ -28,6 +28,8 @@
 #include "rootfs.h"
 #include "shim.h"
 #include "task.h"
+#include "task_vm.h"
+#include "container.h"
 #include "timing.h"
 #include "ttrpc.h"
 #include "vm.h"
@@ -454,6 +456,7 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   runm_ttrpc_server_shutdown(srv, 2000);
   task_vm_pid_forget(s);
   task_cleanup(s);
+  container_table_free(s);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
   runm_ttrpc_server_free(srv);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim.h"
+#include "names.h"
 #include "vm.h"
 
 void shim_digest_hex(const char *const *parts, size_t n, char *out, size_t hex_chars)

@@ -38,7 +38,8 @@
 #include "hooks.h"
 #include "pool_claim.h"
 #include "rpc.h"
-#include "shim.h"
+#include "config.h"
+#include "names.h"
 #include "vm_info.h"
 #include "unix_socket.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "shim.h"
+#include "names.h"
 #include "unix_socket.h"
 
 #define CLAIM_MAX 16384

@@ -1,5 +1,6 @@
-/* containerd-shim-runm-v1: one shim per container task; it owns the task's
- * VM and turns containerd's Task calls into guest-service calls. */
+/* containerd-shim-runm-v1: one shim per VM; it owns the VM and serves
+ * containerd's Task calls for the containers in it, as guest-service
+ * calls. */
 #ifndef SHIM_H
 #define SHIM_H
 
@@ -12,6 +13,7 @@
 #include "pool.h"
 #include "error.h"
 #include "log.h"
+#include "names.h"
 
 struct runm_vm;
 struct runm_rpc_server;
@@ -21,24 +23,45 @@ struct hooks;
 struct fusebind;
 struct exports;
 
-/* One process of the task: the init (exec_id "") or an exec. */
+/* One process of a container: its init (exec_id "") or an exec. */
 struct shim_process {
   char *exec_id;
   char *stdin_path, *stdout_path, *stderr_path;
   bool terminal;
-  uint32_t pid; /* the task's QEMU (shim.vm_pid), never a guest pid */
+  uint32_t pid; /* the VM's QEMU (shim.vm_pid), never a guest pid */
   bool started;
   bool exited;
   uint32_t exit_status;
   int64_t exited_at_ns;
   struct io_relay *io;
   unsigned waiters; /* handlers holding it across a wait: Delete frees it only at 0 */
-  struct shim *shim;
+  struct shim_container *c;
   struct shim_process *next;
 };
 
+/* One container (containerd task) the shim serves, in the shim's table
+ * (container.h). The first one boots the VM; the VM stops with the last. */
+struct shim_container {
+  struct shim *shim;
+  struct shim_container *next;
+  /* Fixed at creation. */
+  char id[128], bundle[PATH_MAX];
+  /* Names the container's export dir and runm-bindfs records (exports.h,
+   * fusebind.h): the VM id for the container that booted the VM, the VM
+   * id its own (namespace, id) pair would have otherwise, as `delete`
+   * computes it. */
+  char export_id[80];
+  /* Guarded by shim.lock. */
+  bool created, deleted;
+  struct shim_process *procs; /* init first */
+  /* Owned by Create and Delete (never two at once: created says). */
+  bool rootfs_mounted;
+  struct fusebind *fuse;   /* runm-bindfs mounts (bind_mode fuse/auto); NULL in kernel mode */
+  struct exports *exports; /* what the VM sees of the host (exports.h), from Create on */
+};
+
 struct shim {
-  /* Fixed at start. */
+  /* Fixed at start: the identity of the task the shim was started for. */
   char ns[128], id[128], bundle[PATH_MAX];
   char containerd_address[PATH_MAX], ttrpc_address[PATH_MAX], publish_binary[PATH_MAX];
   char exe_dir[PATH_MAX];
@@ -48,11 +71,11 @@ struct shim {
   struct publisher *pub;
 
   pthread_mutex_t lock; /* guards everything below */
-  pthread_cond_t changed; /* a process exited, or the task went away (CLOCK_MONOTONIC) */
+  pthread_cond_t changed; /* a process exited, or a container went away (CLOCK_MONOTONIC) */
   struct runm_vm *vm;
-  /* The task's host identity, from Create to Delete: its QEMU's pid (what
-   * containerd and host hooks are given) and a pidfd that signals exactly
-   * that process (lifecycle.c), -1 when none. */
+  /* The VM's host identity while it runs: its QEMU's pid (what containerd
+   * and host hooks are given) and a pidfd that signals exactly that
+   * process (lifecycle.c), -1 when none. */
   pid_t vm_pid;
   int vm_pidfd;
   struct runm_rpc_server *debug_proxy;
@@ -61,31 +84,8 @@ struct shim {
   bool pooled;
   struct pool_vm pool;
   struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
-  bool rootfs_mounted;
-  struct fusebind *fuse; /* runm-bindfs mounts (bind_mode fuse/auto); NULL in kernel mode */
-  struct exports *exports; /* what the VM sees of the host (exports.h), from Create on */
-  bool created, deleted;
-  struct shim_process *procs; /* init first */
+  struct shim_container *containers; /* the table (container.h), deleted ones kept until exit */
   bool shutdown_requested;
 };
-
-/* The VM id for a (namespace, id) pair (names.c), the same in the serving
- * shim and in `delete`, and never the same for two pairs: `ns-id` when
- * that reads back one way (ns without '-', neither with '_', at most
- * RUNM_VM_ID_MAX), else `<hint>_<digest>`: a readable hint of at most
- * SHIM_VM_ID_HINT characters and SHIM_VM_ID_DIGEST hex digits of SHA-256
- * over the pair. "" when no digest could be made (out of memory). */
-#define SHIM_VM_ID_HINT 31
-#define SHIM_VM_ID_DIGEST 32
-void shim_vm_id(const char *ns, const char *id, char *out, size_t len);
-/* The first hex_chars (at most 64) hex digits of SHA-256 over the parts,
- * each with its terminating NUL: the collision-resistant short names of
- * sockets and pool dirs. out holds hex_chars + 1; "" on failure. */
-void shim_digest_hex(const char *const *parts, size_t n, char *out, size_t hex_chars);
-
-/* The VM settings every runm VM gets from the shim's config (task.c); the
- * caller adds id, shares and what the task's spec asks for. */
-struct runm_vm_config;
-void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *vc);
 
 #endif

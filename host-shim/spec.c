@@ -81,29 +81,38 @@ static int read_net_annotations(json_object *root, struct spec_info *info, runm_
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
 {
   char path[PATH_MAX];
-  json_object *root, *mounts, *linux_, *res, *mem, *cpu, *v, *proc;
-  int ret = 0;
+  json_object *root;
+  int ret;
 
   memset(info, 0, sizeof(*info));
   snprintf(path, sizeof(path), "%s/config.json", bundle);
   root = json_object_from_file(path);
   if (root == NULL)
     return runm_make_error(err, EINVAL, "cannot parse `%s`: %s", path, json_util_get_last_err());
+  ret = spec_parse(root, bundle, info, err);
+  json_object_put(root);
+  return ret;
+}
+
+int spec_parse(json_object *root, const char *bundle, struct spec_info *info, runm_error_t *err)
+{
+  char path[PATH_MAX];
+  json_object *mounts, *linux_, *res, *mem, *cpu, *v, *proc;
+  int ret = 0;
+
+  memset(info, 0, sizeof(*info));
+  snprintf(path, sizeof(path), "%s/config.json", bundle);
   {
     json_object *r = NULL, *rp = NULL;
     const char *rpath = "rootfs";
     /* Absent means runc's default; anything else but a non-empty string
      * (null, a number, "") is a spec error, not a path to guess at. */
     if (json_object_object_get_ex(root, "root", &r)) {
-      if (!json_object_is_type(r, json_type_object)) {
-        json_object_put(root);
+      if (!json_object_is_type(r, json_type_object))
         return runm_make_error(err, EINVAL, "`%s`: root must be an object", path);
-      }
       if (json_object_object_get_ex(r, "path", &rp)) {
-        if (!json_object_is_type(rp, json_type_string) || json_object_get_string_len(rp) == 0) {
-          json_object_put(root);
+        if (!json_object_is_type(rp, json_type_string) || json_object_get_string_len(rp) == 0)
           return runm_make_error(err, EINVAL, "`%s`: root.path must be a non-empty string", path);
-        }
         rpath = json_object_get_string(rp);
       }
     }
@@ -111,10 +120,7 @@ int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
       info->root = strdup(rpath);
     else if (asprintf(&info->root, "%s/%s", bundle, rpath) < 0)
       info->root = NULL;
-    if (info->root == NULL) {
-      json_object_put(root);
-      return runm_make_error(err, ENOMEM, "spec");
-    }
+    if (info->root == NULL) return runm_make_error(err, ENOMEM, "spec");
   }
   if (json_object_object_get_ex(root, "process", &proc) &&
       json_object_object_get_ex(proc, "terminal", &v))
@@ -146,7 +152,6 @@ int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err)
         info->cpus = (double)json_object_get_int64(q) / (double)json_object_get_int64(p);
     }
   }
-  json_object_put(root);
   if (ret < 0) spec_free(info);
   return ret;
 }

@@ -4,6 +4,7 @@
 #ifndef SHIM_SPEC_H
 #define SHIM_SPEC_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,10 @@ struct spec_info {
   bool host_loopback; /* io.runm.host-loopback=true: 10.0.2.2 is the host's 127.0.0.1 */
 };
 
+/* From a parsed config.json (left untouched); relative paths are under
+ * bundle. */
+int spec_parse(json_object *root, const char *bundle, struct spec_info *info, runm_error_t *err);
+/* The same, parsing <bundle>/config.json itself. */
 int spec_read(const char *bundle, struct spec_info *info, runm_error_t *err);
 void spec_free(struct spec_info *info);
 

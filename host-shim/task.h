@@ -22,7 +22,4 @@ struct task_method {
 extern const struct task_method task_methods[];
 extern const size_t n_task_methods;
 
-/* Tears the task down (guest, VM, rootfs) when the shim exits. */
-void task_cleanup(struct shim *s);
-
 #endif

@@ -21,17 +21,9 @@
 # hook processes).
 #   bash test/e2e/test_hooks.sh
 #   RUNM_E2E_RUNTIMES=runm RUNM_E2E_CASES='all|refuse' bash test/e2e/test_hooks.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rh.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-hooks}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
+e2e_init rh ${RUNM_CTRD_NS:-runm-hooks} 120
 PY=/usr/bin/python3
 read -r -a RUNTIMES <<<"${RUNM_E2E_RUNTIMES:-runc runm}"
 # The hanging hook's processes carry this in their argv: found by it, and
@@ -49,8 +41,6 @@ hooks_cleanup() {
 trap hooks_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 runtime_of() { case "$1" in runc) echo io.containerd.runc.v2 ;; *) echo io.containerd.runm.v1 ;; esac; }
 bundle_of() { echo "$RUNM_CTRD_DIR/state/io.containerd.runtime.v2.task/$NS/$1"; }
@@ -58,8 +48,6 @@ bundle_of() { echo "$RUNM_CTRD_DIR/state/io.containerd.runtime.v2.task/$NS/$1"; 
 vm_dir_of() { echo "$RUNM_STATE_DIR/vm/$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id)"; }
 # (A bracket in the pattern keeps grep from finding itself.)
 hang_pids() { grep -lsa -- "${HANG:0:1}[${HANG:1:1}]${HANG:2}" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 jget() { # FILE KEY: a top-level member of a JSON file ("" when absent)
   $PY -c 'import json,sys
 v = json.load(open(sys.argv[1])).get(sys.argv[2], "")
@@ -482,6 +470,5 @@ if printf '%s\n' "${RUNTIMES[@]}" | grep -qx runm; then
   [[ refuse =~ $CASES ]] && case_refuse
 fi
 hygiene
-if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
-  not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+e2e_stop_check
 finish
