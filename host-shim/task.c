@@ -33,6 +33,7 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "stdio_relay.h"
+#include "task_net.h"
 #include "task_vm.h"
 #include "timing.h"
 #include "vm.h"
@@ -192,6 +193,10 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.rlimits = rl.ptrs;
   /* runc runs the create-time hooks (and poststop, if it fails) now. */
   hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
+  /* The namespace mode: CNI's interface reaches the guest before runc
+   * starts the container (a spec-named namespace: before Create; after
+   * it when Create's hooks run CNI). */
+  if (task_net_configure(s, false, err) < 0) goto fail;
   if (guest_call(s, "Create", &gr.base, &gresp, -1, err) < 0) goto fail;
   guest_spec_free(&gs);
   shim_timing_mark(s->vm_id, "guest.created", 0);
@@ -201,7 +206,7 @@ static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
            ((Runm__V1__CreateResponse *)gresp)->pid, p->pid);
   runm_pb_free(gresp);
   gresp = NULL;
-  if (start_io(s, p, err) < 0) goto fail_guest;
+  if (task_net_configure(s, true, err) < 0 || start_io(s, p, err) < 0) goto fail_guest;
   pthread_mutex_lock(&s->lock);
   p->next = c->procs;
   c->procs = p;

@@ -25,7 +25,8 @@
 #                        change touched, not for published figures
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
-# Sections: tools/bench/{boot,cold,running,many}.sh; numbers:
+# Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
+# tools/bench-net.sh (networking: TAP vs user-mode NAT); numbers:
 # tools/bench/report.py; plots: tools/bench/*.gp.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -133,7 +134,7 @@ trap 'freeze; exit 129' HUP
 
 # ---- run ----------------------------------------------------------------------
 mkdir -p "$OUT" || die "cannot create $OUT"
-rm -rf "$RAW" "$OUT/plot" "$OUT"/results.{json,md} "$OUT"/*.png "$OUT"/bindfs.{json,md}
+rm -rf "$RAW" "$OUT/plot" "$OUT"/results.{json,md} "$OUT"/*.png "$OUT"/bindfs.{json,md} "$OUT"/net.{json,md} "$OUT/net-raw"
 mkdir -p "$RAW"
 T_START=$SECONDS
 meta() { echo "$1=$2" >>"$RAW/meta.txt"; }
@@ -202,6 +203,11 @@ measure() {
   else
     echo "tools/bench-bindfs.sh is not there yet" >"$RAW/bindfs.na"
   fi
+
+  # Networking (issue 12): TAP mode vs user-mode NAT, in a test-host
+  # network namespace of its own; its table is folded in too.
+  say "net: tools/bench-net.sh"
+  section net bash tools/bench-net.sh "$OUT" 7>&- 8>&- 9>&- || fail "net: tools/bench-net.sh failed (see $OUT/net-raw/failed.txt)"
 }
 : >"$RAW/failed.txt"
 measure &

@@ -149,6 +149,18 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
     add(&b, "-object");
     add(&b, "filter-redirector,id=nf0,netdev=net0,queue=rx,outdev=nfout,indev=nfin");
   }
+  if (cfg->net == RUNM_NET_TAP) {
+    /* The shim's namespace mode: the TAP device it opened in the task's
+     * network namespace, bridged there to CNI's interface (host-shim/
+     * netns.c). No vhost: it needs /dev/vhost-net in QEMU's confinement,
+     * and under TCG the guest's CPU is the bottleneck, not the copy. The
+     * MAC is a placeholder: the guest sets the CNI interface's (runm.v1
+     * ConfigureNetwork) once CNI has run. */
+    add(&b, "-netdev");
+    add(&b, "tap,id=net0,fd=%d,vhost=off", RUNM_VM_TAP_FD);
+    add(&b, "-device");
+    add(&b, "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56");
+  }
   if (plan->transport == RUNM_TRANSPORT_VSOCK) {
     add(&b, "-device");
     add(&b, "vhost-vsock-device,guest-cid=%u", plan->vsock_cid);

@@ -246,6 +246,9 @@ c["process"]["args"] = ["sleep", "600"]
 c["process"]["terminal"] = False
 env = ["HOOK_OUT=" + out, "PATH=/usr/bin:/bin"]
 c["hooks"] = {k: [{"path": hook, "args": ["hook.sh", k], "env": env}] for k in ("createRuntime", "poststop")}
+# A pooled VM serves user networking only: hooks alone would choose the
+# namespace mode (docs/networking.md).
+c.setdefault("annotations", {})["io.runm.net"] = "user"
 json.dump(c, open(dst, "w"))
 EOF
   id=hxp2

@@ -175,7 +175,7 @@ if want_case badann; then
   TCTR run --rm --runtime "$RT" --annotation "io.runm.net=bridge" "$IMAGE" "$ID" true \
     </dev/null >"$TMP/bad.out" 2>"$TMP/bad.err"
   rc=$?
-  if [ $rc -ne 0 ] && grep -qF "annotation io.runm.net: network mode \`bridge\` is not user or none" "$TMP/bad.err"; then
+  if [ $rc -ne 0 ] && grep -qF "annotation io.runm.net: network mode \`bridge\` is not user, none or tap" "$TMP/bad.err"; then
     ok "annotation io.runm.net=bridge fails the create clearly"
   else not_ok "annotation io.runm.net=bridge fails the create clearly" "exit $rc: $(cat "$TMP/bad.err")"; fi
   left_check "bad io.runm.net" "$ID"

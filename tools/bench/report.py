@@ -461,11 +461,19 @@ class Report:
         else:
             L.append(f"Not measured: {r['bindfs'].get('note', 'not run')}.\n")
 
+        L.append("## Networking: runm's TAP mode vs user-mode NAT (tools/bench-net.sh)\n")
+        L.append(self.net_md + "\n" if self.net_md else "Not measured.\n")
+
         if self.failed:
             L.append("## Failed measurements\n")
             L.extend(f"- {f}" for f in self.failed)
             L.append("")
         return "\n".join(L)
+
+    def net(self):
+        j = read_json(os.path.join(self.out, "net.json"))
+        self.res["net"] = j if j is not None else {"note": "not run"}
+        self.net_md = read_text(os.path.join(self.out, "net.md"))
 
     def run(self):
         self.starts()
@@ -475,6 +483,7 @@ class Report:
         self.running()
         self.many()
         self.bindfs()
+        self.net()
         self.dominant()
         self.timeline_dat()
         with open(os.path.join(self.out, "results.json"), "w") as f:
