@@ -33,6 +33,9 @@ SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null) -lpthread
+# rtnetlink and tc in the namespace mode (host-shim/netlink_if.c).
+MNL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmnl 2>/dev/null)
+MNL_LIBS := $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null)
 # SHA-256 for the shim's names (host-shim/names.c).
 CRYPTO_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 
@@ -67,7 +70,7 @@ WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/proto
 # what is missing. deps, demo, test and bench run `make deps` first and the
 # build in a fresh make (test/unit/test_makefile.sh checks that), so only
 # the goals that build in this very process need the packages already.
-PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3
+PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libmnl
 DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) 2>/dev/null || echo "pkg-config modules ($(PKG_MODULES))") \
                 $(if $(wildcard $(PROTO_SYS)/google/protobuf/empty.proto),,$(PROTO_SYS)/google/protobuf/*.proto)
 NO_DEPS_GOALS := deps demo test bench clean distclean
@@ -133,7 +136,7 @@ MBIN := $(SHARE)/mbin.squashfs
 
 .SECONDARY:
 .PHONY: all host guest kernel image deps test unit integration e2e demo bench install clean distclean fuzz fuzz-ports \
-        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest
+        fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-guest fuzz-netconfig
 all: host guest image kernel
 
 host: $(HOST_BINS) $(UNIT_BINS)
@@ -172,7 +175,8 @@ $(BIN)/runmctl: $(RUNMCTL_SRCS) $(wildcard runmctl/*.h) $(LIBS_CTL)
 
 $(BIN)/containerd-shim-runm-v1: $(SHIM_SRCS) $(wildcard host-shim/*.h) $(LIBS_SHIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Ihost-shim -o $@ $(SHIM_SRCS) $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(MNL_LIBS) \
+	  $(HOST_LDFLAGS)
 
 $(BIN)/runm-bindfs: $(BINDFS_SRCS) $(wildcard bindfs/*.h) $(LIBCORE)
 	@mkdir -p $(dir $@)
@@ -197,10 +201,10 @@ $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootf
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # The shim's names and spec reading (names.c, spec.c).
-$(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c \
+$(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c host-shim/netmode.c \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c \
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/names.c host-shim/spec.c host-shim/netmode.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(CRYPTO_LIBS) $(HOST_LDFLAGS)
 # Pods: group, size and namespace paths from a spec (pod.c).
 $(BUILD)/test/test_shim_pod: test/unit/test_shim_pod.c host-shim/pod.c host-shim/guest_spec.c \
@@ -212,6 +216,13 @@ $(BUILD)/test/test_shim_pod: test/unit/test_shim_pod.c host-shim/pod.c host-shim
 $(BUILD)/test/test_shim_info: test/unit/test_shim_info.c host-shim/info.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/info.c $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# The namespace mode's rtnetlink and tc pieces (netlink_if.c, netns.c).
+NETIF_TEST_SRCS := host-shim/netlink_if.c host-shim/netns.c host-shim/net_guest.c host-shim/netmode.c
+$(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c $(NETIF_TEST_SRCS) \
+    $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< $(NETIF_TEST_SRCS) \
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(MNL_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)
@@ -367,9 +378,9 @@ $(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc/rpc.h li
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
 $(FUZZ_DIR)/fuzz_hookreq: test/fuzz/fuzz_hookreq.c host-shim/hooks.c $(call fuzz_shim_objs,host-shim/hooks.c)
-	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS) $(CRYPTO_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS) $(CRYPTO_LIBS) $(MNL_LIBS)
 $(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool_claim.c $(call fuzz_shim_objs,host-shim/pool_claim.c)
-	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool_claim.c) $(GRPC_LIBS) $(CRYPTO_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/pool_claim.c) $(GRPC_LIBS) $(CRYPTO_LIBS) $(MNL_LIBS)
 $(FUZZ_DIR)/fuzz_cmdline: test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c lib/core/cmdline.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ test/fuzz/fuzz_cmdline.c lib/core/cmdline.c lib/core/error.c
@@ -394,7 +405,19 @@ fuzz-cmdline: $(FUZZ_DIR)/fuzz_cmdline
 	  >$(FUZZ_DIR)/corpus_cmdline/a
 	printf '\001a=1 a="2" "a=3 4" a\t--' >$(FUZZ_DIR)/corpus_cmdline/b
 	$< $(FUZZ_OPTS) -max_len=4200 $(FUZZ_DIR)/corpus_cmdline
-fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline
+# `make fuzz-netconfig`: the namespace mode's NetworkConfig as the guest
+# checks it (host-sent, but the guest's parser all the same).
+FUZZ_NETCONFIG_SRCS := test/fuzz/fuzz_netconfig.c guest/init/net_tap_check.c lib/core/error.c \
+                       build/gen/runm/v1/guest.pb-c.c
+$(FUZZ_DIR)/fuzz_netconfig: $(FUZZ_NETCONFIG_SRCS) guest/init/net_tap.h build/gen/runm/v1/guest.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest/init $(FUZZ_LINK) -o $@ $(FUZZ_NETCONFIG_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+fuzz-netconfig: $(FUZZ_DIR)/fuzz_netconfig
+	rm -rf $(FUZZ_DIR)/corpus_netconfig && mkdir -p $(FUZZ_DIR)/corpus_netconfig
+	printf '\012\006\002\000\000\167\000\002\020\334\013\032\007\012\004\012\115\000\002\020\030"\016\012\004\000\000\000\000\032\004\012\115\000\001' \
+	  >$(FUZZ_DIR)/corpus_netconfig/a
+	$< $(FUZZ_OPTS) -max_len=4096 $(FUZZ_DIR)/corpus_netconfig
+fuzz-guest: fuzz-replies fuzz-hookreq fuzz-claim fuzz-cmdline fuzz-netconfig
 
 # ---- tests ----
 test: deps

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #include "guest_spec.h"
 #include "rootfs.h"
 #include "shim.h"
+#include "task_net.h"
 #include "timing.h"
 #include "vm_info.h"
 #include "unix_socket.h"
@@ -320,7 +323,16 @@ int cmd_delete(const struct args *a)
         /* Only a QEMU that is this VM's (pids get reused). */
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
           if (strcmp(cmd + i, want) == 0) {
+            /* Waited for (briefly): its TAP device and network namespace
+             * go with it, before the network cleanup below. */
+            int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
             kill(info.qemu_pid, SIGKILL);
+            if (pfd >= 0) {
+              struct pollfd pl = {.fd = pfd, .events = POLLIN};
+              while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
+              }
+              close(pfd);
+            }
             break;
           }
       }
@@ -345,6 +357,8 @@ int cmd_delete(const struct args *a)
    * found by the record the shim wrote before making each. */
   if (fusebind_cleanup(cfg.state_dir, vmid, NULL, &err) < 0) runm_log_error(NULL, err, "delete");
   runm_error_release(&err);
+  /* The namespace mode: poststop hooks, tc filters, TAP, namespace. */
+  task_net_delete(cfg.state_dir, vmid, a->id ? a->id : "", a->bundle ? a->bundle : (getcwd(cwd, sizeof(cwd)) ? cwd : NULL));
   if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
     runm_log_error(NULL, err, "delete");
   /* Only a task's own socket: a pod's (its group's) belongs to the shim

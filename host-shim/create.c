@@ -31,6 +31,7 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "stdio_relay.h"
+#include "task_net.h"
 #include "task_vm.h"
 #include "timing.h"
 #include "vm.h"
@@ -293,6 +294,11 @@ int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp
   gr.rlimits = rl.ptrs;
   /* runc runs the create-time hooks (and poststop, if it fails) now. */
   if (!member) hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
+  /* The namespace mode: CNI's interface reaches the guest before runc
+   * starts the container (a spec-named namespace: before Create; after
+   * it when Create's hooks run CNI). The VM's network is its first
+   * container's: a pod member has it already. */
+  if (!member && task_net_configure(s, false, err) < 0) goto fail;
   if (guest_call(s, "Create", &gr.base, &gresp, -1, err) < 0) goto fail;
   guest_spec_free(&gs);
   if (!member) shim_timing_mark(s->vm_id, "guest.created", 0);
@@ -303,7 +309,7 @@ int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp
            c->guest_pid, p->pid);
   runm_pb_free(gresp);
   gresp = NULL;
-  if (task_start_io(s, p, err) < 0) goto fail_guest;
+  if ((!member && task_net_configure(s, true, err) < 0) || task_start_io(s, p, err) < 0) goto fail_guest;
   pthread_mutex_lock(&s->lock);
   p->next = c->procs;
   c->procs = p;

@@ -30,38 +30,12 @@
 #include "cleanup.h"
 #include "guest_spec.h"
 #include "hook_run.h"
+#include "hooks_priv.h"
 #include "host_vsock.h"
 #include "rpc.h"
 #include "rpc_service.h"
 #include "runm/v1/host.pb-c.h"
 #include "vm.h"
-
-struct hook {
-  char *path;
-  char **args; /* NULL-terminated; [path] when the spec gives none */
-  size_t n_args;
-  char **env;        /* NULL-terminated, maybe empty */
-  int64_t timeout_s; /* 0 = none */
-  bool ran;          /* guarded by hooks.lock */
-};
-
-struct hooks {
-  const struct runm_logger *log;
-  struct runm_rpc_method *methods; /* the runm.v1.Host table, built once */
-  /* Set once by hooks_load (under the lock, with `loaded`), then read-only. */
-  char *id, *bundle;
-  char *root; /* root.path, absolute: createContainer hooks run there */
-  json_object *annotations; /* the host spec's, or NULL */
-  struct hook *list[SPEC_N_HOOK_KINDS];
-  size_t n[SPEC_N_HOOK_KINDS];
-  pthread_mutex_t lock; /* guards loaded, phase, state_dir and every hook's `ran` */
-  bool loaded;
-  char state_dir[PATH_MAX]; /* the VM's; "" until known */
-  enum hook_phase phase;
-  pid_t pid; /* the state's pid: the task's QEMU (hooks_set_pid) */
-  struct runm_rpc_server *srv;
-  struct host_vsock *vsock;
-};
 
 static const char *const phase_names[] = {"no lifecycle call", "create", "start", "delete"};
 
@@ -271,7 +245,7 @@ static void record_path(struct hooks *h, pid_t pgid, char *out, size_t cap)
   pthread_mutex_unlock(&h->lock);
 }
 
-static void hook_started(void *arg, pid_t pgid)
+void hooks_started(void *arg, pid_t pgid)
 {
   char path[PATH_MAX + 32], text[32];
   cleanup_close int fd = -1;
@@ -283,7 +257,7 @@ static void hook_started(void *arg, pid_t pgid)
   if (fd >= 0 && write(fd, text, (size_t)n) != n) unlink(path);
 }
 
-static void hook_ended(void *arg, pid_t pgid)
+void hooks_ended(void *arg, pid_t pgid)
 {
   char path[PATH_MAX + 32];
   record_path(arg, pgid, path, sizeof(path));
@@ -360,7 +334,7 @@ static int fix_state(struct hooks *h, const ProtobufCBinaryData *in, char **out,
 {
   static const char *const statuses[] = {"creating", "created", "running", "stopped"};
   struct json_tokener *tok = json_tokener_new();
-  json_object *st, *res = NULL, *v;
+  json_object *st, *v;
   const char *s;
   bool status_ok = false;
   int ret = -1;
@@ -388,40 +362,70 @@ static int fix_state(struct hooks *h, const ProtobufCBinaryData *in, char **out,
     runm_make_error(err, EINVAL, "the hook's state has no valid status");
     goto out;
   }
-  res = json_object_new_object();
-  if (res == NULL) goto oom;
   v = spec_member(st, "ociVersion");
-  if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) < 64 &&
-      json_object_object_add(res, "ociVersion", json_object_new_string(json_object_get_string(v))) < 0)
-    goto oom;
+  ret = hooks_state_json(h, json_object_is_type(v, json_type_string) && json_object_get_string_len(v) < 64
+                                ? json_object_get_string(v) : NULL,
+                         s, out, err);
+out:
+  if (st) json_object_put(st);
+  json_tokener_free(tok);
+  return ret;
+}
+
+int hooks_state_json(struct hooks *h, const char *oci_version, const char *status, char **out,
+                     runm_error_t *err)
+{
+  json_object *res = json_object_new_object(), *a = NULL;
+  const char *text;
+  pid_t pid;
+  int ret = -1;
+
+  if (res == NULL) goto oom;
+  if (oci_version && json_object_object_add(res, "ociVersion", json_object_new_string(oci_version)) < 0) goto oom;
   if (json_object_object_add(res, "id", json_object_new_string(h->id)) < 0 ||
-      json_object_object_add(res, "status", json_object_new_string(s)) < 0)
+      json_object_object_add(res, "status", json_object_new_string(status)) < 0)
     goto oom;
   pthread_mutex_lock(&h->lock);
-  pid_t pid = h->pid;
+  pid = h->pid;
   pthread_mutex_unlock(&h->lock);
   if (pid > 0 && json_object_object_add(res, "pid", json_object_new_int64(pid)) < 0) goto oom;
   if (json_object_object_add(res, "bundle", json_object_new_string(h->bundle)) < 0) goto oom;
-  if (h->annotations) {
-    json_object *a = NULL;
-    if (json_object_deep_copy(h->annotations, &a, NULL) < 0 ||
-        json_object_object_add(res, "annotations", a) < 0) {
-      json_object_put(a);
-      goto oom;
-    }
+  if (h->annotations ? json_object_deep_copy(h->annotations, &a, NULL) < 0 : (a = json_object_new_object()) == NULL)
+    goto oom;
+  pthread_mutex_lock(&h->lock);
+  /* The namespace mode: nerdctl >= 2.0 runs CNI on this path (before
+   * /proc/<pid>/ns/net), which stays valid after QEMU is gone. */
+  ret = h->netns ? json_object_object_add(a, "nerdctl/network-namespace", json_object_new_string(h->netns)) : 0;
+  pthread_mutex_unlock(&h->lock);
+  if (ret < 0) goto oom;
+  ret = -1;
+  if (json_object_object_length(a) == 0) {
+    json_object_put(a);
+  } else if (json_object_object_add(res, "annotations", a) < 0) {
+    json_object_put(a);
+    goto oom;
   }
-  s = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  *out = s ? strdup(s) : NULL;
+  a = NULL;
+  text = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  *out = text ? strdup(text) : NULL;
   if (*out == NULL) goto oom;
   ret = 0;
   goto out;
 oom:
+  json_object_put(a);
   runm_make_error(err, ENOMEM, "state");
 out:
   if (res) json_object_put(res);
-  if (st) json_object_put(st);
-  json_tokener_free(tok);
   return ret;
+}
+
+void hooks_set_netns(struct hooks *h, const char *path)
+{
+  if (h == NULL) return;
+  pthread_mutex_lock(&h->lock);
+  free(h->netns);
+  h->netns = path && path[0] ? strdup(path) : NULL;
+  pthread_mutex_unlock(&h->lock);
 }
 
 /* ---- the RPC ----------------------------------------------------------- */
@@ -516,8 +520,8 @@ static int rpc_run_hook(void *opaque, struct runm_rpc_call *call, const Protobuf
    * chdir'ed there to mount it), the others in the bundle directory. */
   cmd = (struct hook_cmd){.path = hk->path, .argv = hk->args, .envp = hk->env,
                           .dir = strcmp(r->kind, "createContainer") == 0 ? h->root : h->bundle,
-                          .timeout_s = hk->timeout_s, .started = hook_started,
-                          .ended = hook_ended, .arg = h};
+                          .timeout_s = hk->timeout_s, .started = hooks_started,
+                          .ended = hooks_ended, .arg = h};
   if (hook_run(&cmd, state, call, &res, err) < 0) {
     cleanup_free char *msg = runm_error_string(*err);
     runm_log(h->log, RUNM_LOG_WARN, "%s: %s", what, msg ? msg : "error");
@@ -613,6 +617,7 @@ void hooks_free(struct hooks *h)
   runm_rpc_server_free(h->srv);
   free(h->methods);
   lists_free(h);
+  free(h->netns);
   pthread_mutex_destroy(&h->lock);
   free(h);
 }

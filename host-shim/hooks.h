@@ -5,6 +5,7 @@
 #define SHIM_HOOKS_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -43,6 +44,18 @@ void hooks_set_phase(struct hooks *h, enum hook_phase phase);
 /* The pid hooks get in their state: the task's QEMU, a host process of
  * this task (the guest's own pid never reaches host hooks); 0 = none. */
 void hooks_set_pid(struct hooks *h, pid_t pid);
+/* The namespace mode: the state's annotation nerdctl/network-namespace
+ * (the task's host network namespace); NULL = none. */
+void hooks_set_netns(struct hooks *h, const char *path);
+/* The poststop hooks runc in the guest did not run (its VM is gone), run
+ * by the host with status "stopped" and the pid set (0 = none): always
+ * with `force`, else only if a prestart or createRuntime hook ran (the
+ * network CNI set up must be torn down). Failures are logged, as runc
+ * does for poststop. Returns how many ran. */
+int hooks_run_poststop(struct hooks *h, bool force);
+/* Whether the spec lists prestart or createRuntime hooks (those that set
+ * up a network namespace: nerdctl's CNI hook). */
+bool hooks_network_kinds(struct hooks *h);
 /* The VM's state dir, where each running hook's process group is recorded
  * (hook-<pgid>) for hooks_kill_orphans. hooks_listen sets it from the plan;
  * a VM renamed afterwards (a pooled one) must say so here. */

@@ -3,6 +3,7 @@
  * resolved's 127.0.0.53, a local dnsmasq) is not reachable from the guest;
  * slirp's forwarder at 10.0.2.3 is, and it asks the host's resolver. */
 #include "resolv.h"
+#include "netmode.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,17 +143,16 @@ static json_object *string_array(const char *const *v, size_t n)
 
 int resolv_apply(json_object *spec, const char *dir, runm_error_t *err)
 {
-  json_object *mounts = NULL, *found = NULL, *ann = NULL, *mode = NULL;
+  json_object *mounts = NULL, *found = NULL;
   char path[PATH_MAX];
   cleanup_free char *text = NULL, *rewritten = NULL;
   const char *src = NULL;
   enum runm_net_mode net = RUNM_NET_USER;
+  const char *ns_path;
 
-  /* spec_read validated the annotation already; a bad one here is an error too. */
-  if (json_object_object_get_ex(spec, "annotations", &ann) && ann &&
-      json_object_object_get_ex(ann, RUNM_NET_ANNOTATION, &mode) &&
-      runm_net_mode_parse(json_object_get_string(mode), &net, err) < 0)
-    return runm_error_wrap(err, "annotation %s", RUNM_NET_ANNOTATION);
+  /* spec_read validated it already; a bad one here is an error too. In
+   * the namespace mode, DNS is what the spec binds (nerdctl's file). */
+  if (spec_net_choose(spec, &net, &ns_path, err) < 0) return -1;
   if (net != RUNM_NET_USER) return 0;
   if (snprintf(path, sizeof(path), "%s/%s", dir, RESOLV_FILE) >= (int)sizeof(path))
     return runm_make_error(err, ENAMETOOLONG, "path `%s` is too long", dir);

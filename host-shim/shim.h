@@ -22,6 +22,7 @@ struct publisher;
 struct hooks;
 struct fusebind;
 struct exports;
+struct task_net;
 
 /* One process of a container: its init (exec_id "") or an exec. */
 struct shim_process {
@@ -88,6 +89,7 @@ struct shim {
   bool pooled;
   struct pool_vm pool;
   struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
+  struct task_net *net; /* the VM's namespace mode: namespace and TAP (task_net.h), or NULL */
   struct shim_container *containers; /* the table (container.h), deleted ones kept until exit */
   /* Pods (pod.h): set by the first Create. The group names the shim's
    * socket; a pod's VM takes further containers of its group. */

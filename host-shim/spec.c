@@ -1,5 +1,6 @@
 /* Reading the parts of config.json the shim acts on (json-c). */
 #include "spec.h"
+#include "netmode.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -45,14 +46,11 @@ static int add_bind(struct spec_info *info, const char *src, bool ro, runm_error
 static int read_net_annotations(json_object *root, struct spec_info *info, runm_error_t *err)
 {
   json_object *ann = NULL, *v = NULL;
+  const char *ns_path = NULL;
 
+  if (spec_net_choose(root, &info->net, &ns_path, err) < 0) return -1;
+  if (ns_path && (info->netns_path = strdup(ns_path)) == NULL) return runm_make_error(err, ENOMEM, "spec");
   if (!json_object_object_get_ex(root, "annotations", &ann) || ann == NULL) return 0;
-  if (json_object_object_get_ex(ann, RUNM_NET_ANNOTATION, &v)) {
-    if (!json_object_is_type(v, json_type_string))
-      return runm_make_error(err, EINVAL, "annotation %s must be a string", RUNM_NET_ANNOTATION);
-    if (runm_net_mode_parse(json_object_get_string(v), &info->net, err) < 0)
-      return runm_error_wrap(err, "annotation %s", RUNM_NET_ANNOTATION);
-  }
   if (json_object_object_get_ex(ann, RUNM_PORTS_ANNOTATION, &v)) {
     if (!json_object_is_type(v, json_type_string))
       return runm_make_error(err, EINVAL, "annotation %s must be a string", RUNM_PORTS_ANNOTATION);
@@ -160,6 +158,8 @@ void spec_free(struct spec_info *info)
 {
   free(info->root);
   info->root = NULL;
+  free(info->netns_path);
+  info->netns_path = NULL;
   for (size_t i = 0; i < info->n_binds; i++) free(info->binds[i].source);
   info->n_binds = 0;
 }

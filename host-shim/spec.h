@@ -35,6 +35,9 @@ struct spec_info {
   struct runm_port_forward ports[RUNM_PORTS_MAX];
   size_t n_ports;
   bool host_loopback; /* io.runm.host-loopback=true: 10.0.2.2 is the host's 127.0.0.1 */
+  /* net == RUNM_NET_TAP: the spec's network namespace path, or NULL for a
+   * namespace the shim makes (netmode.h). */
+  char *netns_path;
 };
 
 /* From a parsed config.json (left untouched); relative paths are under

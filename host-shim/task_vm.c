@@ -13,6 +13,7 @@
 #include "hooks.h"
 #include "pool.h"
 #include "rpc.h"
+#include "task_net.h"
 #include "vm.h"
 
 /* A pooled VM was booted before the spec was known: it serves the task
@@ -90,6 +91,8 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
    * exports, exports_attach): QEMU keeps the host's mount namespace to see
    * them, as a pooled VM does (docs/security-parts/pods.md). */
   vc.late_mounts = s->pod;
+  /* The namespace mode: QEMU's NIC on a TAP in the task's namespace. */
+  if (task_net_prepare(s, si, &vc, err) < 0) return -1;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
   /* The guest binds each export where the spec expects it. */
   if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {
@@ -143,6 +146,9 @@ void task_cleanup(struct shim *s)
   /* Relays first: they use the VM's client. */
   for (struct shim_container *c = s->containers; c; c = c->next) container_free_procs(c);
   task_vm_stop(s);
+  /* QEMU is gone: the namespace mode's poststop hooks (if the guest could
+   * not run them), its tc filters, TAP and namespace. */
+  task_net_teardown(s);
   /* After the VM: nothing can ask for a hook any more; one still running
    * is killed. */
   hooks_free(s->hooks);

@@ -21,9 +21,14 @@
 #   BENCH_PODS=N         CRI pods (2 containers each) started per runtime
 #                        (default 5)
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
+#   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
+#   BENCH_SECTIONS="..." only these sections (of boot cold running many pods
+#                        warm recheck bindfs; default all): to re-measure what a
+#                        change touched, not for published figures
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
-# Sections: tools/bench/{boot,cold,running,many}.sh; numbers:
+# Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
+# tools/bench-net.sh (networking: TAP vs user-mode NAT); numbers:
 # tools/bench/report.py; plots: tools/bench/*.gp.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +44,7 @@ BOOTS=${BENCH_BOOTS:-$d_boots}
 PINGS=${BENCH_PINGS:-$d_pings}
 STDIO_MIB=${BENCH_STDIO_MIB:-$d_mib}
 MANY=${BENCH_MANY:-$d_many}
+SECTIONS=${BENCH_SECTIONS:-}
 OUT=${BENCH_OUT:-bench-results}
 case "$OUT" in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 CTRD_DIR=${RUNM_CTRD_DIR:-/tmp/runm-ctrd-bench}
@@ -133,7 +139,7 @@ trap 'freeze; exit 129' HUP
 
 # ---- run ----------------------------------------------------------------------
 mkdir -p "$OUT" || die "cannot create $OUT"
-rm -rf "$RAW" "$OUT/plot" "$OUT"/results.{json,md} "$OUT"/*.png "$OUT"/bindfs.{json,md}
+rm -rf "$RAW" "$OUT/plot" "$OUT"/results.{json,md} "$OUT"/*.png "$OUT"/bindfs.{json,md} "$OUT"/net.{json,md} "$OUT/net-raw"
 mkdir -p "$RAW"
 T_START=$SECONDS
 meta() { echo "$1=$2" >>"$RAW/meta.txt"; }
@@ -154,16 +160,20 @@ meta pings "$PINGS"
 meta stdio_mib "$STDIO_MIB"
 meta many "$MANY"
 meta pods "$PODS"
+meta sections "${SECTIONS:-all}"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta foreign_vms "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 say "results in $OUT (runs $RUNS, boots $BOOTS, pings $PINGS, stdio $STDIO_MIB MiB, $MANY at once)"
 
-section() { # NAME CMD...: timed, recorded in meta; returns CMD's status
+section() { # NAME CMD...: timed, with the load average, in meta; returns CMD's status
   local name=$1 t=$SECONDS rc
   shift
+  case " ${SECTIONS:-$name} " in *" ${name%%_*} "*) ;; *) return 0 ;; esac
+  meta "section_${name}_load_start" "$(cut -d' ' -f1 /proc/loadavg)"
   "$@"
   rc=$?
   meta "section_${name}_s" $((SECONDS - t))
+  meta "section_${name}_load_end" "$(cut -d' ' -f1 /proc/loadavg)"
   return $rc
 }
 
@@ -180,29 +190,38 @@ measure() {
 
   section boot bench_boot "$BOOTS" "$PINGS"
   section cold bench_cold "$RUNS"
-  for rt in runc runm; do
-    section "running_$rt" bench_running "$rt" "$RUNS" $((STDIO_MIB << 20))
-  done
+  section running bench_running "$RUNS" $((STDIO_MIB << 20))
   for rt in runc runm; do
     section "many_$rt" bench_many "$rt" "$MANY"
   done
-  if pods_setup; then
-    for rt in runc runm; do
-      section "pods_$rt" bench_pods "$rt" "$PODS"
-    done
-  fi
+  case " ${SECTIONS:-pods} " in
+    *" pods "*)
+      if pods_setup; then
+        for rt in runc runm; do
+          section "pods_$rt" bench_pods "$rt" "$PODS"
+        done
+      fi ;;
+  esac
   section warm bench_warm "$RUNS"
+  section recheck bench_recheck "$RUNS"
   ctrd_stop || fail "containerd-env.sh stop left something behind"
   mkdir -p "$RAW/timing"
   cp "$TIMING"/*.timing "$RAW/timing/" 2>/dev/null || fail "no shim timing records in $TIMING"
 
   # Shared directories: another tool measures them; its table is folded in.
-  if [ -f tools/bench-bindfs.sh ]; then
+  if [ -n "$SECTIONS" ] && [[ " $SECTIONS " != *" bindfs "* ]]; then
+    echo "not in BENCH_SECTIONS" >"$RAW/bindfs.na"
+  elif [ -f tools/bench-bindfs.sh ]; then
     say "bindfs: tools/bench-bindfs.sh"
     section bindfs bash tools/bench-bindfs.sh "$OUT" || fail "bindfs: tools/bench-bindfs.sh failed"
   else
     echo "tools/bench-bindfs.sh is not there yet" >"$RAW/bindfs.na"
   fi
+
+  # Networking (issue 12): TAP mode vs user-mode NAT, in a test-host
+  # network namespace of its own; its table is folded in too.
+  say "net: tools/bench-net.sh"
+  section net bash tools/bench-net.sh "$OUT" 7>&- 8>&- 9>&- || fail "net: tools/bench-net.sh failed (see $OUT/net-raw/failed.txt)"
 }
 : >"$RAW/failed.txt"
 measure &
@@ -215,10 +234,14 @@ meta foreign_vms_end "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 meta elapsed_s $((SECONDS - T_START))
 $PY tools/bench/report.py "$OUT" || die "report.py failed"
 for gp in cold timeline many; do
+  [ -z "$SECTIONS" ] || break # a partial run has not the data of every plot
   gnuplot -e "dir='$OUT'" "tools/bench/$gp.gp" 2>"$WORK/gnuplot.err" ||
     fail "plot $gp: $(head -3 "$WORK/gnuplot.err" | tr '\n' ' ')"
 done
 cat "$OUT/results.md"
+if grep -q '^## WARNING' "$OUT/results.md"; then
+  say "WARNING: the load changed or was high during this run: its ratios are unreliable (see the top of results.md)"
+fi
 nfail=$(grep -c . "$RAW/failed.txt")
 if [ "$nfail" -gt 0 ]; then
   say "$nfail measurement(s) failed (listed in results.md)"

@@ -9,8 +9,9 @@ PKGS=(
   libsquashfs-dev squashfs-tools libelf-dev
   qemu-system-x86 linux-source-6.1 flex bison bc libssl-dev dwarves cpio xz-utils lz4
   busybox-static runc containerd
+  containernetworking-plugins iptables
   python3-grpcio python3-grpc-tools protobuf-compiler-grpc
-  libfuse3-dev umoci libjson-c-dev
+  libfuse3-dev umoci libjson-c-dev libmnl-dev
   fuse3 bindfs
   gnuplot-nox
   libprotobuf-dev libc-ares-dev zlib1g-dev

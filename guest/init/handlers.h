@@ -29,6 +29,9 @@ HANDLER(svc_close_stdin);
 /* prepare.c */
 HANDLER(svc_prepare);
 
+/* net_tap.c */
+HANDLER(svc_configure_network);
+
 #undef HANDLER
 
 /* A heap response of protobuf-c type T set to its INIT value, or NULL. */

@@ -2,6 +2,7 @@
 #ifndef RUNM_INIT_H
 #define RUNM_INIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,10 +33,14 @@ struct boot_timeline {
   int64_t first_rpc_ns; /* written once by the first call, atomically */
 };
 
-/* The network as configured before serving (net.c); read-only afterwards. */
+/* The network as configured before serving (net.c), and in the namespace
+ * mode once more by ConfigureNetwork (net_tap.c). */
 struct init_net {
   bool failed;
   int64_t setup_ns;  /* time net.c took */
+  bool tap_waiting;  /* runm.net=tap without an address: ConfigureNetwork may run (once) */
+  pthread_mutex_t lock; /* guards status and tap_configured after boot */
+  bool tap_configured;
   char status[256];  /* "user: eth0 10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3", or "error: ..." */
 };
 

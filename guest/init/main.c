@@ -15,6 +15,7 @@
 #include "hostlink.h"
 #include "init.h"
 #include "reaper.h"
+#include "runc_exe.h"
 
 static void console_sink(void *opaque, enum runm_log_level level, const char *line)
 {
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
   }
   if (init_relay_start(&ctx, &err) < 0) return fatal(&ctx, &err, "host channel");
   ctx.timeline.serving_ns = init_boottime_ns();
+  runc_exe_start(&ctx.log, ctx.reaper);
   runm_log(&ctx.log, RUNM_LOG_INFO, "serving on %s (%s), %.3f s after boot",
            strcmp(ctx.cfg.transport, "vsock") == 0 ? "vsock" : ctx.cfg.port_name,
            ctx.cfg.transport, ctx.timeline.serving_ns / 1e9);

@@ -20,6 +20,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "cmdline.h"
 #include "cmdline_keys.h"
 #include "init.h"
+#include "rtnl.h"
 
 #define NET_MAX_DNS 3 /* what glibc and musl read from resolv.conf */
 
@@ -39,7 +41,7 @@ struct net_config {
   enum { NET_NONE, NET_USER, NET_TAP } mode;
   struct in_addr ip, gw, dns[NET_MAX_DNS];
   unsigned prefix, n_dns;
-  bool have_gw, have_mac;
+  bool have_ip, have_gw, have_mac;
   unsigned char mac[6];
 };
 
@@ -93,8 +95,9 @@ static int parse_config(const char *cmdline, struct net_config *nc, runm_error_t
       return runm_make_error(err, EINVAL, RUNM_KEY_NET_IP " prefix `%s` is not 1-32", slash + 1);
     if (parse_ipv4(RUNM_KEY_NET_IP, v, &nc->ip, err) < 0) return -1;
     nc->prefix = (unsigned)p;
-  } else if (nc->mode == NET_TAP) {
-    return runm_make_error(err, EINVAL, RUNM_KEY_NET "=tap needs " RUNM_KEY_NET_IP "=ADDR/PREFIX");
+    nc->have_ip = true;
+  } else if (nc->mode == NET_USER) {
+    nc->have_ip = true; /* slirp's */
   }
   r = runm_cmdline_get(cmdline, RUNM_KEY_NET_GW, v, sizeof(v));
   if (r < 0) return runm_make_error(err, EINVAL, RUNM_KEY_NET_GW " is too long");
@@ -127,106 +130,8 @@ static int parse_config(const char *cmdline, struct net_config *nc, runm_error_t
   return 0;
 }
 
-/* ---- rtnetlink ------------------------------------------------------------ */
+/* ---- interfaces (rtnetlink, rtnl.h) ---------------------------------------- */
 
-struct nl {
-  int fd;
-  uint32_t seq;
-};
-
-/* A request: header, family message, attributes, all in one aligned buffer. */
-struct nl_req {
-  struct nlmsghdr h;
-  char body[256];
-};
-
-static void *nl_body(struct nl_req *rq)
-{
-  return NLMSG_DATA(&rq->h);
-}
-
-static void nl_begin(struct nl_req *rq, uint16_t type, uint16_t flags, size_t body_len)
-{
-  memset(rq, 0, sizeof(*rq));
-  rq->h.nlmsg_type = type;
-  rq->h.nlmsg_flags = NLM_F_REQUEST | flags;
-  rq->h.nlmsg_len = (uint32_t)NLMSG_LENGTH(body_len);
-}
-
-/* Attributes are fixed and small: the buffer always has room for them. */
-static void nl_attr(struct nl_req *rq, uint16_t type, const void *data, size_t len)
-{
-  struct rtattr *a = (struct rtattr *)((char *)&rq->h + NLMSG_ALIGN(rq->h.nlmsg_len));
-  a->rta_type = type;
-  a->rta_len = (unsigned short)RTA_LENGTH(len);
-  memcpy(RTA_DATA(a), data, len);
-  rq->h.nlmsg_len = (uint32_t)(NLMSG_ALIGN(rq->h.nlmsg_len) + RTA_ALIGN(a->rta_len));
-}
-
-static int nl_open(struct nl *nl, runm_error_t *err)
-{
-  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-  nl->seq = 0;
-  nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (nl->fd < 0) return runm_make_error(err, errno, "rtnetlink socket");
-  if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    int e = errno;
-    close(nl->fd);
-    nl->fd = -1;
-    return runm_make_error(err, e, "bind rtnetlink socket");
-  }
-  return 0;
-}
-
-static int nl_send(struct nl *nl, struct nl_req *rq, const char *what, runm_error_t *err)
-{
-  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
-  rq->h.nlmsg_seq = ++nl->seq;
-  if (sendto(nl->fd, &rq->h, rq->h.nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-    return runm_make_error(err, errno, "%s: rtnetlink send", what);
-  return 0;
-}
-
-/* Receives one datagram of replies to the last request. */
-static ssize_t nl_recv(struct nl *nl, void *buf, size_t len, const char *what, runm_error_t *err)
-{
-  ssize_t n;
-  do
-    n = recv(nl->fd, buf, len, 0);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return runm_make_error(err, errno, "%s: rtnetlink receive", what);
-  if (n == 0) return runm_make_error(err, EPROTO, "%s: rtnetlink closed", what);
-  return n;
-}
-
-/* Sends a request with NLM_F_ACK and waits for its acknowledgement. */
-static int nl_call(struct nl *nl, struct nl_req *rq, const char *what, runm_error_t *err)
-{
-  char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
-
-  rq->h.nlmsg_flags |= NLM_F_ACK;
-  if (nl_send(nl, rq, what, err) < 0) return -1;
-  for (;;) {
-    ssize_t n = nl_recv(nl, buf, sizeof(buf), what, err);
-    if (n < 0) return -1;
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_seq != nl->seq) continue;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const struct nlmsgerr *e = NLMSG_DATA(h);
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-          return runm_make_error(err, EPROTO, "%s: short rtnetlink error", what);
-        if (e->error == 0) return 0;
-        return runm_make_error(err, -e->error, "%s", what);
-      }
-    }
-  }
-}
-
-struct link {
-  int index;
-  char name[IF_NAMESIZE];
-  unsigned char mac[6];
-};
 
 /* Finds lo and the interface to configure (by MAC, else the first Ethernet
  * interface by index) in one RTM_GETLINK dump. */
@@ -278,6 +183,15 @@ static int find_links(struct nl *nl, const struct net_config *nc, struct link *l
         *eth = l;
     }
   }
+}
+
+int init_net_find_nic(struct nl *nl, struct link *eth, runm_error_t *err)
+{
+  struct net_config any = {.mode = NET_TAP};
+  struct link lo;
+  if (find_links(nl, &any, &lo, eth, err) < 0) return -1;
+  if (eth->index == 0) return runm_make_error(err, ENODEV, "the VM has no network interface (virtio-net)");
+  return 0;
 }
 
 static int link_up(struct nl *nl, const struct link *l, runm_error_t *err)
@@ -431,6 +345,22 @@ static int configure(struct nl *nl, const struct net_config *nc, struct init_net
     snprintf(st->status, sizeof(st->status), "none (lo only)");
     return 0;
   }
+  if (eth.index == 0 && nc->mode == NET_TAP && !nc->have_ip) {
+    /* No NIC: there is nothing for ConfigureNetwork to configure either. */
+    return runm_make_error(err, ENODEV, RUNM_KEY_NET "=tap but the VM has no network interface (virtio-net)");
+  }
+  if (nc->mode == NET_TAP && !nc->have_ip) {
+    /* The namespace mode: CNI configures the host side after boot; the
+     * NIC waits for ConfigureNetwork (net_tap.c), up already (the slow
+     * part under TCG, done here as in user mode) with no address and no
+     * IPv6 (ConfigureNetwork turns it on for CNI's IPv6 addresses). */
+    ipv6_off(&eth, log);
+    if (link_up(nl, &eth, err) < 0) return -1;
+    step(sp, eth.name);
+    if (write_etc(nc, err) < 0) return -1;
+    snprintf(st->status, sizeof(st->status), "tap: %s waiting for the host's configuration", eth.name);
+    return 0;
+  }
   if (eth.index == 0) {
     if (nc->have_mac)
       return runm_make_error(err, ENODEV, "no network interface with MAC %02x:%02x:%02x:%02x:%02x:%02x",
@@ -470,7 +400,9 @@ void init_net_setup(const char *cmdline, struct init_net *st, const struct runm_
   int ret;
 
   memset(st, 0, sizeof(*st));
+  pthread_mutex_init(&st->lock, NULL);
   ret = parse_config(cmdline, &nc, &err);
+  if (ret == 0) st->tap_waiting = nc.mode == NET_TAP && !nc.have_ip;
   if (ret == 0) ret = nl_open(&nl, &err);
   step(&sp, "netlink");
   if (ret == 0) ret = configure(&nl, &nc, st, log, &sp, &err);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -40,6 +41,9 @@ struct reaper {
   struct watched *watched;
   struct recent_exit recent[REAPER_RECENT_MAX];
   size_t recent_next; /* slot the next unknown exit overwrites */
+  char exe_path[64]; /* the alias (reaper_expect_exe), guarded by lock */
+  int exe_fd;
+  bool exe_pending;
 };
 
 extern char **environ;
@@ -65,7 +69,36 @@ struct reaper *reaper_new(runm_error_t *err)
   }
   pthread_mutex_init(&r->lock, NULL);
   pthread_cond_init(&r->changed, NULL);
+  r->exe_fd = -1;
   return r;
+}
+
+void reaper_expect_exe(struct reaper *r, const char *path)
+{
+  pthread_mutex_lock(&r->lock);
+  snprintf(r->exe_path, sizeof(r->exe_path), "%s", path);
+  r->exe_pending = true;
+  pthread_mutex_unlock(&r->lock);
+}
+
+void reaper_set_exe(struct reaper *r, int fd)
+{
+  pthread_mutex_lock(&r->lock);
+  r->exe_fd = fd;
+  r->exe_pending = false;
+  pthread_cond_broadcast(&r->changed);
+  pthread_mutex_unlock(&r->lock);
+}
+
+void reaper_exe_path(struct reaper *r, const char *path, char *buf, size_t len)
+{
+  pthread_mutex_lock(&r->lock);
+  while (r->exe_pending && strcmp(path, r->exe_path) == 0) pthread_cond_wait(&r->changed, &r->lock);
+  if (r->exe_fd >= 0 && strcmp(path, r->exe_path) == 0)
+    snprintf(buf, len, "/proc/self/fd/%d", r->exe_fd);
+  else
+    snprintf(buf, len, "%s", path);
+  pthread_mutex_unlock(&r->lock);
 }
 
 void reaper_reap(struct reaper *r)

@@ -25,6 +25,15 @@ struct reaper;
 typedef void (*reaper_exit_fn)(void *arg, pid_t pid, int status, int64_t exited_at_ns);
 
 struct reaper *reaper_new(runm_error_t *err);
+/* An executable to run from an fd rather than its path (runc_exe.c).
+ * reaper_expect_exe(path) announces it: from then on reaper_exe_path(path)
+ * waits until reaper_set_exe settles it; with fd >= 0 it names
+ * /proc/self/fd/FD (an exec of which runs the file behind fd; the reaper
+ * keeps fd for good), with fd < 0 path itself. One alias per reaper. */
+void reaper_expect_exe(struct reaper *r, const char *path);
+void reaper_set_exe(struct reaper *r, int fd);
+/* Writes what to exec for `path` into buf. */
+void reaper_exe_path(struct reaper *r, const char *path, char *buf, size_t len);
 /* Reaps everything that has exited; called by main when SIGCHLD arrives. */
 void reaper_reap(struct reaper *r);
 

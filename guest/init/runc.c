@@ -182,6 +182,7 @@ static void console_step(struct runc_io *io, int *conn, short lrev, short crev, 
 }
 
 struct runc_child {
+  const char *exe;
   const int *src;
   char *const *argv;
   const struct runc_rlimits *rl;
@@ -223,7 +224,7 @@ static int runc_child(void *arg, struct reaper_child_failure *f)
     say_step(f, "setrlimit ", what);
     return e;
   }
-  execve(RUNC_PATH, c->argv, environ);
+  execve(c->exe, c->argv, environ);
   say_step(f, "exec " RUNC_PATH, NULL);
   return errno;
 }
@@ -238,6 +239,7 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   cleanup_free char *errbuf = NULL;
   cleanup_error runm_error_t console_err = NULL;
   const char *argv[RUNC_MAX_ARGS + 8];
+  char exe[64];
   size_t argc = 0, errlen = 0, input_off = 0;
   bool out_eof = false, err_eof = false, exited = false;
   posix_spawn_file_actions_t fa;
@@ -246,6 +248,9 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   int src[3], status, ret;
   pid_t pid;
 
+  /* The sealed memfd copy of runc once runc_exe.c made it (argv[0] stays
+   * RUNC_PATH). */
+  reaper_exe_path(r, RUNC_PATH, exe, sizeof(exe));
   log_fd = mkostemp(log_path, O_CLOEXEC);
   if (log_fd < 0) return runm_make_error(err, errno, "create runc log in %s", LOG_DIR);
   argv[argc++] = RUNC_PATH;
@@ -293,8 +298,8 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   if (io->stdio[2] >= 0) err_eof = true;
 
   if (io->rlimits && io->rlimits->n > 0) {
-    struct runc_child c = {src, (char *const *)argv, io->rlimits};
-    ret = reaper_fork(r, &pid, &pidfd, RUNC_PATH, runc_child, &c, err);
+    struct runc_child c = {exe, src, (char *const *)argv, io->rlimits};
+    ret = reaper_fork(r, &pid, &pidfd, exe, runc_child, &c, err);
     goto spawned;
   }
   posix_spawn_file_actions_init(&fa);
@@ -307,7 +312,7 @@ int runc_run(struct reaper *r, const char *const args[], struct runc_io *io, int
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  ret = reaper_spawn(r, &pid, &pidfd, RUNC_PATH, &fa, &attr, (char *const *)argv, NULL, err);
+  ret = reaper_spawn(r, &pid, &pidfd, exe, &fa, &attr, (char *const *)argv, NULL, err);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
 spawned:

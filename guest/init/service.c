@@ -149,7 +149,9 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   out->threads = count_threads();
   out->zombies = count_zombies();
   out->containers = registry_count(ctx->registry);
+  pthread_mutex_lock(&ctx->net.lock);
   out->network = strdup(ctx->net.status);
+  pthread_mutex_unlock(&ctx->net.lock);
   out->network_setup_ns = ctx->net.setup_ns;
   if (sysinfo(&si) == 0) out->mem_total_bytes = (uint64_t)si.totalram * si.mem_unit;
   tl->mounter_start_ns = ctx->timeline.mounter_start_ns;
@@ -188,6 +190,7 @@ static const struct runm_rpc_handler handlers[] = {
     UNARY("Ping", do_ping),
     UNARY("Info", do_info),
     UNARY("Prepare", svc_prepare),
+    UNARY("ConfigureNetwork", svc_configure_network),
     UNARY("Create", svc_create),
     UNARY("Start", svc_start),
     UNARY("Exec", svc_exec),

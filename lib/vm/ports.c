@@ -15,7 +15,7 @@
 
 const char *runm_net_mode_name(enum runm_net_mode m)
 {
-  return m == RUNM_NET_NONE ? "none" : "user";
+  return m == RUNM_NET_NONE ? "none" : m == RUNM_NET_TAP ? "tap" : "user";
 }
 
 int runm_net_mode_parse(const char *s, enum runm_net_mode *out, runm_error_t *err)
@@ -24,8 +24,10 @@ int runm_net_mode_parse(const char *s, enum runm_net_mode *out, runm_error_t *er
     *out = RUNM_NET_USER;
   else if (strcmp(s, "none") == 0)
     *out = RUNM_NET_NONE;
+  else if (strcmp(s, "tap") == 0)
+    *out = RUNM_NET_TAP;
   else
-    return runm_make_error(err, EINVAL, "network mode `%s` is not user or none", s);
+    return runm_make_error(err, EINVAL, "network mode `%s` is not user, none or tap", s);
   return 0;
 }
 

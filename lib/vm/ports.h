@@ -17,10 +17,12 @@
 #include "error.h"
 
 /* The guest's network (docs/networking.md): user = QEMU user-mode NAT
- * (slirp) with published ports, the default; none = no NIC, lo only. */
-enum runm_net_mode { RUNM_NET_USER = 0, RUNM_NET_NONE };
+ * (slirp) with published ports, the default; none = no NIC, lo only;
+ * tap = the NIC on a TAP device the caller opened in a host network
+ * namespace (the shim's namespace mode, runm_vm_config.tap_fd). */
+enum runm_net_mode { RUNM_NET_USER = 0, RUNM_NET_NONE, RUNM_NET_TAP };
 const char *runm_net_mode_name(enum runm_net_mode m);
-/* "user" or "none"; NULL or "" = user. */
+/* "user", "none" or "tap"; NULL or "" = user. */
 int runm_net_mode_parse(const char *s, enum runm_net_mode *out, runm_error_t *err);
 
 /* The OCI annotations the shim reads. */

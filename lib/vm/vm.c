@@ -241,7 +241,7 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
 {
   char **argv = NULL;
   struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-                            .nf_out_fd = -1, .nf_in_fd = -1};
+                            .nf_out_fd = -1, .nf_in_fd = -1, .tap_fd = -1, .netns_fd = -1};
   const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
@@ -259,6 +259,10 @@ static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   }
   sp.rw = rw;
   sp.own_mount_ns = !cfg->late_mounts;
+  if (cfg->net == RUNM_NET_TAP) {
+    sp.tap_fd = cfg->tap_fd;
+    sp.netns_fd = cfg->netns_fd;
+  }
 
   ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
                                         vm->plan.transport == RUNM_TRANSPORT_SERIAL ? 3 : -1,
@@ -399,6 +403,8 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (cfg->n_ports > 0 && cfg->net != RUNM_NET_USER)
     return runm_make_error(err, EINVAL, "published ports need user networking (network is `%s`)",
                            runm_net_mode_name(cfg->net));
+  if (cfg->net == RUNM_NET_TAP && cfg->tap_fd < 0)
+    return runm_make_error(err, EINVAL, "network `tap` needs a TAP device (the shim's namespace mode)");
   if (cfg->n_ports > RUNM_PORTS_MAX)
     return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
                            RUNM_PORTS_MAX);

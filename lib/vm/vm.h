@@ -76,7 +76,15 @@ struct runm_vm_config {
    * (annotation io.runm.host-loopback=true, runmctl --host-loopback).
    * Off: vm_netfilter.c drops new connections to it. */
   bool host_loopback;
+  /* net == RUNM_NET_TAP: an open TAP device (TUNSETIFF IFF_TAP|IFF_NO_PI|
+   * IFF_VNET_HDR) QEMU gets as its NIC's backend (its fd 6), and the host
+   * network namespace QEMU runs in (setns before exec; -1 = the caller's).
+   * Both stay the caller's: it closes them. */
+  int tap_fd;
+  int netns_fd;
 };
+/* The fd QEMU finds its TAP device at (net == RUNM_NET_TAP). */
+#define RUNM_VM_TAP_FD 6
 
 /* What the environment offers, probed once (paths injectable for tests). */
 struct runm_host_caps {
@@ -147,6 +155,8 @@ struct runm_vm_spawn {
   int stdin_fd, stdout_fd, stderr_fd;
   int rpc_fd; /* becomes fd 3, or -1 */
   int nf_out_fd, nf_in_fd; /* become fds 4 and 5, or -1 */
+  int tap_fd;   /* becomes RUNM_VM_TAP_FD, or -1 */
+  int netns_fd; /* the network namespace QEMU joins, or -1 */
   bool own_mount_ns; /* root only: a read-only, nodev view of the host */
   const char *const *rw; /* the rw shares: writable in QEMU's namespace */
   size_t n_rw;

@@ -60,6 +60,9 @@ static int check_path(const char *what, const char *p, runm_error_t *err)
   return 0;
 }
 
+/* TCG translation cache size (MiB): see qemu_build_argv. */
+#define RUNM_VM_TCG_TB_MIB 64
+
 static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
                            int rpc_listen_fd, char ***argv, runm_error_t *err)
 {
@@ -76,7 +79,15 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-M");
   add(&b, "microvm,acpi=off,isa-serial=on");
   add(&b, "-accel");
-  add(&b, "%s", kvm ? "kvm" : "tcg");
+  /* TCG's translation cache grows with the guest code it has ever
+   * translated (QEMU 7.2 reserves 1 GiB and touches it as it goes): 66 MiB
+   * once a container runs, 90-140 MiB after a few execs. 64 MiB holds the
+   * working set of a boot and of runc (CPU per exec unchanged, A/B in
+   * docs/performance.md); 32 MiB does not (2.5x the CPU per exec). */
+  if (kvm)
+    add(&b, "kvm");
+  else
+    add(&b, "tcg,tb-size=%u", RUNM_VM_TCG_TB_MIB);
   if (kvm) {
     add(&b, "-cpu");
     add(&b, "host");
@@ -137,6 +148,18 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
     add(&b, "socket,id=nfin,fd=%d", RUNM_VM_NETFILTER_IN_FD);
     add(&b, "-object");
     add(&b, "filter-redirector,id=nf0,netdev=net0,queue=rx,outdev=nfout,indev=nfin");
+  }
+  if (cfg->net == RUNM_NET_TAP) {
+    /* The shim's namespace mode: the TAP device it opened in the task's
+     * network namespace, bridged there to CNI's interface (host-shim/
+     * netns.c). No vhost: it needs /dev/vhost-net in QEMU's confinement,
+     * and under TCG the guest's CPU is the bottleneck, not the copy. The
+     * MAC is a placeholder: the guest sets the CNI interface's (runm.v1
+     * ConfigureNetwork) once CNI has run. */
+    add(&b, "-netdev");
+    add(&b, "tap,id=net0,fd=%d,vhost=off", RUNM_VM_TAP_FD);
+    add(&b, "-device");
+    add(&b, "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56");
   }
   if (plan->transport == RUNM_TRANSPORT_VSOCK) {
     add(&b, "-device");

@@ -15,7 +15,10 @@
  *    Mounts the host makes after QEMU started arrive with the host's flags
  *    where the host propagates them at all (a shared /); where it does not,
  *    a VM whose shares get mounts later (the pool) keeps the host's mount
- *    namespace (runm_vm_config.late_mounts).
+ *    namespace (runm_vm_config.late_mounts);
+ *  - in the namespace mode, the task's network namespace (setns first,
+ *    while it still has CAP_SYS_ADMIN), so that /proc/<QEMU>/ns/net is the
+ *    namespace CNI configures and hooks are given.
  *
  * Why a hand-written fork and not posix_spawn or setpriv/unshare: the parent
  * runs gRPC threads, so the child may only make raw system calls before exec
@@ -56,9 +59,9 @@ static const int qemu_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSE
 
 /* The steps the child reports on failure. */
 static const char *const step_names[] = {
-    "setsid", "signals", "stdio", "mount namespace", "mount propagation", "read-only mounts",
+    "setsid", "signals", "stdio", "network namespace", "mount namespace", "mount propagation", "read-only mounts",
     "rw share mount", "bounding set", "capabilities", "no_new_privs", "exec"};
-enum { ST_SETSID, ST_SIGNALS, ST_STDIO, ST_UNSHARE, ST_SLAVE, ST_RDONLY, ST_RWSHARE, ST_BSET,
+enum { ST_SETSID, ST_SIGNALS, ST_STDIO, ST_NETNS, ST_UNSHARE, ST_SLAVE, ST_RDONLY, ST_RWSHARE, ST_BSET,
        ST_CAPS, ST_NNP, ST_EXEC };
 
 struct child_report {
@@ -111,14 +114,17 @@ static void child(const char *path, char **argv, const struct runm_vm_spawn *sp,
   }
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(report_fd, ST_SIGNALS);
-  /* fds 0-2, the channel socket at 3, the network filter's at 4 and 5;
+  /* fds 0-2, the channel socket at 3, the network filter's at 4 and 5,
+   * the TAP device at 6;
    * everything else is O_CLOEXEC. The sources sit above 9 (moved there by the parent), so no dup2 here
    * overwrites another's source. */
   if (dup2(sp->stdin_fd, 0) < 0 || dup2(sp->stdout_fd, 1) < 0 || dup2(sp->stderr_fd, 2) < 0 ||
       (sp->rpc_fd >= 0 && dup2(sp->rpc_fd, 3) < 0) ||
       (sp->nf_out_fd >= 0 && dup2(sp->nf_out_fd, RUNM_VM_NETFILTER_OUT_FD) < 0) ||
-      (sp->nf_in_fd >= 0 && dup2(sp->nf_in_fd, RUNM_VM_NETFILTER_IN_FD) < 0))
+      (sp->nf_in_fd >= 0 && dup2(sp->nf_in_fd, RUNM_VM_NETFILTER_IN_FD) < 0) ||
+      (sp->tap_fd >= 0 && dup2(sp->tap_fd, RUNM_VM_TAP_FD) < 0))
     child_fail(report_fd, ST_STDIO);
+  if (sp->netns_fd >= 0 && setns(sp->netns_fd, CLONE_NEWNET) < 0) child_fail(report_fd, ST_NETNS);
 
   if (root && sp->own_mount_ns) {
     if (unshare(CLONE_NEWNS) < 0) child_fail(report_fd, ST_UNSHARE);
@@ -173,7 +179,7 @@ int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *p
   char path[4096];
   int rp[2];
   struct runm_vm_spawn sp = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .rpc_fd = -1,
-                             .nf_out_fd = -1, .nf_in_fd = -1};
+                             .nf_out_fd = -1, .nf_in_fd = -1, .tap_fd = -1, .netns_fd = -1};
   struct child_report r;
   ssize_t n;
   cleanup_file FILE *f = NULL;
@@ -190,11 +196,14 @@ int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *p
   sp.rpc_fd = high_fd(in->rpc_fd);
   sp.nf_out_fd = high_fd(in->nf_out_fd);
   sp.nf_in_fd = high_fd(in->nf_in_fd);
+  sp.tap_fd = high_fd(in->tap_fd);
+  sp.netns_fd = high_fd(in->netns_fd);
   sp.rw = in->rw;
   sp.n_rw = in->n_rw;
   sp.own_mount_ns = in->own_mount_ns;
   if (sp.stdin_fd < 0 || sp.stdout_fd < 0 || sp.stderr_fd < 0 || (in->rpc_fd >= 0 && sp.rpc_fd < 0) ||
       (in->nf_out_fd >= 0 && sp.nf_out_fd < 0) || (in->nf_in_fd >= 0 && sp.nf_in_fd < 0) ||
+      (in->tap_fd >= 0 && sp.tap_fd < 0) || (in->netns_fd >= 0 && sp.netns_fd < 0) ||
       pipe2(rp, O_CLOEXEC) < 0) {
     runm_make_error(err, errno, "prepare QEMU's fds");
     goto out;
@@ -227,5 +236,7 @@ out:
   if (sp.rpc_fd >= 0) close(sp.rpc_fd);
   if (sp.nf_out_fd >= 0) close(sp.nf_out_fd);
   if (sp.nf_in_fd >= 0) close(sp.nf_in_fd);
+  if (sp.tap_fd >= 0) close(sp.tap_fd);
+  if (sp.netns_fd >= 0) close(sp.netns_fd);
   return *pid > 0 ? 0 : -1;
 }

@@ -35,21 +35,11 @@
 # - After a shim is SIGKILLed, containerd runs `SHIM delete` at once and
 #   forgets the task (`ctr task delete` then says not found); runc-v2
 #   leaves its /run/containerd/s socket behind in that case.
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-# Always private: stop must never reach a containerd this suite did not start.
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rc.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=runm-test
+e2e_init rc runm-test 60
 # containerd hands its environment to the shims it starts.
 if [ -n "${RUNM_E2E_BIND_MODE:-}" ]; then export RUNM_BIND_MODE=$RUNM_E2E_BIND_MODE; fi
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-60}     # seconds for any one ctr command
 STEP_WAIT=${RUNM_E2E_WAIT:-30}   # seconds for a task to reach a state
 IDS=()                           # every container id used (leak checks)
 SUITE_START=$(date +%s%N)
@@ -65,9 +55,6 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-# ctr with a time limit: a hang is a failure, not a stuck suite.
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 runc_sock() { echo "/run/containerd/s/$(printf '%s' "$SOCK/$NS/$1" | sha256sum | cut -d' ' -f1)"; }
 
@@ -122,9 +109,7 @@ our_mounts() {
     'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts
 }
 
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
 
 # runm state that is not an empty top-level dir.
@@ -719,8 +704,7 @@ if [[ "crash" =~ $CASES ]] || [ "$CASES" = . ]; then
   done
 fi
 hygiene "at the end"
-if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
-  not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+e2e_stop_check
 [ ! -e "$RUNM_CTRD_DIR" ] || not_ok "containerd dir removed" "$RUNM_CTRD_DIR"
 if [ "$T_FAILED" -gt 0 ] && [ -d "$TMP/cases" ]; then
   keep=$(mktemp -d /tmp/runm-e2e-results.XXXXXX)

@@ -11,18 +11,9 @@
 # Then: nothing left (tasks, containers, shims, QEMU, runm state, mounts).
 #   bash test/e2e/test_errors.sh
 #   RUNM_E2E_CASES='create|exec' bash test/e2e/test_errors.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/re.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=runm-errors
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
+e2e_init re runm-errors 120
 PY=/usr/bin/python3
 
 re_cleanup() {
@@ -32,10 +23,6 @@ re_cleanup() {
 trap re_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 rt() { case "$1" in runc) echo io.containerd.runc.v2 ;; *) echo io.containerd.runm.v1 ;; esac; }
 
 # ctr's error line, ids and timestamps out: `ctr: ...` only.
@@ -156,15 +143,7 @@ hygiene() {
   if [ -z "$x" ]; then ok "runm state dir empty"; else not_ok "runm state dir empty" $x; fi
 }
 
-if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-ok "private containerd starts"
-if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" >/dev/null 2>&1 &&
-  CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-  ok "busybox image built and imported"
-else
-  not_ok "busybox image built and imported"
-  finish
-fi
+e2e_start
 [[ create =~ $CASES ]] && case_create
 [[ cwd =~ $CASES ]] && case_cwd
 [[ exec =~ $CASES ]] && case_exec

@@ -22,19 +22,10 @@
 # Then: nothing left (tasks, containers, shims, QEMU, runm state, mounts).
 #   bash test/e2e/test_hostile_confine.sh
 #   RUNM_E2E_CASES='confine|chown|loopback' bash test/e2e/test_hostile_confine.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rhc.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-confine}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
+e2e_init rhc ${RUNM_CTRD_NS:-runm-confine} 120
 RT=io.containerd.runm.v1
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
 FLOOD_MIB=${RUNM_E2E_FLOOD_MIB:-100}
 # How long the flood may run before the size is checked (TCG's serial port
 # is slow); the check comes earlier once QEMU has written 8 MiB.
@@ -54,8 +45,6 @@ confine_cleanup() {
 trap confine_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 want_case() { [[ "$1" =~ $CASES ]]; }
 pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
 qemu_of() { # ID: the task's QEMU (its command line names the VM's state dir)
@@ -94,15 +83,7 @@ end_task() { # ID
 
 # ---- setup ------------------------------------------------------------------
 
-if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-ok "private containerd starts"
-if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" &&
-  CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-  ok "busybox image built and imported"
-else
-  not_ok "busybox image built and imported"
-  finish
-fi
+e2e_start
 
 # ---- cases ------------------------------------------------------------------
 

@@ -23,18 +23,10 @@
 # Then: nothing left (tasks, QEMU, shims, mounts, state).
 #   RUNM_BIN=build/bin bash test/e2e/test_hostile_exports.sh
 #   RUNM_E2E_CASES=pool bash test/e2e/test_hostile_exports.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rx.XXXXXX)
-export RUNM_CTRD_DIR RUNM_CTRD_NS=runm-hx
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
+e2e_init rx runm-hx 120
 RT=io.containerd.runm.v1
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
-CASES=${RUNM_E2E_CASES:-.}
 PY=/usr/bin/python3
 
 hx_cleanup() {
@@ -45,11 +37,8 @@ hx_cleanup() {
 trap hx_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 vmdir_of() { echo "$RUNM_STATE_DIR/vm/$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id)"; }
 bundle_of() { echo "$RUNM_CTRD_DIR/state/io.containerd.runtime.v2.task/$NS/$1"; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 stopped() { [ "$(task_status "$1")" = STOPPED ]; }
 our_mounts() { awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts; }
 # GX ID SCRIPT: SCRIPT as root in the container (privileged, in the
@@ -257,6 +246,9 @@ c["process"]["args"] = ["sleep", "600"]
 c["process"]["terminal"] = False
 env = ["HOOK_OUT=" + out, "PATH=/usr/bin:/bin"]
 c["hooks"] = {k: [{"path": hook, "args": ["hook.sh", k], "env": env}] for k in ("createRuntime", "poststop")}
+# A pooled VM serves user networking only: hooks alone would choose the
+# namespace mode (docs/networking.md).
+c.setdefault("annotations", {})["io.runm.net"] = "user"
 json.dump(c, open(dst, "w"))
 EOF
   id=hxp2

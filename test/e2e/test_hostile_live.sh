@@ -23,18 +23,10 @@
 # Every check above fails on 0554f63; the hygiene checks at the end (no
 # task, QEMU or state left, containerd stops clean) guard the suite itself.
 #   RUNM_E2E_CASES='frozen|sigterm' bash test/e2e/test_hostile_live.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rl.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=live
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
+e2e_init rl live 120
 SHIM=$RUNM_BIN/containerd-shim-runm-v1
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
 PY=/usr/bin/python3
 RT=io.containerd.runm.v1
 BOUND=10 # seconds: the most any of these may take (issue 11)
@@ -55,9 +47,7 @@ TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "${CNS:-$NS}" "
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 argv_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline"; }
 pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 vm_id_of() { "$SHIM" -namespace "${CNS:-$NS}" -id "$1" vm-id 2>/dev/null; }
 
 # QEMUs of this test; with $1, only those whose argv names that container
@@ -451,6 +441,5 @@ x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR
 if [ -z "$x" ]; then ok "runm state dir empty"; else not_ok "runm state dir empty" $x; fi
 kill "$EVENTS_PID" 2>/dev/null
 EVENTS_PID=""
-if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
-  not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+e2e_stop_check
 finish

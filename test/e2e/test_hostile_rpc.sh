@@ -18,17 +18,9 @@
 # held calls never ended; the newline went raw into containerd's log.
 #   bash test/e2e/test_hostile_rpc.sh
 #   RUNM_E2E_CASES=flood bash test/e2e/test_hostile_rpc.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rr.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-hostile-rpc}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-180}
+e2e_init rr ${RUNM_CTRD_NS:-runm-hostile-rpc} 180
 PY=/usr/bin/python3
 FLOOD=${RUNM_E2E_FLOOD:-3000}
 # What rpc.h documents for the host server: 16 calls, 5 s for a request.
@@ -42,11 +34,7 @@ rr_cleanup() {
 trap rr_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 our_qemus() {
   local p
   for p in $(pgrep -f qemu-system); do

@@ -11,17 +11,9 @@
 #
 #   bash test/e2e/test_limits.sh
 # Output is TAP.
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rc.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=runm-test
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
-LIMIT=${RUNM_E2E_TIMEOUT:-180}
+e2e_init rc runm-test 180
 RUNC=io.containerd.runc.v2
 RUNM=io.containerd.runm.v1
 
@@ -32,10 +24,6 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 
 ULIMITS='echo soft; ulimit -Sa; echo hard; ulimit -Ha'
 
@@ -65,15 +53,7 @@ if [ ! -x "$RUNM_BIN/containerd-shim-runm-v1" ]; then
   not_ok "containerd-shim-runm-v1 is built" "missing: $RUNM_BIN/containerd-shim-runm-v1"
   finish
 fi
-if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-ok "private containerd starts"
-if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" &&
-  CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-  ok "busybox image built and imported"
-else
-  not_ok "busybox image built and imported"
-  finish
-fi
+e2e_start
 
 # Init processes.
 for rt in $RUNC $RUNM; do

@@ -10,20 +10,10 @@
 #
 #   bash test/e2e/test_net.sh
 #   RUNM_E2E_CASES='fetch|publish' bash test/e2e/test_net.sh   # a subset (regex)
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-# Always private: stop must never reach a containerd this suite did not start.
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rcnet.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-net}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
+e2e_init rcnet ${RUNM_CTRD_NS:-runm-net} 90
 RT=io.containerd.runm.v1
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-90}
 PY=/usr/bin/python3
 PIDS=()
 IDS=()
@@ -37,8 +27,6 @@ net_cleanup() {
 trap net_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 want_case() { [[ "$1" =~ $CASES ]]; }
@@ -92,15 +80,7 @@ if [ ! -x "$RUNM_BIN/containerd-shim-runm-v1" ]; then
   not_ok "containerd-shim-runm-v1 is built" "missing: $RUNM_BIN/containerd-shim-runm-v1"
   finish
 fi
-if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-ok "private containerd starts"
-if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" &&
-  CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-  ok "busybox image built and imported"
-else
-  not_ok "busybox image built and imported"
-  finish
-fi
+e2e_start
 
 mkdir -p "$TMP/www"
 head -c 3000 /dev/urandom | base64 -w 76 >"$TMP/www/hello.txt"
@@ -195,7 +175,7 @@ if want_case badann; then
   TCTR run --rm --runtime "$RT" --annotation "io.runm.net=bridge" "$IMAGE" "$ID" true \
     </dev/null >"$TMP/bad.out" 2>"$TMP/bad.err"
   rc=$?
-  if [ $rc -ne 0 ] && grep -qF "annotation io.runm.net: network mode \`bridge\` is not user or none" "$TMP/bad.err"; then
+  if [ $rc -ne 0 ] && grep -qF "annotation io.runm.net: network mode \`bridge\` is not user, none or tap" "$TMP/bad.err"; then
     ok "annotation io.runm.net=bridge fails the create clearly"
   else not_ok "annotation io.runm.net=bridge fails the create clearly" "exit $rc: $(cat "$TMP/bad.err")"; fi
   left_check "bad io.runm.net" "$ID"

@@ -3,18 +3,11 @@
 # pre-booted VM, gets its own clock, entropy, hostname and shares, a task that
 # does not fit boots its own VM, spares end on idle timeout and SIGTERM, a
 # malformed claim is refused, and nothing is left behind.
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
 SHIM=$RUNM_BIN/containerd-shim-runm-v1
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rp.XXXXXX)
-export RUNM_CTRD_DIR RUNM_CTRD_NS=runm-pool
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
+e2e_init rp runm-pool 90
 RT=io.containerd.runm.v1
-LIMIT=${RUNM_E2E_TIMEOUT:-90}
 
 pool_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
@@ -24,8 +17,6 @@ pool_cleanup() {
 trap pool_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 pool_dir() { echo "$RUNM_STATE_DIR/pool"/*; }
 ready_spares() { ls "$RUNM_STATE_DIR"/pool/*/*.sock 2>/dev/null | wc -l; }
@@ -149,6 +140,9 @@ c["process"]["args"] = ["true"]
 c["process"]["terminal"] = False
 env = ["HOOK_OUT=" + out, "PATH=/usr/bin:/bin"]
 c["hooks"] = {k: [{"path": hook, "args": ["hook.sh", k], "env": env}] for k in ("createRuntime", "poststop")}
+# A pooled VM serves user networking only: hooks alone would choose the
+# namespace mode (docs/networking.md).
+c.setdefault("annotations", {})["io.runm.net"] = "user"
 json.dump(c, open(dst, "w"))
 EOF
 then

@@ -18,20 +18,12 @@
 #   bash test/e2e/test_stdio_exit.sh
 #   RUNM_STDIO_EXECS=300 bash test/e2e/test_stdio_exit.sh
 # Output is TAP; on a failure the outputs are kept in /tmp/runm-stdio-fail.*.
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rc.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=runm-test
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-IMAGE=docker.io/library/busybox:runm
+e2e_init rc runm-test 120
 RT=io.containerd.runm.v1
 EXECS=${RUNM_STDIO_EXECS:-100}
 RUNS=${RUNM_STDIO_RUNS:-4}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
 LONG=stdio-long
 LOAD=()
 
@@ -55,10 +47,6 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 keep() { # keep NAME FILES...: a failure's evidence
   local d
   d=$(mktemp -d /tmp/runm-stdio-fail.XXXXXX)
@@ -100,15 +88,7 @@ setup() {
     not_ok "containerd-shim-runm-v1 is built" "missing: $RUNM_BIN/containerd-shim-runm-v1"
     finish
   fi
-  if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-  ok "private containerd starts"
-  if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" &&
-    CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-    ok "busybox image built and imported"
-  else
-    not_ok "busybox image built and imported"
-    finish
-  fi
+  e2e_start
   for n in 0 16 256; do
     expect "$n" o >"$TMP/want-$n.out"
     expect "$n" e >"$TMP/want-$n.err"

@@ -175,6 +175,11 @@ static void write_seeds(const char *dir)
   write_seed(dir, type_of(&runm__v1__delete_response__descriptor), &dr.base);
   info.runc_version = "runc version 1.1.5";
   write_seed(dir, type_of(&runm__v1__info_response__descriptor), &info.base);
+  {
+    Runm__V1__NetworkStatus ns = RUNM__V1__NETWORK_STATUS__INIT;
+    ns.status = "tap: eth0 02:00:00:77:00:02 mtu 1500, 10.77.0.2/24 via 10.77.0.1";
+    write_seed(dir, type_of(&runm__v1__network_status__descriptor), &ns.base);
+  }
   ev.seq = 9;
   ev.kind_case = RUNM__V1__EVENT__KIND_EXIT;
   ex.id = "c1";

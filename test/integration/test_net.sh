@@ -75,7 +75,7 @@ bad_publish "8080:80,8080:81" "is already published"
 bad_publish "8080:80,hostfwd=tcp::1-:2" "unexpected character \`=\`"
 out=$("$RUNMCTL" vm start --id badnet --net bridge 2>&1)
 rc=$?
-if [ $rc -eq 2 ] && grep -qF "network mode \`bridge\` is not user or none" <<<"$out"; then
+if [ $rc -eq 2 ] && grep -qF "network mode \`bridge\` is not user, none or tap" <<<"$out"; then
   ok "--net bridge is refused"
 else not_ok "--net bridge is refused" "exit $rc: $out"; fi
 out=$("$RUNMCTL" vm start --id nonepub --net none --publish 8080:80 2>&1)

@@ -398,7 +398,7 @@ static void test_orphans(void)
   }
   setpgid(a, a);
   setpgid(b, b);
-  hook_started(h, a);
+  hooks_started(h, a);
   snprintf(path, sizeof(path), "%s/hook-%d", dir, (int)a);
   ok(access(path, F_OK) == 0, "a running hook's group is recorded in the VM dir");
   /* b's record names another start time: a recycled pid must be spared. */
@@ -413,7 +413,7 @@ static void test_orphans(void)
   ok(waitpid(b, &st, WNOHANG) == 0, "... and spares a pid whose start time differs");
   kill(b, SIGKILL);
   waitpid(b, &st, 0);
-  hook_ended(h, a);
+  hooks_ended(h, a);
   unlink(path);
   snprintf(path, sizeof(path), "%s/hook-%d", dir, (int)a);
   ok(access(path, F_OK) < 0, "the record goes when the hook is reaped");

@@ -54,7 +54,8 @@ static void test_parse(void)
   ok(nc.mode == NET_TAP && !nc.have_gw && nc.n_dns == 0, "tap: no gateway, no DNS by default");
 
   refused("runm.net=bridge", "runm.net `bridge` is not none, user or tap", "unknown mode refused, named");
-  refused("runm.net=tap", "runm.net=tap needs runm.net.ip=ADDR/PREFIX", "tap without an address refused");
+  is_int(parse("runm.net=tap", &nc, msg, sizeof(msg)), 0, "tap without an address: the namespace mode");
+  ok(nc.mode == NET_TAP && !nc.have_ip, "tap: the NIC waits for ConfigureNetwork");
   refused("runm.net=user runm.net.ip=10.0.2.20", "is not ADDR/PREFIX", "address without prefix refused");
   refused("runm.net=user runm.net.ip=10.0.2.20/0", "prefix `0` is not 1-32", "prefix 0 refused");
   refused("runm.net=user runm.net.ip=10.0.2.20/33", "prefix `33` is not 1-32", "prefix 33 refused");

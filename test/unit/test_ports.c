@@ -192,7 +192,7 @@ static void test_mode(void)
   is_int(m, RUNM_NET_USER, "defaults to user");
   is_int(runm_net_mode_parse("none", &m, &err), 0, "none");
   is_int(m, RUNM_NET_NONE, "none parsed");
-  ok(runm_net_mode_parse("bridge", &m, &err) < 0 && strstr(err->msg, "`bridge` is not user or none"),
+  ok(runm_net_mode_parse("bridge", &m, &err) < 0 && strstr(err->msg, "`bridge` is not user, none or tap"),
      "unknown mode named");
   runm_error_release(&err);
   is_str(runm_net_mode_name(RUNM_NET_USER), "user", "name of user");

@@ -1,6 +1,7 @@
 /* Unit tests for host-shim/resolv.c: a container's resolv.conf under user
  * networking (the shim's internals, compiled in). */
 #include "../../host-shim/resolv.c"
+#include "../../host-shim/netmode.c"
 
 #include <sys/stat.h>
 

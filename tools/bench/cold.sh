@@ -77,3 +77,40 @@ bench_warm() {
   ctrd_stop || return 1
   ctrd_start
 }
+
+# ---- baseline re-check ----------------------------------------------------------
+# bench_recheck N: at the end of the run, N more runc-v2 cold starts
+# (RAW/recheck-runc.txt), interleaved with N plain `ctr run --rm` that name
+# no runtime (containerd's default, RAW/plain-ctr.txt). report.py compares
+# the first with the cold-start baseline measured at the start: if the load
+# changed between the two, the ratios of this run are unreliable and it
+# says so loudly. The second checks that the baseline is what a runc-v2
+# user sees (our runc-v2 runs are no slower than a plain `ctr run --rm`).
+bench_recheck() {
+  local n=$1 i
+  : >"$RAW/recheck-runc.txt"
+  : >"$RAW/plain-ctr.txt"
+  say "baseline re-check: $n x runc-v2 and plain ctr run --rm (interleaved)"
+  for i in $(seq 1 "$n"); do
+    cold_once runc "recheck-runc-$i" "$RAW/recheck-runc.txt"
+    plain_once "plain-ctr-$i" "$RAW/plain-ctr.txt"
+    printf '.' >&2
+  done
+  echo >&2
+}
+
+# plain_once ID FILE: `ctr run --rm IMAGE ID /bin/true`, no --runtime.
+plain_once() {
+  local id=$1 file=$2 t0 t1 rc
+  t0=$(now_us)
+  CTR run --rm "$IMAGE" "$id" /bin/true </dev/null >"$WORK/$id.out" 2>"$WORK/$id.err"
+  rc=$?
+  t1=$(now_us)
+  if [ $rc -ne 0 ]; then
+    fail "plain ctr run $id exited $rc: $(tail -2 "$WORK/$id.err" | tr '\n' ' ')"
+    CTR task delete -f "$id" >/dev/null 2>&1
+    CTR containers rm "$id" >/dev/null 2>&1
+    return 0
+  fi
+  echo "$id $t0 $t1 $(secs "$t0" "$t1")" >>"$file"
+}

@@ -124,6 +124,37 @@ class Report:
         warm["note"] = na or ("" if rows else "not measured")
         self.res["warm_start"] = warm
 
+    def recheck(self):
+        """The runc-v2 baseline measured again at the end, and plain `ctr run --rm`."""
+        rc = {}
+        for name in ("recheck-runc", "plain-ctr"):
+            rows = read_lines(self.p(f"{name}.txt")) or []
+            rc[name] = summary([float(r[3]) for r in rows])
+        first = self.res["cold_start"]["runc"]["stats_s"]
+        again = rc["recheck-runc"]
+        warn = []
+        if first and again:
+            drift = again["p50"] / first["p50"]
+            rc["baseline_drift"] = drift
+            if drift > 1.25 or drift < 0.8:
+                warn.append(f"the runc-v2 cold start baseline moved from {first['p50']:.3f} s (start of the run) "
+                            f"to {again['p50']:.3f} s (end): x{drift:.2f}. The load changed during the run; "
+                            "ratios against runc-v2 are unreliable")
+        plain = rc["plain-ctr"]
+        if again and plain and again["p50"] > 1.2 * plain["p50"]:
+            warn.append(f"runc-v2 through --runtime ({again['p50']:.3f} s) is slower than a plain `ctr run --rm` "
+                        f"({plain['p50']:.3f} s): the baseline is not what a runc-v2 user sees")
+        for k in ("load_start", "load_end"):
+            v = self.meta.get(k, "")
+            try:
+                one = float(v.split()[0])
+            except (ValueError, IndexError):
+                continue
+            if one > 1.0:
+                warn.append(f"load average {one:.2f} at the {k[5:]} of the run (2 cores): figures are noisy")
+        rc["warnings"] = warn
+        self.res["baseline_recheck"] = rc
+
     def cold_timeline(self):
         """Per-phase durations of every runm cold start that has a full record."""
         per_phase = {label: [] for label, _, _ in COLD_PHASES}
@@ -178,16 +209,23 @@ class Report:
 
     # ---- running container: exec, stdio, idle memory -----------------------
     def running(self):
-        ex, out, inp, idle = {}, {}, {}, {}
+        ex, out, inp, idle, prod = {}, {}, {}, {}, {}
         for rt in ("runc", "runm"):
             rows = read_lines(self.p(f"exec-{rt}.txt")) or []
             ex[rt] = summary([float(r[0]) for r in rows])
             for name, d in (("stdout", out), ("stdin", inp)):
-                r = (read_lines(self.p(f"{name}-{rt}.txt")) or [None])[0]
-                if r:
-                    want, got, s = int(r[0]), int(r[1]), float(r[2])
-                    d[rt] = {"bytes": want, "bytes_seen": got, "seconds": s,
-                             "mib_per_s": got / MIB / s if s > 0 and got == want else None}
+                rows = read_lines(self.p(f"{name}-{rt}.txt")) or []
+                runs = [{"bytes": int(r[0]), "bytes_seen": int(r[1]), "seconds": float(r[2])} for r in rows]
+                if runs:
+                    # Median of the runs; any short run makes the figure void.
+                    ok = all(x["bytes_seen"] == x["bytes"] and x["seconds"] > 0 for x in runs)
+                    rates = [x["bytes"] / MIB / x["seconds"] for x in runs] if ok else []
+                    d[rt] = {"runs": runs, "mib_per_s": statistics.median(rates) if ok else None,
+                             "min_mib_per_s": min(rates) if ok else None,
+                             "max_mib_per_s": max(rates) if ok else None}
+            rows = read_lines(self.p(f"producer-{rt}.txt")) or []
+            rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
+            prod[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
             t = read_json(self.p(f"idle-{rt}.json"))
             if t:
                 by = {}
@@ -199,6 +237,7 @@ class Report:
         self.res["exec_s"] = ex
         self.res["stdout"] = out
         self.res["stdin"] = inp
+        self.res["stdout_producer"] = prod
         self.res["idle_memory"] = idle
 
     def many(self):
@@ -284,6 +323,12 @@ class Report:
                 return "n/a"
             return "**met**" if value <= target else f"not met ({value / target:.1f}× target)"
 
+        def rstatus(a, b, want, at_most):
+            if a is None or b is None or b == 0:
+                return "n/a"
+            ok = a / b <= want if at_most else a / b >= want
+            return "**met**" if ok else "not met"
+
         def ratio(a, b):
             if a is None or b is None or b == 0:
                 return "–"
@@ -319,8 +364,17 @@ class Report:
         def mn(rt, k):
             return (many.get(rt) or {}).get(k)
 
+        rk = r["baseline_recheck"]
+        if rk["warnings"]:
+            L.append("## WARNING: ratios of this run are unreliable\n")
+            L.extend(f"- **{w}**" for w in rk["warnings"])
+            L.append("")
+        a, pl = rk.get("recheck-runc"), rk.get("plain-ctr")
+        L.append(f"Baseline check: runc-v2 cold start p50 {s(st(crc, 'p50'))} at the start of the run, "
+                 f"{s(st(a, 'p50'))} at the end; a plain `ctr run --rm` (containerd's default runtime) "
+                 f"{s(st(pl, 'p50'))}.\n")
         L.append("## Summary\n")
-        L.append("| figure | runc-v2 | runm | runm / runc-v2 | target (issue 6) | status |")
+        L.append("| figure | runc-v2 | runm | runm / runc-v2 | target (issues 6, 15) | status |")
         L.append("|---|---|---|---|---|---|")
         L.append(f"| cold start `ctr run --rm … /bin/true`, p50 | {s(st(crc, 'p50'))} | {s(st(crm, 'p50'))} | "
                  f"{ratio(st(crm, 'p50'), st(crc, 'p50'))} | ≤ 2.0 s | {status(st(crm, 'p50'), TARGETS['cold_start_s'])} |")
@@ -334,15 +388,23 @@ class Report:
         vb = r["vm_boot_in_cold_start_s"]
         L.append(f"| VM boot inside the cold starts, p50 / p95 | – | {s(st(vb, 'p50'))} / {s(st(vb, 'p95'))} | | | |")
         L.append(f"| exec latency `ctr task exec … /bin/true`, p50 | {s(st(ex.get('runc'), 'p50'))} | "
-                 f"{s(st(ex.get('runm'), 'p50'))} | {ratio(st(ex.get('runm'), 'p50'), st(ex.get('runc'), 'p50'))} | | |")
+                 f"{s(st(ex.get('runm'), 'p50'))} | {ratio(st(ex.get('runm'), 'p50'), st(ex.get('runc'), 'p50'))} | ≤ 3× | "
+                 f"{rstatus(st(ex.get('runm'), 'p50'), st(ex.get('runc'), 'p50'), 3.0, True)} |")
         L.append(f"| exec latency, p95 | {s(st(ex.get('runc'), 'p95'))} | {s(st(ex.get('runm'), 'p95'))} | "
                  f"{ratio(st(ex.get('runm'), 'p95'), st(ex.get('runc'), 'p95'))} | | |")
-        L.append(f"| stdout throughput ({m.get('stdio_mib', '?')} MiB, one exec) | {s(tp(so, 'runc'), 'MiB/s', '{:.1f}')} | "
-                 f"{s(tp(so, 'runm'), 'MiB/s', '{:.1f}')} | {ratio(tp(so, 'runm'), tp(so, 'runc'))} | | |")
-        L.append(f"| stdin throughput ({m.get('stdio_mib', '?')} MiB, one exec) | {s(tp(si, 'runc'), 'MiB/s', '{:.1f}')} | "
-                 f"{s(tp(si, 'runm'), 'MiB/s', '{:.1f}')} | {ratio(tp(si, 'runm'), tp(si, 'runc'))} | | |")
+        L.append(f"| stdout throughput ({m.get('stdio_mib', '?')} MiB through one exec, median of runs) | {s(tp(so, 'runc'), 'MiB/s', '{:.1f}')} | "
+                 f"{s(tp(so, 'runm'), 'MiB/s', '{:.1f}')} | {ratio(tp(so, 'runm'), tp(so, 'runc'))} | ≥ 0.5× | "
+                 f"{rstatus(tp(so, 'runm'), tp(so, 'runc'), 0.5, False)} |")
+        pr = r["stdout_producer"]
+        L.append(f"| stdout figure's producer alone (`head -c` to /dev/null in the container) | "
+                 f"{s(tp(pr, 'runc'), 'MiB/s', '{:.1f}')} | {s(tp(pr, 'runm'), 'MiB/s', '{:.1f}')} | "
+                 f"{ratio(tp(pr, 'runm'), tp(pr, 'runc'))} | | the most stdout can reach |")
+        L.append(f"| stdin throughput ({m.get('stdio_mib', '?')} MiB through one exec, median of runs) | {s(tp(si, 'runc'), 'MiB/s', '{:.1f}')} | "
+                 f"{s(tp(si, 'runm'), 'MiB/s', '{:.1f}')} | {ratio(tp(si, 'runm'), tp(si, 'runc'))} | ≥ 0.5× | "
+                 f"{rstatus(tp(si, 'runm'), tp(si, 'runc'), 0.5, False)} |")
         L.append(f"| guest RPC round trip (Ping), p50 / p99 | – | "
-                 f"{s(ping and ping.get('p50_us'), '', '{:.0f}')} / {s(ping and ping.get('p99_us'), 'µs', '{:.0f}')} | | | |")
+                 f"{s(ping and ping.get('p50_us'), '', '{:.0f}')} / {s(ping and ping.get('p99_us'), 'µs', '{:.0f}')} | | p50 ≤ 1000 µs | "
+                 f"{status(ping and ping.get('p50_us'), 1000.0)} |")
         L.append(f"| host memory per idle container (PSS) | {s(mem('runc'), 'MiB', '{:.1f}')} | "
                  f"{s(mem('runm'), 'MiB', '{:.1f}')} | {ratio(mem('runm'), mem('runc'))} | ≤ 64 MiB | "
                  f"{status(mem('runm'), TARGETS['idle_pss_mib'])} |")
@@ -418,20 +480,30 @@ class Report:
         else:
             L.append(f"Not measured: {r['bindfs'].get('note', 'not run')}.\n")
 
+        L.append("## Networking: runm's TAP mode vs user-mode NAT (tools/bench-net.sh)\n")
+        L.append(self.net_md + "\n" if self.net_md else "Not measured.\n")
+
         if self.failed:
             L.append("## Failed measurements\n")
             L.extend(f"- {f}" for f in self.failed)
             L.append("")
         return "\n".join(L)
 
+    def net(self):
+        j = read_json(os.path.join(self.out, "net.json"))
+        self.res["net"] = j if j is not None else {"note": "not run"}
+        self.net_md = read_text(os.path.join(self.out, "net.md"))
+
     def run(self):
         self.starts()
+        self.recheck()
         self.cold_timeline()
         self.boot()
         self.running()
         self.many()
         self.pods()
         self.bindfs()
+        self.net()
         self.dominant()
         self.timeline_dat()
         with open(os.path.join(self.out, "results.json"), "w") as f:

@@ -1,0 +1,55 @@
+# Shared by the e2e scripts: TAP and leak checks (test/integration/lib.sh), a
+# private containerd (tools/containerd-env.sh) in its own directory and
+# namespace, the ctr wrappers and the busybox image every suite imports.
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   e2e_init PREFIX NAMESPACE DEFAULT_LIMIT
+#   (the script's own cleanup trap: bash "$ENV" stop; cleanup)
+#   e2e_start            # containerd up, busybox imported, or the suite ends
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+
+ENV=$ROOT/tools/containerd-env.sh
+IMAGE=docker.io/library/busybox:runm
+export RUNM_BIN
+
+# e2e_init PREFIX NAMESPACE DEFAULT_LIMIT: the suite's containerd is always
+# private (a fresh /tmp/PREFIX.* dir), so `stop` never reaches a containerd
+# the suite did not start. LIMIT bounds any one ctr command (RUNM_E2E_TIMEOUT
+# overrides); CASES picks cases (RUNM_E2E_CASES, a regex).
+e2e_init() {
+  RUNM_CTRD_DIR=$(mktemp -d "/tmp/$1.XXXXXX")
+  export RUNM_CTRD_DIR
+  export RUNM_CTRD_NS=$2
+  NS=$RUNM_CTRD_NS
+  SOCK=$RUNM_CTRD_DIR/containerd.sock
+  LIMIT=${RUNM_E2E_TIMEOUT:-$3}
+  CASES=${RUNM_E2E_CASES:-.}
+}
+
+CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
+# ctr with a time limit: a hang is a failure, not a stuck suite.
+TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
+task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+status_is() { [ "$(task_status "$1")" = "$2" ]; }
+
+# e2e_start: the private containerd and the busybox image (built from the
+# host's busybox, test/fixtures/mkimage-busybox.sh); a suite cannot go on
+# without either.
+e2e_start() {
+  if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
+  ok "private containerd starts"
+  if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" >/dev/null 2>&1 &&
+    CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
+    ok "busybox image built and imported"
+  else
+    not_ok "busybox image built and imported"
+    finish
+  fi
+}
+
+# e2e_stop_check: the last check of a suite: containerd-env.sh stop leaves
+# nothing of the private containerd behind.
+e2e_stop_check() {
+  if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
+    not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+}

@@ -1,0 +1,266 @@
+#!/bin/bash
+# Network figures for `make bench` (issue 12): TCP throughput over runm's
+# TAP mode (a CNI bridge, nerdctl's hook contract) against QEMU's user-mode
+# NAT, with runc-v2 on the same bridge as the reference, and what the
+# namespace mode adds to a container's start. Writes OUTDIR/net.json and
+# OUTDIR/net.md.
+#
+#   bash tools/bench-net.sh OUTDIR
+#
+# Runs in a network namespace standing for the host (tools/hostns.sh), with
+# its own private containerd, CNI bridge (10.4.9.0/24) and iptables rules,
+# as test/e2e/test_cni.sh does; nothing of the machine's network is used.
+# Environment: BENCH_NET_MIB (bytes per transfer, default 64),
+# BENCH_NET_RUNS (transfers per figure, best and median kept, default 3),
+# BENCH_NET_STARTS (starts per mode, default 5), BENCH_QUICK=1 (16 MiB,
+# 2 transfers, 3 starts unless set), BENCH_NET_RUNTIMES (default
+# "runc runm"), RUNM_BIN (default build/bin).
+#
+# Figures (MiB/s, wall time of a `ctr task exec` running busybox nc, less
+# the time of an empty exec in the same container):
+#   h2c   the test host sends to a container (busybox nc to its port 5001)
+#   c2h   a container sends to a listener on the test host
+#   c2c   one container sends to another
+# per mode: runc (CNI bridge), runm-tap (CNI bridge, TAP + tc redirect),
+# runm-user (user-mode NAT: h2c through a port published with
+# io.runm.ports, c2h and c2c through 10.0.2.2 with io.runm.host-loopback).
+# Start: `ctr run --rm` of `true`, wall time, median of STARTS, for runm
+# with nerdctl's hooks (TAP mode) and without (user mode), and for runc
+# with and without them (what CNI itself costs).
+if [ "${RUNM_NETBENCH_INSIDE:-}" != 1 ]; then
+  export RUNM_NETBENCH_INSIDE=1
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  exec bash "$here/hostns.sh" /bin/bash "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
+fi
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${1:-}
+[ -n "$OUT" ] || { echo "usage: bench-net.sh OUTDIR" >&2; exit 2; }
+mkdir -p "$OUT" || exit 1
+OUT=$(cd "$OUT" && pwd)
+export RUNM_BIN=${RUNM_BIN:-$ROOT/build/bin}
+case "$RUNM_BIN" in /*) ;; *) RUNM_BIN=$ROOT/$RUNM_BIN ;; esac
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d_mib=16 d_runs=2 d_starts=3; else d_mib=64 d_runs=3 d_starts=5; fi
+MIB=${BENCH_NET_MIB:-$d_mib}
+RUNS=${BENCH_NET_RUNS:-$d_runs}
+STARTS=${BENCH_NET_STARTS:-$d_starts}
+read -r -a RUNTIMES <<<"${BENCH_NET_RUNTIMES:-runc runm}"
+PY=/usr/bin/python3
+HOOK=$ROOT/test/fixtures/nerdctl-oci-hook.py
+ENV_SH=$ROOT/tools/containerd-env.sh
+WORK=$(mktemp -d /tmp/runm-benchnet.XXXXXX)
+export RUNM_CTRD_DIR=$WORK/ctrd RUNM_CTRD_NS=benchnet
+export RUNM_STATE_DIR=$WORK/runm
+NS=$RUNM_CTRD_NS
+SOCK=$RUNM_CTRD_DIR/containerd.sock
+NET=runm-bench
+GW=10.4.9.1
+LIMIT=300
+RAW=$OUT/net-raw
+SINK=
+mkdir -p "$RAW" "$WORK/netconf" "$WORK/nerdctl" "$WORK/ipam" "$WORK/c"
+: >"$RAW/failed.txt"
+
+say() { echo "bench-net: $*" >&2; }
+fail() { say "FAILED: $*"; echo "$*" >>"$RAW/failed.txt"; }
+bn_cleanup() {
+  sink_stop
+  bash "$ENV_SH" stop >/dev/null 2>&1 || say "containerd-env.sh stop left something"
+  rm -rf "$WORK"
+}
+trap bn_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
+TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
+now_ns() { date +%s%N; }
+status_is() { [ "$(CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }')" = "$2" ]; }
+wait_running() { local i; for i in $(seq 1 600); do status_is "$1" RUNNING && return 0; sleep 0.1; done; return 1; }
+
+for p in bridge host-local portmap firewall tuning; do
+  [ -x "/usr/lib/cni/$p" ] || { say "/usr/lib/cni/$p missing: make deps"; exit 1; }
+done
+bash "$ROOT/test/fixtures/mkbundle.sh" "$WORK/bb" >/dev/null || { say "mkbundle failed"; exit 1; }
+cat >"$WORK/netconf/$NET.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "$NET", "plugins": [
+  {"type": "bridge", "bridge": "runmbench0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$WORK/ipam",
+            "ranges": [[{"subnet": "10.4.9.0/24", "gateway": "$GW"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "firewall", "backend": "iptables", "ingressPolicy": "same-bridge"},
+  {"type": "tuning"}]}
+JSON
+bash "$ENV_SH" start || { say "containerd did not start"; exit 1; }
+
+# spec MODE ID OUT [ANNOTATIONS-JSON]: MODE cni (nerdctl's hooks) or plain.
+spec() {
+  $PY - "$WORK/bb/config.json" "$3" "$1" "$2" "${4:-{\}}" "$HOOK" "$WORK" "$SOCK" "$NS" "$NET" <<'PY'
+import json, os, sys
+base, out, mode, cid, ann, hook, work, sock, ns, net = sys.argv[1:11]
+c = json.load(open(base))
+c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
+c["hostname"] = cid
+# busybox nc ends a connection when its stdin ends: the listener's stdin
+# is a FIFO that never does (the sender's end decides).
+c["process"]["args"] = ["sh", "-c", "mkfifo /tmp/f && exec 3<>/tmp/f && "
+                        "(while true; do nc -l -p 5001 <&3 >/dev/null; done) & exec sleep 100000"]
+c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})
+c["annotations"] = json.loads(ann)
+if mode == "cni":
+    args = [hook, "--data-root=" + work + "/nerdctl", "--address=" + sock, "--namespace=" + ns,
+            "--cni-path=/usr/lib/cni", "--cni-netconfpath=" + work + "/netconf", "internal", "oci-hook"]
+    env = ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]
+    c["hooks"] = {"createRuntime": [{"path": hook, "args": args + ["createRuntime"], "env": env}],
+                  "poststop": [{"path": hook, "args": args + ["postStop"], "env": env}]}
+    c["annotations"].update({"nerdctl/namespace": ns, "nerdctl/name": cid, "nerdctl/hostname": cid,
+        "nerdctl/state-dir": work + "/nerdctl/containers/" + ns + "/" + cid,
+        "nerdctl/networks": json.dumps([net]), "nerdctl/extraHosts": "[]", "nerdctl/ports": "[]"})
+json.dump(c, open(out, "w"))
+PY
+}
+rt_of() { case "$1" in runc*) echo io.containerd.runc.v2 ;; *) echo io.containerd.runm.v1 ;; esac; }
+ip_of() { # ID: the CNI address of a container on the bridge
+  $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["ips"][0]["address"].split("/")[0])' \
+    "$WORK/nerdctl/cni-results/$NET-$NS-$1-eth0.json" 2>/dev/null
+}
+cx() { local id=$1; shift; TCTR task exec --exec-id "x$RANDOM$RANDOM" "$id" "$@" </dev/null; }
+run_d() { # MODE RT ID [ANN]: started and RUNNING
+  spec "$1" "$3" "$WORK/c/$3.json" "${4:-}"
+  TCTR run -d --runtime "$(rt_of "$2")" --config "$WORK/c/$3.json" "$3" </dev/null >/dev/null 2>"$RAW/$3.err" &&
+    wait_running "$3"
+}
+rm_c() { local id; for id in "$@"; do TCTR task kill -s KILL "$id" >/dev/null 2>&1; sleep 0.5
+  TCTR task delete -f "$id" >/dev/null 2>&1; TCTR containers rm "$id" >/dev/null 2>&1; done; }
+# secs CMD...: wall seconds of CMD (fails when CMD does)
+secs() { local t0 t1; t0=$(now_ns); "$@" >/dev/null 2>>"$RAW/cmd.err" || return 1; t1=$(now_ns); $PY -c "print(($t1 - $t0) / 1e9)"; }
+# A figure: RUNS transfers of MIB; MiB/s of the best and the median, with
+# the empty-exec baseline B (seconds) subtracted.
+figure() { # NAME BASELINE CMD...
+  local name=$1 base=$2 i t ts=()
+  shift 2
+  for i in $(seq 1 "$RUNS"); do
+    t=$(secs "$@") || { fail "$name: transfer $i failed"; return; }
+    ts+=("$t")
+  done
+  $PY - "$name" "$MIB" "$base" "${ts[@]}" >>"$RAW/figures.jsonl" <<'PY'
+import json, statistics, sys
+name, mib, base = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ts = [float(x) for x in sys.argv[4:]]
+net = [max(t - base, 1e-3) for t in ts]
+print(json.dumps({"name": name, "mib": mib, "baseline_s": base, "runs_s": ts,
+                  "best_mib_s": mib / min(net), "median_mib_s": mib / statistics.median(net)}))
+PY
+  say "$name: $(tail -1 "$RAW/figures.jsonl")"
+}
+SEND="dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | nc"
+# The test host's listener for c2h: reads and drops, one connection at a time.
+SINK=
+sink_start() {
+  $PY -c 'import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5002)); s.listen(4)
+while True:
+    c, _ = s.accept()
+    while c.recv(1 << 20):
+        pass
+    c.close()' &
+  SINK=$!
+}
+sink_stop() { [ -z "$SINK" ] || { kill "$SINK"; wait "$SINK"; } 2>/dev/null; SINK=; }
+
+# ---- throughput ----------------------------------------------------------------
+: >"$RAW/figures.jsonl"
+for r in "${RUNTIMES[@]}"; do
+  modes=cni
+  [ "$r" = runm ] && modes="cni user"
+  for m in $modes; do
+    if [ "$m" = user ]; then label=runm-user; elif [ "$r" = runm ]; then label=runm-tap; else label=runc; fi
+    a=$label-a b=$label-b
+    if [ "$m" = cni ]; then
+      run_d cni "$r" "$a" && run_d cni "$r" "$b" || { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
+      ia=$(ip_of "$a"); dst_a=$ia dport_a=5001
+    else
+      pa=15901
+      run_d plain "$r" "$a" "{\"io.runm.ports\": \"127.0.0.1:$pa:5001\", \"io.runm.host-loopback\": \"true\"}" &&
+        run_d plain "$r" "$b" '{"io.runm.host-loopback": "true"}' ||
+        { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
+      ia=127.0.0.1 dst_a=10.0.2.2 dport_a=$pa
+    fi
+    base=$(secs cx "$b" true) || base=0
+    figure "$label h2c" 0 sh -c "dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | busybox nc $ia $([ "$m" = cni ] && echo 5001 || echo $pa)"
+    guest_host=$([ "$m" = cni ] && echo "$GW" || echo 10.0.2.2)
+    sink_start
+    figure "$label c2h" "$base" cx "$b" sh -c "$SEND $guest_host 5002"
+    sink_stop
+    figure "$label c2c" "$base" cx "$b" sh -c "$SEND $dst_a $dport_a"
+    rm_c "$a" "$b"
+  done
+done
+
+# ---- start latency -------------------------------------------------------------
+: >"$RAW/starts.jsonl"
+for r in "${RUNTIMES[@]}"; do
+  for m in cni plain; do
+    ts=()
+    for i in $(seq 1 "$STARTS"); do
+      id=st-$r-$m-$i
+      spec "$m" "$id" "$WORK/c/$id.json"
+      $PY - "$WORK/c/$id.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["process"]["args"] = ["true"]; json.dump(c, open(sys.argv[1], "w"))
+PY
+      t=$(secs TCTR run --rm --runtime "$(rt_of "$r")" --config "$WORK/c/$id.json" "$id") ||
+        { fail "start $r $m #$i failed: $(tail -c 300 "$RAW/cmd.err")"; continue; }
+      ts+=("$t")
+    done
+    [ ${#ts[@]} -gt 0 ] || continue
+    $PY -c 'import json, statistics, sys; ts = [float(x) for x in sys.argv[3:]]
+print(json.dumps({"runtime": sys.argv[1], "mode": sys.argv[2], "runs_s": ts, "median_s": statistics.median(ts), "best_s": min(ts)}))' \
+      "$r" "$m" "${ts[@]}" >>"$RAW/starts.jsonl"
+    say "start $r $m: $(tail -1 "$RAW/starts.jsonl")"
+  done
+done
+
+# ---- report --------------------------------------------------------------------
+$PY - "$RAW" "$OUT" "$MIB" "$RUNS" "$STARTS" <<'PY'
+import json, os, sys
+raw, out, mib, runs, starts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+load = lambda f: [json.loads(l) for l in open(os.path.join(raw, f)) if l.strip()]
+figs = {f["name"]: f for f in load("figures.jsonl")}
+st = {(s["runtime"], s["mode"]): s for s in load("starts.jsonl")}
+failed = [l.strip() for l in open(os.path.join(raw, "failed.txt")) if l.strip()]
+res = {"mib": int(mib), "runs": int(runs), "starts": int(starts), "throughput": figs,
+       "start": {f"{r}-{m}": v for (r, m), v in st.items()}, "failed": failed}
+L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer, busybox nc, exec baseline subtracted):\n",
+     "| path | runc (bridge) | runm TAP (bridge) | runm user-mode NAT | TAP / NAT |", "|---|---|---|---|---|"]
+for d, what in (("h2c", "test host -> container"), ("c2h", "container -> test host"), ("c2c", "container -> container")):
+    cell = lambda k: (f"{figs[k]['best_mib_s']:.1f} / {figs[k]['median_mib_s']:.1f}" if k in figs else "n/a")
+    tap, nat = figs.get(f"runm-tap {d}"), figs.get(f"runm-user {d}")
+    ratio = f"{tap['median_mib_s'] / nat['median_mib_s']:.1f}x" if tap and nat else "n/a"
+    L.append(f"| {what} | {cell('runc ' + d)} | {cell('runm-tap ' + d)} | {cell('runm-user ' + d)} | {ratio} |")
+res["tap_over_nat"] = {d: (figs[f"runm-tap {d}"]["median_mib_s"] / figs[f"runm-user {d}"]["median_mib_s"])
+                       for d in ("h2c", "c2h", "c2c") if f"runm-tap {d}" in figs and f"runm-user {d}" in figs}
+L.append(f"\nStart, `ctr run --rm ... true`, seconds (median / best of {starts}):\n")
+L.append("| runtime | with nerdctl's CNI hooks | without | difference (medians) |")
+L.append("|---|---|---|---|")
+for r in ("runc", "runm"):
+    a, b = st.get((r, "cni")), st.get((r, "plain"))
+    c = lambda s: f"{s['median_s']:.3f} / {s['best_s']:.3f}" if s else "n/a"
+    diff = f"{(a['median_s'] - b['median_s']) * 1000:+.0f} ms" if a and b else "n/a"
+    if a and b:
+        res.setdefault("start_extra_ms", {})[r] = (a["median_s"] - b["median_s"]) * 1000
+    L.append(f"| {r} | {c(a)} | {c(b)} | {diff} |")
+if res.get("start_extra_ms", {}).keys() >= {"runc", "runm"}:
+    own = res["start_extra_ms"]["runm"] - res["start_extra_ms"]["runc"]
+    res["namespace_mode_own_ms"] = own
+    L.append(f"\nWhat runm's namespace mode adds beyond CNI's own cost (runm's difference less runc's): "
+             f"{own:+.0f} ms (starts under TCG vary by more than that; see the runs in net.json).")
+L.append("\nFor runm the difference is the namespace mode's cost (the host namespace, TAP, tc, "
+         "the hooks, CNI's plugins) against user-mode NAT; runc's row is what CNI's plugins cost by themselves.")
+if failed:
+    L.append("\nFailed: " + "; ".join(failed))
+json.dump(res, open(os.path.join(out, "net.json"), "w"), indent=2)
+open(os.path.join(out, "net.md"), "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+PY
+[ ! -s "$RAW/failed.txt" ]
