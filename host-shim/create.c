@@ -32,6 +32,7 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "stdio_relay.h"
+#include "task_net.h"
 #include "task_vm.h"
 #include "timing.h"
 #include "vm.h"
@@ -296,8 +297,8 @@ int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp
   if (!member) hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
   /* The namespace mode: CNI's interface reaches the guest before runc
    * starts the container (a spec-named namespace: before Create; after
-   * it when Create's hooks run CNI). Once per VM: a pod's members share
-   * the sandbox's network. */
+   * it when Create's hooks run CNI). The VM's network is its first
+   * container's: a pod member has it already. */
   if (!member && task_net_configure(s, false, err) < 0) goto fail;
   if (guest_call(s, "Create", &gr.base, &gresp, -1, err) < 0) goto fail;
   guest_spec_free(&gs);

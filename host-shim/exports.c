@@ -280,12 +280,9 @@ int exports_attach(const struct exports *leader, unsigned k, const struct export
   char slot[PATH_MAX + 16];
   if (k >= leader->pod_slots) return runm_make_error(err, ENOSPC, "pod slot %u of %u", k, leader->pod_slots);
   snprintf(slot, sizeof(slot), "%s/p%u", leader->root, k);
-  /* Private first: under a shared parent (a shared / makes E/x a peer of
-   * it) the attach would propagate copies of the member's tree to the
-   * peers, which its detach does not take back (they have children), and
-   * whose mount points then make the member's files busy for good. */
-  if (mount(NULL, leader->root, NULL, MS_PRIVATE, NULL) < 0)
-    return runm_make_error(err, errno, "make `%s` private", leader->root);
+  /* The leader's E/x is private (exports_mount): nothing of the attach
+   * propagates; the copy is made private too, as its own mounts are
+   * peers of the member's. */
   /* Recursive: the member's E/x is its read-only self-bind with the items
    * bound in it; the copy keeps each mount's flags. */
   if (mount(member->root, slot, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -317,6 +314,13 @@ int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share 
   if (make_mount_points(ex, err) < 0) return -1;
   if (mount(ex->root, ex->root, NULL, MS_BIND, NULL) < 0) return runm_make_error(err, errno, "bind `%s`", ex->root);
   ex->mounted = true;
+  /* A pod's share, before anything is bound in it: under a shared parent
+   * (a shared / makes E/x a peer of it) every bind in E/x would propagate
+   * a copy to the peers, and the copies of what exports_attach adds and
+   * of the items would outlive their detach (they have children, or E/x
+   * turned private after them) and keep the items' files busy. */
+  if (ex->pod_slots > 0 && mount(NULL, ex->root, NULL, MS_PRIVATE, NULL) < 0)
+    return runm_make_error(err, errno, "make `%s` private", ex->root);
   if (mount(NULL, ex->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     return runm_make_error(err, errno, "remount `%s` read-only", ex->root);
   /* rw at QEMU: the rw items need it; E/x itself is read-only above, and

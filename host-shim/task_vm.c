@@ -87,12 +87,12 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
   vc.ports = si->ports;
   vc.n_ports = si->n_ports;
   vc.host_loopback = si->host_loopback;
-  /* The namespace mode: QEMU's NIC on a TAP in the task's namespace. */
-  if (task_net_prepare(s, si, &vc, err) < 0) return -1;
   /* The pod's other containers are attached to the share later (their
    * exports, exports_attach): QEMU keeps the host's mount namespace to see
    * them, as a pooled VM does (docs/security-parts/pods.md). */
   vc.late_mounts = s->pod;
+  /* The namespace mode: QEMU's NIC on a TAP in the task's namespace. */
+  if (task_net_prepare(s, si, &vc, err) < 0) return -1;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
   /* The guest binds each export where the spec expects it. */
   if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {

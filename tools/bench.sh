@@ -22,8 +22,8 @@
 #                        (default 5)
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
-#   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
-#                        recheck libvirt bindfs net; default all): to
+#   BENCH_SECTIONS="..." only these sections (of boot cold running many pods
+#                        warm recheck libvirt bindfs net; default all): to
 #                        re-measure what a change touched, not for published
 #                        figures
 #   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
@@ -198,11 +198,14 @@ measure() {
   for rt in runc runm; do
     section "many_$rt" bench_many "$rt" "$MANY"
   done
-  if pods_setup; then
-    for rt in runc runm; do
-      section "pods_$rt" bench_pods "$rt" "$PODS"
-    done
-  fi
+  case " ${SECTIONS:-pods} " in
+    *" pods "*)
+      if pods_setup; then
+        for rt in runc runm; do
+          section "pods_$rt" bench_pods "$rt" "$PODS"
+        done
+      fi ;;
+  esac
   section warm bench_warm "$RUNS"
   section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
   # Last: the runc-v2 baseline again, to see whether the load drifted.
