@@ -1,5 +1,5 @@
 /* Pods: several containers in one shim and one VM (docs/containerd.md,
- * docs/security-parts/pods.md). What a spec says about the pod it belongs
+ * docs/security.md, "Pods"). What a spec says about the pod it belongs
  * to, from its annotations, the way runc-v2 and CRI read them. */
 #ifndef SHIM_POD_H
 #define SHIM_POD_H

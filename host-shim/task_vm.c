@@ -89,7 +89,7 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
   vc.host_loopback = si->host_loopback;
   /* The pod's other containers are attached to the share later (their
    * exports, exports_attach): QEMU keeps the host's mount namespace to see
-   * them, as a pooled VM does (docs/security-parts/pods.md). */
+   * them, as a pooled VM does (docs/security.md, "Pods"). */
   vc.late_mounts = s->pod;
   /* The namespace mode: QEMU's NIC on a TAP in the task's namespace. */
   if (task_net_prepare(s, si, &vc, err) < 0) return -1;

@@ -144,7 +144,7 @@ int svc_prepare(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage
 
   /* Shares alone (no hostname, clock or entropy): what a fresh VM's shim
    * asks at boot, and a pod's shim for each further container (its exports
-   * under the share, docs/security-parts/pods.md). Nothing is renamed or
+   * under the share, docs/security.md, "Pods"). Nothing is renamed or
    * renewed, so it may come any time; a share only ever adds a bind. */
   if (r->hostname[0] == '\0' && r->realtime_ns == 0 && r->entropy.len == 0) {
     if (prepare(ctx, r, err) < 0) return -1;

@@ -108,7 +108,7 @@ if want specials; then
     else
       not_ok "specials: vm.info's pid is the domain's QEMU" "pid $pid"
     fi
-    # What confines it (docs/security-parts/libvirt.md): libvirt's, measured.
+    # What confines it (docs/security.md, "The libvirt backend"): libvirt's, measured.
     st=$(cat "/proc/$pid/status" 2>/dev/null)
     if grep -qP '^NoNewPrivs:\t1$' <<<"$st" && grep -qP '^Seccomp:\t2$' <<<"$st" &&
       tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny' &&

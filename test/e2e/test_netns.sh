@@ -188,7 +188,7 @@ run_bg() {
 # host's address and MAC, the namespace's eth0, routes and runm's redirects
 # stay as they were. Its frames do leave through the redirect, spoofed or
 # not: on the veth's network it can claim an address, as a runc container
-# with CAP_NET_ADMIN can (docs/security-parts/net.md).
+# with CAP_NET_ADMIN can (docs/security.md, "The network namespace mode").
 hostile_path() {
   local id=$1 ns=$2 d=$3 msgs=() before after
   before=$(ip -o addr show vhp; ip -o link show vhp; ip route; in_ns "$ns" ip -o addr show eth0; in_ns "$ns" ip -o link show eth0; in_ns "$ns" ip route)
