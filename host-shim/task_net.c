@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "guest_spec.h"
+#include "forward.h"
 #include "hooks.h"
 #include "net_guest.h"
 #include "netns.h"
@@ -39,7 +40,6 @@ int task_net_configure(struct shim *s, bool after_create, runm_error_t *err)
 {
   struct net_guest_config *gc = NULL;
   ProtobufCMessage *resp = NULL;
-  struct runm_rpc_client *cl;
   bool found;
   int ret;
 
@@ -58,12 +58,7 @@ int task_net_configure(struct shim *s, bool after_create, runm_error_t *err)
   gc = malloc(sizeof(*gc));
   if (gc == NULL) return runm_make_error(err, ENOMEM, "network");
   net_guest_config_build(gc, &s->net->cni);
-  pthread_mutex_lock(&s->lock);
-  cl = s->vm ? s->vm->client : NULL;
-  pthread_mutex_unlock(&s->lock);
-  ret = cl ? runm_rpc_client_unary(cl, "/runm.v1.Guest/ConfigureNetwork", &gc->msg.base,
-                                   &runm__v1__network_status__descriptor, &resp, NET_GUEST_TIMEOUT_MS, false, err)
-           : runm_make_error(err, ENOENT, "task `%s` has no VM", s->id);
+  ret = guest_call(s, "ConfigureNetwork", &gc->msg.base, &resp, NET_GUEST_TIMEOUT_MS, err);
   free(gc);
   if (ret < 0) return runm_error_wrap(err, "configure the VM's network");
   {

@@ -115,12 +115,15 @@ static int apply(const Runm__V1__NetworkConfig *c, char *status, size_t cap, run
 
   if (nl_open(&nl, err) < 0) return -1;
   ret = init_net_find_nic(&nl, &eth, err);
+  if (ret == 0) ret = set_link(&nl, &eth, c, err);
+  /* After the MAC: the link-local address IPv6 makes now derives from
+   * CNI's MAC, not from the placeholder every runm VM boots with (which
+   * would collide on a shared bridge). */
   for (size_t i = 0; ret == 0 && i < c->n_addresses; i++)
     if (c->addresses[i]->addr.len == 16) {
       ret = ipv6_on(&eth, err);
       break;
     }
-  if (ret == 0) ret = set_link(&nl, &eth, c, err);
   for (size_t i = 0; ret == 0 && i < c->n_addresses; i++) ret = add_addr(&nl, &eth, c->addresses[i], err);
   /* On-link routes first: a gateway must be reachable when its route is
    * added. */

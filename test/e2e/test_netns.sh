@@ -241,6 +241,8 @@ case_path() {
   msgs+=($(expect "no_address" grep -q "inet 10.77.0.2/24" "$d/stdout"))
   msgs+=($(expect "no_default_route" grep -q "default via 10.77.0.1" "$d/stdout"))
   msgs+=($(expect "no_IPv6_address" grep -q "inet6 fd00:77::2/64" "$d/stdout"))
+  # The link-local address comes from CNI's MAC (not the placeholder).
+  msgs+=($(expect "link-local_not_from_the_MAC:$(grep -o 'inet6 fe80[^ ]*' "$d/stdout" | tr ' ' _)" grep -q "inet6 fe80::ff:fe77:2/64" "$d/stdout"))
   report "path: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "no_TAP" has_link "$ns" "$TAPNAME"))

@@ -182,6 +182,16 @@ static void test_qemu_argv(void)
   ok(!argv_find(argv, "-netdev", "") && !argv_find(argv, "-device", "virtio-net"),
      "network none: no netdev, no NIC");
   runm_argv_free(argv);
+  argv = NULL;
+
+  cfg.net = RUNM_NET_TAP;
+  cfg.tap_fd = 42;
+  is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "network tap builds");
+  ok(argv_find(argv, "-netdev", "tap,id=net0,fd=6,vhost=off") && argv_find(argv, "-device", "virtio-net-device,netdev=net0"),
+     "network tap: the TAP at QEMU's fd 6 (where the spawn puts it), virtio-net on it");
+  ok(!argv_find(argv, "-netdev", "user,") && !argv_find(argv, "-object", "filter-redirector"),
+     "network tap: no slirp, no slirp filter");
+  runm_argv_free(argv);
 }
 
 static void test_mode(void)
@@ -196,6 +206,8 @@ static void test_mode(void)
      "unknown mode named");
   runm_error_release(&err);
   is_str(runm_net_mode_name(RUNM_NET_USER), "user", "name of user");
+  is_int(runm_net_mode_parse("tap", &m, &err), 0, "tap");
+  ok(m == RUNM_NET_TAP && strcmp(runm_net_mode_name(m), "tap") == 0, "tap parsed and named");
 }
 
 /* A port that is taken is reported before any VM starts; a free one passes. */
