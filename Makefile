@@ -27,8 +27,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes 
 # lib/ holds four libraries; a binary links only those it uses (see LIBS below).
 LIB_INC := -Ilib/core -Ilib/rpc -Ilib/ttrpc -Ilib/vm
 BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(LIB_INC) -I$(BUILD)/gen
-GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c 2>/dev/null)
-GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c 2>/dev/null) -lpthread -lm
+GRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags grpc_unsecure libprotobuf-c json-c libvirt 2>/dev/null)
+# libvirt: lib/vm's libvirt backend (vm_libvirt.c).
+GRPC_LIBS := $(shell $(PKG_CONFIG) --libs grpc_unsecure libprotobuf-c json-c libvirt 2>/dev/null) -lpthread -lm
 SQFS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsquashfs1 2>/dev/null)
 SQFS_LIBS := $(shell $(PKG_CONFIG) --libs libsquashfs1 2>/dev/null) -lelf
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
@@ -54,6 +55,7 @@ PROTOS := proto/runm/v1/guest.proto \
           proto/google/rpc/status.proto \
           proto/containerd/ttrpc/request.proto \
           proto/containerd/types/mount.proto \
+          proto/containerd/types/introspection.proto \
           proto/containerd/types/task/task.proto \
           proto/containerd/runtime/task/v2/shim.proto \
           proto/containerd/events/task.proto \
@@ -69,7 +71,7 @@ WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/proto
 # what is missing. deps, demo, test and bench run `make deps` first and the
 # build in a fresh make (test/unit/test_makefile.sh checks that), so only
 # the goals that build in this very process need the packages already.
-PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libmnl
+PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libmnl libvirt
 DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) 2>/dev/null || echo "pkg-config modules ($(PKG_MODULES))") \
                 $(if $(wildcard $(PROTO_SYS)/google/protobuf/empty.proto),,$(PROTO_SYS)/google/protobuf/*.proto)
 NO_DEPS_GOALS := deps demo test bench clean distclean
@@ -193,12 +195,22 @@ $(BIN)/runm-mkimage: $(MKIMAGE_SRCS) $(wildcard tools/mkimage/*.h) $(LIBCORE)
 $(BUILD)/test/test_%: test/unit/test_%.c $(LIBS_ALL) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SQFS_CFLAGS) -Itest/unit -o $@ $< $(LIBS_ALL) $(GRPC_LIBS) $(SQFS_LIBS) $(HOST_LDFLAGS)
+# The libvirt domain XML, parsed back with libxml2 (escaping round trips).
+$(BUILD)/test/test_libvirt_xml: test/unit/test_libvirt_xml.c $(LIBS_ALL) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(shell $(PKG_CONFIG) --cflags libxml-2.0) -Itest/unit -o $@ $< $(LIBS_ALL) \
+	  $(GRPC_LIBS) $(shell $(PKG_CONFIG) --libs libxml-2.0) $(HOST_LDFLAGS)
 # The shim's bind mounts (rootfs.c, fusebind.c) with the real runm-bindfs.
 $(BUILD)/test/test_bindfs_rootfs: test/unit/test_bindfs_rootfs.c host-shim/rootfs.c host-shim/fusebind.c \
     host-shim/config.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h $(BIN)/runm-bindfs
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/rootfs.c host-shim/fusebind.c host-shim/config.c \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# The shim's settings (config.c).
+$(BUILD)/test/test_shim_config: test/unit/test_shim_config.c host-shim/config.c $(wildcard host-shim/*.h) \
+    $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/config.c $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # The shim's names and spec reading (names.c, spec.c).
 $(BUILD)/test/test_shim_names: test/unit/test_shim_names.c host-shim/names.c host-shim/spec.c host-shim/netmode.c \
     $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
@@ -212,6 +224,16 @@ $(BUILD)/test/test_netlink_if: test/unit/test_netlink_if.c $(NETIF_TEST_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(MNL_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< $(NETIF_TEST_SRCS) \
 	  $(LIBS_SHIM) $(GRPC_LIBS) $(MNL_LIBS) $(HOST_LDFLAGS)
+# Pods: group, size and namespace paths from a spec (pod.c).
+$(BUILD)/test/test_shim_pod: test/unit/test_shim_pod.c host-shim/pod.c host-shim/guest_spec.c \
+    $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/pod.c host-shim/guest_spec.c \
+	  $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
+# `-info` for containerd 2.x (info.c).
+$(BUILD)/test/test_shim_info: test/unit/test_shim_info.c host-shim/info.c $(wildcard host-shim/*.h) $(LIBS_SHIM) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Itest/unit -Ihost-shim -o $@ $< host-shim/info.c $(LIBS_SHIM) $(GRPC_LIBS) $(HOST_LDFLAGS)
 # runm-bindfs's tests link its pure parts (option and map parsing).
 $(BUILD)/test/test_bindfs_%: test/unit/test_bindfs_%.c $(BINDFS_PURE) $(wildcard bindfs/*.h) $(LIBCORE) test/unit/tap.h
 	@mkdir -p $(dir $@)

@@ -3,6 +3,8 @@
  *   memory_mib = 512
  *   accel = "auto"          # auto | kvm | tcg
  *   bind_mode = "auto"      # auto | kernel | fuse (runm-bindfs)
+ *   vm_backend = "qemu"     # qemu | libvirt (docs/libvirt.md)
+ *   libvirt_uri = "qemu:///system"   # or qemu:///embed?root=DIR
  * under an optional [runm] table; unknown keys are an error so typos show. */
 #include "config.h"
 
@@ -65,6 +67,12 @@ static int set_key(struct shim_config *cfg, const char *key, const char *v, runm
   } else if (strcmp(key, "pool_idle_timeout") == 0)
     return set_uint(&cfg->pool_idle_timeout_s, key, v, 86400, err);
   else if (strcmp(key, "bind_mode") == 0) return set_bind_mode(cfg, v, err);
+  else if (strcmp(key, "vm_backend") == 0) return runm_backend_parse(v, &cfg->vm_backend, err);
+  else if (strcmp(key, "libvirt_uri") == 0) {
+    if (*v == '\0' || strlen(v) >= sizeof(cfg->libvirt_uri))
+      return runm_make_error(err, EINVAL, "libvirt_uri = `%s`: empty or too long", v);
+    snprintf(cfg->libvirt_uri, sizeof(cfg->libvirt_uri), "%s", v);
+  }
   else if (strcmp(key, "debug") == 0) cfg->debug = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
   else return runm_make_error(err, EINVAL, "unknown setting `%s`", key);
   return 0;
@@ -119,7 +127,9 @@ static int env_override(struct shim_config *cfg, runm_error_t *err)
              {"RUNM_MEMORY", "memory_mib"}, {"RUNM_CPUS", "vcpus"},
              {"RUNM_DEBUG", "debug"},       {"RUNM_POOL_SIZE", "pool_size"},
              {"RUNM_POOL_IDLE_TIMEOUT", "pool_idle_timeout"},
-             {"RUNM_BIND_MODE", "bind_mode"}};
+             {"RUNM_BIND_MODE", "bind_mode"},
+             {"RUNM_VM_BACKEND", "vm_backend"},
+             {"RUNM_LIBVIRT_URI", "libvirt_uri"}};
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
     const char *v = getenv(map[i].env);
     if (v && *v && set_key(cfg, map[i].key, v, err) < 0)
@@ -157,6 +167,8 @@ int shim_config_load(struct shim_config *cfg, const char *exe_dir, runm_error_t 
   default_artifact(cfg->initrd, sizeof(cfg->initrd), exe_dir, "initrd.cpio");
   default_artifact(cfg->mbin, sizeof(cfg->mbin), exe_dir, "mbin.squashfs");
   if (cfg->state_dir[0] == '\0') snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/runm");
+  if (cfg->libvirt_uri[0] == '\0')
+    snprintf(cfg->libvirt_uri, sizeof(cfg->libvirt_uri), "%s", RUNM_LIBVIRT_URI_DEFAULT);
   return 0;
 }
 
@@ -174,6 +186,8 @@ void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *v
   vc->mbin = cfg->mbin;
   vc->accel = cfg->accel;
   vc->transport = cfg->transport;
+  vc->backend = cfg->vm_backend;
+  vc->libvirt_uri = cfg->libvirt_uri;
   vc->mem_mib = cfg->memory_mib;
   vc->vcpus = cfg->vcpus > shim_host_cpus() ? shim_host_cpus() : cfg->vcpus;
   vc->boot_timeout_ms = (int64_t)cfg->boot_timeout_s * 1000;

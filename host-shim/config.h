@@ -26,6 +26,8 @@ struct shim_config {
   unsigned pool_size;           /* pre-booted VMs kept ready; 0 = no pool (docs/pool.md) */
   unsigned pool_idle_timeout_s; /* a pooled VM unused this long is stopped */
   enum shim_bind_mode bind_mode;
+  enum runm_vm_backend_kind vm_backend; /* qemu | libvirt (docs/libvirt.md) */
+  char libvirt_uri[PATH_MAX];           /* default RUNM_LIBVIRT_URI_DEFAULT */
   bool debug;
 };
 

@@ -58,6 +58,7 @@ struct shim_container *container_add(struct shim *s, const char *id, const char 
   snprintf(c->id, sizeof(c->id), "%s", id);
   snprintf(c->bundle, sizeof(c->bundle), "%s", bundle);
   c->created = true;
+  c->slot = -1;
   c->next = s->containers;
   s->containers = c;
   pthread_mutex_unlock(&s->lock);
@@ -113,6 +114,16 @@ void container_release_host(struct shim_container *c)
 {
   struct shim *s = c->shim;
   cleanup_error runm_error_t err = NULL;
+  /* A pod member: off its slot in the first container's share first (the
+   * copy there holds its mount points), whichever of the two goes first. */
+  if (c->slot >= 0 && s->leader && s->leader != c && s->leader->exports &&
+      exports_detach(s->leader->exports, (unsigned)c->slot, &err) < 0)
+    runm_log_error(&s->log, err, "pod slot");
+  runm_error_release(&err);
+  pthread_mutex_lock(&s->lock);
+  if (c->slot >= 0) s->slots_used &= ~(1u << c->slot);
+  c->slot = -1;
+  pthread_mutex_unlock(&s->lock);
   /* The export dir's binds go before what they bind. */
   if (c->exports) {
     if (exports_remove(s->cfg.state_dir, c->export_id, &err) < 0) runm_log_error(&s->log, err, "exports");

@@ -29,8 +29,9 @@ void proc_free(struct shim_process *p);
 
 /* Frees every process record of c (relays first: they use the VM). */
 void container_free_procs(struct shim_container *c);
-/* Removes what Create made on the host for c (exports, rootfs mount,
- * runm-bindfs mounts). After the VM no longer reads c's exports. */
+/* Removes what Create made on the host for c (a pod member's slot, its
+ * exports, rootfs mount, runm-bindfs mounts). After the VM no longer reads
+ * c's exports: a member's any time, the first container's with the VM. */
 void container_release_host(struct shim_container *c);
 /* Frees the table (at exit, after everything else). */
 void container_table_free(struct shim *s);

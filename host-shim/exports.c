@@ -97,6 +97,7 @@ int exports_init(struct exports *ex, const char *state_dir, const char *vm_id, r
   char parent[PATH_MAX];
   memset(ex, 0, sizeof(*ex));
   if (exports_path(state_dir, vm_id, parent, sizeof(parent), ex->dir, sizeof(ex->dir), err) < 0) return -1;
+  snprintf(ex->guest_dir, sizeof(ex->guest_dir), "%s", GUEST_EXPORTS_DIR);
   if (exports_remove(state_dir, vm_id, err) < 0) return runm_error_wrap(err, "stale export dir");
   if (mkdir(state_dir, 0711) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", state_dir);
   /* Another shim's exports_remove may drop an empty parent between the
@@ -139,7 +140,7 @@ static struct export_item *add_item(struct exports *ex, const char *source, bool
     snprintf(share, sizeof(share), "%s/%zu", ex->root, ex->n);
     memcpy(it->share, share, sizeof(share));
   }
-  snprintf(it->guest, sizeof(it->guest), "%s/%zu", GUEST_EXPORTS_DIR, ex->n);
+  snprintf(it->guest, sizeof(it->guest), "%s/%zu", ex->guest_dir, ex->n);
   ex->n++;
   return it;
 }
@@ -261,7 +262,52 @@ static int make_mount_points(struct exports *ex, runm_error_t *err)
     fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return runm_make_error(err, errno, "create `%s`", file);
   }
+  for (unsigned k = 0; k < ex->pod_slots; k++) {
+    char slot[PATH_MAX + 16];
+    snprintf(slot, sizeof(slot), "%s/p%u", ex->root, k);
+    if (mkdir(slot, 0700) < 0) return runm_make_error(err, errno, "mkdir `%s`", slot);
+  }
   return 0;
+}
+
+void exports_slot_guest_root(unsigned k, char *out, size_t len)
+{
+  snprintf(out, len, "%s/p%u", GUEST_SHARE_ROOT, k);
+}
+
+int exports_attach(const struct exports *leader, unsigned k, const struct exports *member, runm_error_t *err)
+{
+  char slot[PATH_MAX + 16];
+  if (k >= leader->pod_slots) return runm_make_error(err, ENOSPC, "pod slot %u of %u", k, leader->pod_slots);
+  snprintf(slot, sizeof(slot), "%s/p%u", leader->root, k);
+  /* Private first: under a shared parent (a shared / makes E/x a peer of
+   * it) the attach would propagate copies of the member's tree to the
+   * peers, which its detach does not take back (they have children), and
+   * whose mount points then make the member's files busy for good. */
+  if (mount(NULL, leader->root, NULL, MS_PRIVATE, NULL) < 0)
+    return runm_make_error(err, errno, "make `%s` private", leader->root);
+  /* Recursive: the member's E/x is its read-only self-bind with the items
+   * bound in it; the copy keeps each mount's flags. */
+  if (mount(member->root, slot, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return runm_make_error(err, errno, "attach `%s` at `%s`", member->root, slot);
+  if (mount(NULL, slot, NULL, MS_PRIVATE | MS_REC, NULL) < 0) {
+    int e = errno;
+    umount2(slot, MNT_DETACH | UMOUNT_NOFOLLOW);
+    return runm_make_error(err, e, "make `%s` private", slot);
+  }
+  return 0;
+}
+
+int exports_detach(const struct exports *leader, unsigned k, runm_error_t *err)
+{
+  char slot[PATH_MAX + 16];
+  snprintf(slot, sizeof(slot), "%s/p%u", leader->root, k);
+  for (int i = 0; i < UNMOUNT_TRIES; i++) {
+    if (umount2(slot, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
+    if (errno == EINVAL || errno == ENOENT) return 0;
+    return runm_make_error(err, errno, "detach `%s`", slot);
+  }
+  return runm_make_error(err, EBUSY, "`%s`: more than %d mounts", slot, UNMOUNT_TRIES);
 }
 
 int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share *root,

@@ -46,6 +46,13 @@ struct export_item {
 struct exports {
   char dir[PATH_MAX - 32]; /* E */
   char root[PATH_MAX];     /* E/x */
+  /* Where the guest binds the volume items: GUEST_EXPORTS_DIR, or a
+   * directory of its own for each member of a pod (exports_init sets the
+   * default; change it before exports_plan). */
+  char guest_dir[64];
+  /* A pod's VM (the leader's exports): E/x also holds the empty slots
+   * p0..p<pod_slots-1>, where the other members' E/x are attached. */
+  unsigned pod_slots;
   struct export_item items[EXPORTS_MAX];
   size_t n;
   bool mounted; /* E's read-only self-bind is made */
@@ -68,6 +75,18 @@ int exports_plan(struct exports *ex, json_object *spec, const char *bundle, runm
  * share (E/x, mounted at GUEST_SHARE_ROOT). */
 int exports_mount(struct exports *ex, struct fusebind *fb, struct runm_vm_share *root,
                   struct runm_vm_share *items, size_t *n, runm_error_t *err);
+
+/* Pod slots: at most this many members besides the leader at once. */
+#define EXPORTS_POD_SLOTS 16
+/* Attaches member's E/x (mounted by exports_mount, read-only, with its
+ * items) at slot k of the leader's E/x, recursively: the leader's VM (whose
+ * QEMU keeps the host's mount namespace, runm_vm_config.late_mounts) sees
+ * it at exports_slot_guest_root(k). */
+int exports_attach(const struct exports *leader, unsigned k, const struct exports *member, runm_error_t *err);
+/* Takes whatever is attached at slot k off (lazily: QEMU may hold files). */
+int exports_detach(const struct exports *leader, unsigned k, runm_error_t *err);
+/* The guest path of slot k: GUEST_SHARE_ROOT/p<k>. */
+void exports_slot_guest_root(unsigned k, char *out, size_t len);
 
 /* What else a Prepare call renews (a pooled VM's clock, entropy and
  * hostname); NULL or zeroes: nothing. */

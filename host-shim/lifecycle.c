@@ -165,3 +165,33 @@ void task_abort(struct shim *s)
   }
   pthread_mutex_unlock(&s->lock);
 }
+
+void container_abort(struct shim *s, struct shim_container *c)
+{
+  int64_t until = runm_clock_ns(CLOCK_MONOTONIC) + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
+  bool dropped = false;
+
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    struct shim_process *live = live_proc_locked(s, c);
+    if (live == NULL) break;
+    if (!dropped) {
+      /* The guest deleted the container (runc kills what runs in it):
+       * exits wait only behind output nobody reads now. */
+      for (struct shim_process *p = c->procs; p; p = p->next)
+        if (p->io) io_relay_drop_output(p->io);
+      dropped = true;
+    }
+    if (runm_clock_ns(CLOCK_MONOTONIC) >= until) {
+      runm_log(&s->log, RUNM_LOG_WARN, "container %s deleted: no exit from `%s`, recorded as %d", c->id,
+               proc_name(live), LIFE_KILLED_STATUS);
+      proc_mark_exited_locked(s, live, LIFE_KILLED_STATUS);
+      continue;
+    }
+    live->waiters++;
+    proc_wait_exit_locked(s, live, (until - runm_clock_ns(CLOCK_MONOTONIC)) / 1000000LL + 1);
+    live->waiters--;
+    pthread_cond_broadcast(&s->changed);
+  }
+  pthread_mutex_unlock(&s->lock);
+}

@@ -51,6 +51,10 @@ void task_kill_vm_locked(struct shim *s, const char *why);
  * every process's exit recorded (137) within LIFE_EXIT_AFTER_KILL_MS, so
  * in-flight Waits answer and teardown can proceed. */
 void task_abort(struct shim *s);
+/* A pod member deleted while the VM runs on: its processes still running
+ * get LIFE_EXIT_AFTER_KILL_MS (output dropped) to report their exits,
+ * then are recorded as 137. The VM is not killed. */
+void container_abort(struct shim *s, struct shim_container *c);
 
 
 #endif

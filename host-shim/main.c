@@ -1,343 +1,38 @@
 /* containerd-shim-runm-v1: containerd's shim v2 contract. `start` spawns
- * the long-lived shim and prints its ttrpc address; `delete` cleans up after
- * a shim that died; with no subcommand the process is the shim itself,
- * serving the Task service on the socket `start` passed it as fd 3. */
+ * the long-lived shim (or finds the one of the container's pod) and prints
+ * its ttrpc address; `delete` cleans up after a shim that died (both in
+ * commands.c); with no subcommand the process is the shim itself, serving
+ * the Task service on the socket `start` passed it as fd 3. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
+
 #include "cleanup.h"
 #include "containerd/runtime/task/v2/shim.pb-c.h"
 #include "publish.h"
-#include "exports.h"
-#include "fusebind.h"
-#include "hooks.h"
 #include "lifecycle.h"
 #include "pb.h"
 #include "pool.h"
-#include "rootfs.h"
 #include "shim.h"
 #include "task.h"
-#include "task_net.h"
 #include "task_vm.h"
 #include "container.h"
 #include "timing.h"
 #include "ttrpc.h"
-#include "vm.h"
+#include "vm_backend.h"
 #include "xalloc.h"
-#include "vm_info.h"
-#include "unix_socket.h"
-
-extern char **environ;
-
-#define LISTEN_FD 3
-
-struct args {
-  const char *ns, *address, *publish_binary, *id, *bundle, *socket;
-  bool debug;
-  const char *action; /* "start", "delete", or NULL (serve) */
-};
-
-static int parse_args(int argc, char **argv, struct args *a)
-{
-  memset(a, 0, sizeof(*a));
-  for (int i = 1; i < argc; i++) {
-    const char *f = argv[i];
-    /* Go's flag package: -name value, --name value, -name=value. */
-    if (f[0] == '-') {
-      const char *name = f + (f[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
-      char key[32];
-      const char *val;
-      size_t kl = eq ? (size_t)(eq - name) : strlen(name);
-      if (kl >= sizeof(key)) return -1;
-      memcpy(key, name, kl);
-      key[kl] = '\0';
-      if (strcmp(key, "debug") == 0) {
-        a->debug = !eq || strcmp(eq + 1, "true") == 0;
-        continue;
-      }
-      if (strcmp(key, "v") == 0 || strcmp(key, "version") == 0) {
-        a->action = "version";
-        continue;
-      }
-      if (eq)
-        val = eq + 1;
-      else if (i + 1 < argc)
-        val = argv[++i];
-      else
-        return -1;
-      if (strcmp(key, "namespace") == 0) a->ns = val;
-      else if (strcmp(key, "address") == 0) a->address = val;
-      else if (strcmp(key, "publish-binary") == 0) a->publish_binary = val;
-      else if (strcmp(key, "id") == 0) a->id = val;
-      else if (strcmp(key, "bundle") == 0) a->bundle = val;
-      else if (strcmp(key, "socket") == 0) a->socket = val;
-      /* Flags of newer containerds we do not use are accepted silently. */
-    } else if (a->action == NULL) {
-      a->action = f;
-    }
-  }
-  return 0;
-}
-
-/* The socket the shim serves: one per (containerd, namespace, id), under
- * runm's state dir, short enough for sun_path: 128 bits of SHA-256, so two
- * tasks never meet on one socket. */
-#define SOCKET_DIGEST 32
-static void socket_path(const struct shim_config *cfg, const struct args *a, char *out, size_t len)
-{
-  const char *parts[] = {a->address ? a->address : "", a->ns ? a->ns : "", a->id ? a->id : ""};
-  char h[SOCKET_DIGEST + 1];
-  shim_digest_hex(parts, 3, h, SOCKET_DIGEST);
-  /* No digest, no name: "" is refused by start and unlinks nothing. */
-  if (h[0] == '\0') out[0] = '\0';
-  else snprintf(out, len, "%s/s/%s.sock", cfg->state_dir, h);
-}
-
-static void exe_dir(char *out, size_t len)
-{
-  ssize_t n = readlink("/proc/self/exe", out, len - 1);
-  if (n <= 0) {
-    out[0] = '\0';
-    return;
-  }
-  out[n] = '\0';
-  char *slash = strrchr(out, '/');
-  if (slash) *slash = '\0';
-}
-
-static int die(const char *what, runm_error_t err)
-{
-  cleanup_free char *msg = runm_error_string(err);
-  fprintf(stderr, "containerd-shim-runm-v1: %s: %s\n", what, msg ? msg : "error");
-  return 1;
-}
-
-static bool socket_alive(const char *path)
-{
-  cleanup_close int fd = runm_unix_connect(path, SOCK_STREAM, NULL);
-  return fd >= 0;
-}
-
-static int write_file(const char *path, const char *content, runm_error_t *err)
-{
-  cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content))
-    return runm_make_error(err, errno, "write `%s`", path);
-  return 0;
-}
-
-static int cmd_start(const struct args *a, int argc, char **argv)
-{
-  cleanup_error runm_error_t err = NULL;
-  struct shim_config cfg;
-  char dir[PATH_MAX], sock[PATH_MAX], sdir[PATH_MAX + 8], address[PATH_MAX + 16], cwd[PATH_MAX];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  char **child_argv;
-  int lfd, moved, r;
-  pid_t pid;
-
-  {
-    char vmid[80];
-    shim_vm_id(a->ns, a->id, vmid, sizeof(vmid));
-    shim_timing_mark(vmid, "shim.start", 0);
-  }
-  exe_dir(dir, sizeof(dir));
-  if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
-  if (getcwd(cwd, sizeof(cwd)) == NULL) return die("getcwd", err);
-  socket_path(&cfg, a, sock, sizeof(sock));
-  if (sock[0] == '\0') {
-    runm_make_error(&err, ENOMEM, "no socket name for task `%s`", a->id);
-    return die("start", err);
-  }
-  snprintf(address, sizeof(address), "unix://%s", sock);
-  mkdir(cfg.state_dir, 0711);
-  snprintf(sdir, sizeof(sdir), "%s/s", cfg.state_dir);
-  if (mkdir(sdir, 0700) < 0 && errno != EEXIST) {
-    runm_make_error(&err, errno, "mkdir `%s`", sdir);
-    return die("start", err);
-  }
-  if (access(sock, F_OK) == 0) {
-    if (socket_alive(sock)) {
-      /* A shim already serves this task (containerd retried): reuse it. */
-      write_file("address", address, &err);
-      printf("%s", address);
-      return 0;
-    }
-    unlink(sock);
-  }
-  lfd = runm_listen_unix(sock, 64, &err);
-  if (lfd < 0) return die("start", err);
-  if (cfg.pool_size > 0) {
-    /* A pooled shim takes the task if one is ready; a new spare boots
-     * either way, so the next task finds one. */
-    struct pool_claim c = {.debug = a->debug};
-    int claimed;
-    snprintf(c.ns, sizeof(c.ns), "%s", a->ns);
-    snprintf(c.id, sizeof(c.id), "%s", a->id);
-    snprintf(c.address, sizeof(c.address), "%s", a->address ? a->address : "");
-    snprintf(c.publish_binary, sizeof(c.publish_binary), "%s", a->publish_binary ? a->publish_binary : "");
-    snprintf(c.ttrpc_address, sizeof(c.ttrpc_address), "%s",
-             getenv("TTRPC_ADDRESS") ? getenv("TTRPC_ADDRESS") : "");
-    snprintf(c.bundle, sizeof(c.bundle), "%s", a->bundle ? a->bundle : cwd);
-    claimed = pool_claim(&cfg, &c, lfd, &err);
-    if (claimed < 0) {
-      runm_log_error(NULL, err, "pool");
-      runm_error_release(&err);
-    }
-    if (pool_refill(&cfg, &c, &err) < 0) {
-      runm_log_error(NULL, err, "pool");
-      runm_error_release(&err);
-    }
-    if (claimed > 0) {
-      close(lfd);
-      if (write_file("address", address, &err) < 0) return die("start", err);
-      printf("%s", address);
-      return 0;
-    }
-  }
-  if (lfd == LISTEN_FD) {
-    moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
-    close(lfd);
-    lfd = moved;
-  }
-  child_argv = calloc((size_t)argc + 1, sizeof(char *));
-  for (int i = 0, j = 0; i < argc; i++)
-    if (strcmp(argv[i], "start") != 0) child_argv[j++] = argv[i];
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, lfd, LISTEN_FD);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  /* containerd reads start's stdout and stderr until EOF: the long-lived
-   * shim must hold neither (it logs to the bundle's log FIFO), nor any
-   * other descriptor containerd happened to leak to us. */
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&fa, LISTEN_FD + 1);
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, child_argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  free(child_argv);
-  close(lfd);
-  if (r != 0) {
-    unlink(sock);
-    runm_make_error(&err, r, "spawn the shim");
-    return die("start", err);
-  }
-  if (write_file("address", address, &err) < 0) {
-    kill(pid, SIGKILL);
-    unlink(sock);
-    return die("start", err);
-  }
-  printf("%s", address);
-  return 0;
-}
-
-/* After a shim died: kill its VM, unmount its rootfs, remove its state,
- * and tell containerd how the task ended (SIGKILL, now). */
-static int cmd_delete(const struct args *a)
-{
-  cleanup_error runm_error_t err = NULL;
-  struct shim_config cfg;
-  char dir[PATH_MAX], vmid[80], vmdir[PATH_MAX + 100], sock[PATH_MAX], cwd[PATH_MAX];
-  struct runm_vm_info info;
-  char pool_name[RUNM_VM_ID_MAX + 8] = "";
-  Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  uint8_t buf[128];
-  size_t len;
-
-  exe_dir(dir, sizeof(dir));
-  if (shim_config_load(&cfg, dir, &err) < 0) return die("config", err);
-  shim_vm_id(a->ns ? a->ns : "", a->id ? a->id : "", vmid, sizeof(vmid));
-  if (vmid[0] == '\0') {
-    /* Without the VM's name, any cleanup would act on all VMs' dirs. */
-    runm_make_error(&err, ENOMEM, "no VM id for task `%s`", a->id);
-    return die("delete", err);
-  }
-  snprintf(vmdir, sizeof(vmdir), "%s/vm/%s", cfg.state_dir, vmid);
-  if (runm_vm_info_read(vmdir, &info, &err) == 0) {
-    char cmdline_path[64], cmd[4096] = "";
-    /* A pooled VM's shares dir keeps the name it booted with (and a VM
-     * that kept its own name was never a spare: nothing of a live spare's
-     * is touched). */
-    if (strncmp(info.qemu_name, "runm-", 5) == 0 && info.qemu_name[5] && strcmp(info.qemu_name + 5, vmid) != 0)
-      snprintf(pool_name, sizeof(pool_name), "%s", info.qemu_name + 5);
-    snprintf(cmdline_path, sizeof(cmdline_path), "/proc/%d/cmdline", (int)info.qemu_pid);
-    int fd = open(cmdline_path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-      close(fd);
-      if (n > 0) {
-        char want[120];
-        cmd[n] = '\0';
-        /* A pooled VM keeps the name it booted with (vm.info says which). */
-        if (info.qemu_name[0]) snprintf(want, sizeof(want), "%s", info.qemu_name);
-        else snprintf(want, sizeof(want), "runm-%s", vmid);
-        /* Only a QEMU that is this VM's (pids get reused). */
-        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1)
-          if (strcmp(cmd + i, want) == 0) {
-            /* Waited for (briefly): its TAP device and network namespace
-             * go with it, before the network cleanup below. */
-            int pfd = (int)syscall(SYS_pidfd_open, info.qemu_pid, 0);
-            kill(info.qemu_pid, SIGKILL);
-            if (pfd >= 0) {
-              struct pollfd pl = {.fd = pfd, .events = POLLIN};
-              while (poll(&pl, 1, 5000) < 0 && errno == EINTR) {
-              }
-              close(pfd);
-            }
-            break;
-          }
-      }
-    }
-    if (info.supervisor_pid > 0 && info.supervisor_pid != getpid()) kill(info.supervisor_pid, SIGKILL);
-  }
-  runm_error_release(&err);
-  /* OCI hooks the dead shim was running would outlive it. */
-  hooks_kill_orphans(vmdir);
-  /* QEMU may take a moment to die and release its files; removal of
-   * sockets and logs does not need it gone. */
-  if (runm_vm_remove_dir(vmdir, &err) < 0) runm_log_error(NULL, err, "delete");
-  runm_error_release(&err);
-  /* A pooled VM's binds of the task's exports, then the exports (before
-   * the runm-bindfs mounts and the rootfs they bind). Neither follows a
-   * symlink the guest could have planted. */
-  if (pool_name[0] && pool_shares_remove(cfg.state_dir, pool_name, &err) < 0) runm_log_error(NULL, err, "delete");
-  runm_error_release(&err);
-  if (exports_remove(cfg.state_dir, vmid, &err) < 0) runm_log_error(NULL, err, "delete");
-  runm_error_release(&err);
-  /* runm-bindfs mounts (bind_mode fuse/auto; a FUSE rootfs among them),
-   * found by the record the shim wrote before making each. */
-  if (fusebind_cleanup(cfg.state_dir, vmid, NULL, &err) < 0) runm_log_error(NULL, err, "delete");
-  runm_error_release(&err);
-  /* The namespace mode: poststop hooks, tc filters, TAP, namespace. */
-  task_net_delete(cfg.state_dir, vmid, a->id ? a->id : "", a->bundle ? a->bundle : (getcwd(cwd, sizeof(cwd)) ? cwd : NULL));
-  if (getcwd(cwd, sizeof(cwd)) && rootfs_unmount(a->bundle ? a->bundle : cwd, &err) < 0)
-    runm_log_error(NULL, err, "delete");
-  socket_path(&cfg, a, sock, sizeof(sock));
-  unlink(sock);
-  runm_pb_timestamp_set(&ts, runm_realtime_ns());
-  resp.exit_status = 128 + SIGKILL;
-  resp.exited_at = &ts;
-  len = protobuf_c_message_pack(&resp.base, buf);
-  fwrite(buf, 1, len, stdout);
-  return 0;
-}
 
 static int handle(void *opaque, struct runm_ttrpc_call *call, const ProtobufCMessage *req,
                   ProtobufCMessage **resp, runm_error_t *err)
@@ -477,7 +172,7 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   free(methods);
   {
     struct args copy = {.ns = s->ns, .id = s->id, .address = s->containerd_address};
-    socket_path(&s->cfg, &copy, sock, sizeof(sock));
+    socket_path(&s->cfg, &copy, s->group[0] ? s->group : NULL, sock, sizeof(sock));
     unlink(sock);
   }
   /* The signal thread, if no signal ended it, is still waiting with s:
@@ -596,13 +291,18 @@ static int serve_pool(const struct args *a)
 int main(int argc, char **argv)
 {
   struct args a;
+  if (argc > 1 && strcmp(argv[1], RUNM_LIBVIRT_HELPER_ARG) == 0)
+    return runm_libvirt_helper_main(argc - 1, argv + 1);
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "usage: containerd-shim-runm-v1 -namespace NS -address ADDR -publish-binary BIN "
                     "-id ID [-debug] [start|delete|pool|vm-id]\n"
                     "  pool: an idle shim holding a spare VM (pool_size > 0; docs/pool.md)\n"
-                    "  vm-id: print the VM id (state dir name) of task NS/ID\n");
+                    "  vm-id: print the VM id (state dir name) of task NS/ID\n"
+                    "  -info: print a containerd.types.RuntimeInfo (options on stdin), for containerd 2.x\n");
     return 2;
   }
+  /* containerd 2.x runs `-info` with no namespace or id. */
+  if (a.action && strcmp(a.action, "info") == 0) return cmd_info();
   if (a.action && strcmp(a.action, "version") == 0) {
     printf("containerd-shim-runm-v1:\n  Version: 0.1.0\n  Runtime: io.containerd.runm.v1\n");
     return 0;

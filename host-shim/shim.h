@@ -52,6 +52,10 @@ struct shim_container {
    * id its own (namespace, id) pair would have otherwise, as `delete`
    * computes it. */
   char export_id[80];
+  /* A pod member's slot in the leader's export dir (exports_attach), -1
+   * when it has none (it booted the VM). */
+  int slot;
+  uint32_t guest_pid; /* its init's pid in the guest, from Create (the pod's namespaces) */
   /* Guarded by shim.lock. */
   bool created, deleted;
   struct shim_process *procs; /* init first */
@@ -87,6 +91,16 @@ struct shim {
   struct hooks *hooks; /* OCI hooks: the allow-list and the runm.v1.Host server */
   struct task_net *net; /* the VM's namespace mode: namespace and TAP (task_net.h), or NULL */
   struct shim_container *containers; /* the table (container.h), deleted ones kept until exit */
+  /* Pods (pod.h): set by the first Create. The group names the shim's
+   * socket; a pod's VM takes further containers of its group. */
+  char group[128];
+  bool pod;
+  struct shim_container *leader; /* the container that booted the VM */
+  uint32_t slots_used;           /* bit k: pod slot k is attached */
+  /* The pod's size as CRI gave it (0: none), and the VM's as booted. */
+  unsigned pod_mem_mib;
+  double pod_cpus;
+  unsigned vm_mem_mib, vm_vcpus;
   bool shutdown_requested;
 };
 

@@ -4,6 +4,7 @@
  * the VM in task_vm.c, the container table in container.c. Events follow
  * in containerd's order. */
 #include "task.h"
+#include "create.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -33,209 +34,10 @@
 #include "runm/v1/guest.pb-c.h"
 #include "spec.h"
 #include "stdio_relay.h"
-#include "task_net.h"
 #include "task_vm.h"
 #include "timing.h"
 #include "vm.h"
 #include "xalloc.h"
-
-typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
-
-static int start_io(struct shim *s, struct shim_process *p, runm_error_t *err)
-{
-  struct io_config ic = {
-      .ns = s->ns,
-      .id = p->c->id,
-      .exec_id = p->exec_id,
-      .stdin_path = p->stdin_path,
-      .stdout_path = p->stdout_path,
-      .stderr_path = p->stderr_path,
-      .terminal = p->terminal,
-      .on_exit = proc_exited,
-      .opaque = p,
-      .log = &s->log,
-  };
-  p->io = io_relay_start(s->vm->client, &ic, err);
-  return p->io ? 0 : -1;
-}
-
-/* The runm-bindfs context for Create, unless binds are the kernel's only. */
-static int fuse_prepare(struct shim *s, struct shim_container *c, runm_error_t *err)
-{
-  if (s->cfg.bind_mode == SHIM_BIND_KERNEL || c->fuse) return 0;
-  c->fuse = malloc(sizeof(*c->fuse));
-  if (c->fuse == NULL) return runm_make_error(err, ENOMEM, "runm-bindfs context");
-  return fusebind_init(c->fuse, s->cfg.state_dir, c->export_id, s->exe_dir, &s->log, err);
-}
-
-/* From the one parse of c's config.json: what sizes the VM (si), the
- * hooks' allow-list (s->hooks), c's export plan and the guest copy of the
- * spec. */
-static int prepare_spec(struct shim *s, struct shim_container *c, struct spec_info *si,
-                        struct guest_spec *gs, runm_error_t *err)
-{
-  json_object *spec = NULL;
-  int ret;
-  if (spec_json_load(c->bundle, &spec, err) < 0) return -1;
-  ret = spec_parse(spec, c->bundle, si, err);
-  /* A pooled VM's shim made the hooks' channel when it booted the VM. */
-  if (ret == 0 && s->hooks == NULL) ret = hooks_new(&s->log, &s->hooks, err);
-  if (ret == 0) ret = hooks_load(s->hooks, spec, c->id, c->bundle, err);
-  /* On the parsed copy only: the bundle's config.json is never written.
-   * The container's export dir: its resolv.conf under user networking
-   * (docs/networking.md) is written there, and the spec's root and bind
-   * sources become the guest paths of their exports. */
-  if (ret == 0 && c->exports == NULL && (c->exports = calloc(1, sizeof(*c->exports))) == NULL)
-    ret = runm_make_error(err, ENOMEM, "exports");
-  if (ret == 0) ret = exports_init(c->exports, s->cfg.state_dir, c->export_id, err);
-  if (ret == 0) ret = resolv_apply(spec, c->exports->dir, err);
-  if (ret == 0) ret = exports_plan(c->exports, spec, c->bundle, err);
-  if (ret == 0) ret = guest_spec_build(spec, c->bundle, gs, err);
-  json_object_put(spec);
-  if (ret < 0) spec_free(si);
-  return ret;
-}
-
-/* Create's failure after c entered the table: c is gone for containerd
- * (deleted, kept until exit like every deleted record), and with it the
- * VM it would have booted. */
-static void create_failed(struct shim *s, struct shim_container *c)
-{
-  pthread_mutex_lock(&s->lock);
-  c->deleted = true;
-  pthread_mutex_unlock(&s->lock);
-  task_vm_pid_forget(s);
-  task_cleanup(s);
-}
-
-static void publish_create(struct shim *s, struct shim_container *c, struct shim_process *p,
-                           const CreateReq *r)
-{
-  Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
-  Containerd__Events__TaskIO tio = CONTAINERD__EVENTS__TASK_IO__INIT;
-  tio.stdin = p->stdin_path;
-  tio.stdout = p->stdout_path;
-  tio.stderr = p->stderr_path;
-  tio.terminal = p->terminal;
-  ev.container_id = c->id;
-  ev.bundle = c->bundle;
-  ev.n_rootfs = r->n_rootfs;
-  ev.rootfs = r->rootfs;
-  ev.io = &tio;
-  ev.pid = p->pid;
-  publisher_publish(s->pub, "/tasks/create", &ev.base);
-}
-
-static int t_create(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
-                    runm_error_t *err)
-{
-  const CreateReq *r = (const CreateReq *)rq;
-  struct spec_info si;
-  struct shim_container *c;
-  struct shim_process *p = NULL;
-  Runm__V1__CreateRequest gr = RUNM__V1__CREATE_REQUEST__INIT;
-  ProtobufCMessage *gresp = NULL;
-  Containerd__Task__V2__CreateTaskResponse *out;
-  struct rootfs_mount mounts[8];
-  size_t nm = r->n_rootfs;
-  struct guest_spec gs = {0};
-  struct shim_rlimits rl;
-
-  if (r->checkpoint && r->checkpoint[0])
-    return runm_make_error(err, ENOSYS, "restoring from a checkpoint is not supported by runm");
-  if (nm > sizeof(mounts) / sizeof(mounts[0]))
-    return runm_make_error(err, E2BIG, "%zu rootfs mounts; runm takes at most 8", nm);
-  /* One container per shim (the one it was started for). */
-  if (r->id == NULL || strcmp(r->id, s->id) != 0)
-    return runm_make_error(err, ENOENT, "task `%s` not found in this shim (it serves `%s`)",
-                           r->id ? r->id : "", s->id);
-  pthread_mutex_lock(&s->lock);
-  bool used = container_count_locked(s) > 0;
-  pthread_mutex_unlock(&s->lock);
-  if (used) return runm_make_error(err, EEXIST, "task `%s` already exists", s->id);
-  c = container_add(s, r->id, s->bundle, err);
-  if (c == NULL) return -1;
-  snprintf(c->export_id, sizeof(c->export_id), "%s", s->vm_id);
-
-  shim_timing_mark(s->vm_id, "create.begin", 0);
-  if (prepare_spec(s, c, &si, &gs, err) < 0) goto fail;
-  for (size_t i = 0; i < nm; i++)
-    mounts[i] = (struct rootfs_mount){r->rootfs[i]->type, r->rootfs[i]->source,
-                                      (const char *const *)r->rootfs[i]->options,
-                                      r->rootfs[i]->n_options};
-  if (fuse_prepare(s, c, err) < 0 || rootfs_mount(c->bundle, mounts, nm, s->cfg.bind_mode, c->fuse, err) < 0) {
-    spec_free(&si);
-    goto fail;
-  }
-  c->rootfs_mounted = nm > 0;
-  shim_timing_mark(s->vm_id, "rootfs.mounted", 0);
-  if (task_vm_boot(s, c, &si, err) < 0) {
-    spec_free(&si);
-    goto fail;
-  }
-  spec_free(&si);
-  /* From here the task's host identity is its QEMU: what containerd and
-   * host hooks get as the pid (the guest's choice never reaches them). */
-  task_vm_pid_set(s);
-  hooks_set_pid(s->hooks, s->vm_pid);
-  shim_timing_mark(s->vm_id, "vm.spawn", s->vm->spawn_ns);
-  shim_timing_mark(s->vm_id, "vm.ready", s->vm->ready_ns);
-  shim_timing_mark(s->vm_id, "vm.owned", 0);
-
-  gr.id = c->id;
-  gr.bundle = c->bundle;
-  gr.terminal = r->terminal;
-  gr.stdin = r->stdin && r->stdin[0];
-  gr.config_json.data = (uint8_t *)gs.json;
-  gr.config_json.len = gs.len;
-  shim_rlimits_get(&rl);
-  gr.n_rlimits = rl.n;
-  gr.rlimits = rl.ptrs;
-  /* runc runs the create-time hooks (and poststop, if it fails) now. */
-  hooks_set_phase(s->hooks, HOOK_PHASE_CREATE);
-  /* The namespace mode: CNI's interface reaches the guest before runc
-   * starts the container (a spec-named namespace: before Create; after
-   * it when Create's hooks run CNI). */
-  if (task_net_configure(s, false, err) < 0) goto fail;
-  if (guest_call(s, "Create", &gr.base, &gresp, -1, err) < 0) goto fail;
-  guest_spec_free(&gs);
-  shim_timing_mark(s->vm_id, "guest.created", 0);
-  p = proc_new(c, "", r->stdin, r->stdout, r->stderr, r->terminal);
-  p->pid = (uint32_t)s->vm_pid;
-  runm_log(&s->log, RUNM_LOG_DEBUG, "init created (guest pid %u; containerd sees QEMU's, %u)",
-           ((Runm__V1__CreateResponse *)gresp)->pid, p->pid);
-  runm_pb_free(gresp);
-  gresp = NULL;
-  if (task_net_configure(s, true, err) < 0 || start_io(s, p, err) < 0) goto fail_guest;
-  pthread_mutex_lock(&s->lock);
-  p->next = c->procs;
-  c->procs = p;
-  publish_create(s, c, p, r);
-  pthread_mutex_unlock(&s->lock);
-  shim_timing_mark(s->vm_id, "create.end", 0);
-  hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
-  out = (void *)runm_pb_new(&containerd__task__v2__create_task_response__descriptor);
-  out->pid = p->pid;
-  *resp = &out->base;
-  return 0;
-
-fail_guest : {
-  Runm__V1__DeleteRequest dr = RUNM__V1__DELETE_REQUEST__INIT;
-  ProtobufCMessage *dresp = NULL;
-  cleanup_error runm_error_t e2 = NULL;
-  dr.id = c->id;
-  dr.force = true;
-  /* Best effort, bounded: the VM is stopped right after anyway. */
-  guest_call(s, "Delete", &dr.base, &dresp, LIFE_GUEST_CONTROL_MS, &e2);
-  runm_pb_free(dresp);
-  proc_free(p);
-}
-fail:
-  runm_pb_free(gresp);
-  guest_spec_free(&gs);
-  create_failed(s, c);
-  return -1;
-}
 
 static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
                    runm_error_t *err)
@@ -315,7 +117,7 @@ static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   if (guest_call(s, "Exec", &gr.base, &gresp, -1, err) < 0) return -1;
   runm_pb_free(gresp);
   p = proc_new(c, r->exec_id, r->stdin, r->stdout, r->stderr, r->terminal);
-  if (start_io(s, p, err) < 0) {
+  if (task_start_io(s, p, err) < 0) {
     Runm__V1__DeleteRequest dr = RUNM__V1__DELETE_REQUEST__INIT;
     cleanup_error runm_error_t e2 = NULL;
     dr.id = c->id;
@@ -356,6 +158,15 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 
   struct shim_container *c = container_get(s, r->id, err);
   if (c == NULL) return -1;
+  /* An exited process is not signalled (its VM may be gone with it):
+   * NotFound, as runc-v2 answers, which is what containerd's
+   * WithProcessKill (CRI's exit handling) takes for done. */
+  pthread_mutex_lock(&s->lock);
+  p = proc_find_locked(c, r->exec_id);
+  ret = p && p->exited;
+  p = NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (ret) return runm_make_error(err, ENOENT, "process already finished");
   /* SIGKILL of a running init is the host's to carry out: the guest gets
    * LIFE_KILL_GRACE_MS to report the exit, then QEMU is killed. */
   if (enforce) {
@@ -395,10 +206,26 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   return 0;
 }
 
-/* After c's init was deleted: c's execs end (with the VM, when c was the
- * last container), their waiters answer first. */
+/* After c's init was deleted: c's execs end, their waiters answer first.
+ * The last container takes the VM with it; before that (a pod), the VM
+ * runs on and only what c took on the host goes (the first container's
+ * exports hold the VM's share: they go with the VM). */
 static void container_deleted(struct shim *s, struct shim_container *c)
 {
+  unsigned live;
+  pthread_mutex_lock(&s->lock);
+  live = container_count_locked(s);
+  pthread_mutex_unlock(&s->lock);
+  if (live > 0) {
+    container_abort(s, c);
+    pthread_mutex_lock(&s->lock);
+    for (struct shim_process *q = c->procs; q; q = q->next)
+      while (q->waiters > 0) pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    container_free_procs(c);
+    if (c != s->leader) container_release_host(c);
+    return;
+  }
   task_abort(s);
   pthread_mutex_lock(&s->lock);
   for (struct shim_process *q = c->procs; q; q = q->next)

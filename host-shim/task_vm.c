@@ -11,9 +11,9 @@
 #include "exports.h"
 #include "fusebind.h"
 #include "hooks.h"
+#include "task_net.h"
 #include "pool.h"
 #include "rpc.h"
-#include "task_net.h"
 #include "vm.h"
 
 /* A pooled VM was booted before the spec was known: it serves the task
@@ -27,6 +27,7 @@ static int use_pooled_vm(struct shim *s, const struct spec_info *si, unsigned me
   else if (si->net != RUNM_NET_USER || si->n_ports > 0 || si->host_loopback)
     why = "asks for its own network or ports";
   else if (s->cfg.bind_mode == SHIM_BIND_FUSE) why = "shares its binds through runm-bindfs";
+  else if (s->pod) why = "is a pod's first container (pod slots are made at boot)";
   if (why == NULL) {
     if (pool_vm_prepare(&s->pool, s->vm_id, shares, n, err) == 0) {
       runm_log(&s->log, RUNM_LOG_INFO, "VM %s from the pool (%u MiB, %u vCPU)", s->vm->id,
@@ -62,8 +63,17 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
   if (si->memory_limit > 0 && (unsigned)(si->memory_limit >> 20) + 128 > mem)
     mem = (unsigned)(si->memory_limit >> 20) + 128;
   if (si->cpus > cpus) cpus = (unsigned)(si->cpus + 0.999);
+  /* A pod's VM: the size CRI gives the whole pod, when it does. */
+  if (s->pod && s->pod_mem_mib + 128 > mem) mem = s->pod_mem_mib + 128;
+  if (s->pod && s->pod_cpus > cpus) cpus = (unsigned)(s->pod_cpus + 0.999);
   if (cpus > shim_host_cpus()) cpus = shim_host_cpus();
-  if (s->pooled && s->vm && use_pooled_vm(s, si, mem, cpus, shares, n, err)) return 0;
+  s->vm_mem_mib = mem;
+  s->vm_vcpus = cpus;
+  if (s->pooled && s->vm && use_pooled_vm(s, si, mem, cpus, shares, n, err)) {
+    s->vm_mem_mib = s->pool.mem_mib;
+    s->vm_vcpus = s->pool.vcpus;
+    return 0;
+  }
   shim_vm_config_base(&s->cfg, &vc);
   vc.id = s->vm_id;
   vc.mem_mib = mem;
@@ -79,6 +89,10 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
   vc.host_loopback = si->host_loopback;
   /* The namespace mode: QEMU's NIC on a TAP in the task's namespace. */
   if (task_net_prepare(s, si, &vc, err) < 0) return -1;
+  /* The pod's other containers are attached to the share later (their
+   * exports, exports_attach): QEMU keeps the host's mount namespace to see
+   * them, as a pooled VM does (docs/security-parts/pods.md). */
+  vc.late_mounts = s->pod;
   if (runm_vm_start(&vc, &s->log, &vm, err) < 0) return -1;
   /* The guest binds each export where the spec expects it. */
   if (exports_guest_bind(vm->client, NULL, GUEST_SHARE_ROOT, shares, n, err) < 0) {

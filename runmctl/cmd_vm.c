@@ -22,7 +22,8 @@
 #include "json.h"
 #include "rpc.h"
 #include "runmctl.h"
-#include "vm.h"
+#include "vm_backend.h"
+#include "vm_info.h"
 
 static const char start_usage[] =
     "usage: runmctl vm start [options]\n"
@@ -46,6 +47,10 @@ static const char start_usage[] =
     "  --publish SPEC     forward host ports to the guest: [HOSTADDR:]HOSTPORT:GUESTPORT\n"
     "                     [/tcp|/udp], comma-separated, HOSTADDR default 127.0.0.1;\n"
     "                     repeatable, up to 32 ports\n"
+    "  --backend B        qemu (default: runm runs QEMU) or libvirt (a transient\n"
+    "                     libvirt domain; env RUNM_VM_BACKEND; docs/libvirt.md)\n"
+    "  --libvirt-uri URI  libvirt connection (env RUNM_LIBVIRT_URI; default\n"
+    "                     qemu:///system; qemu:///embed?root=DIR needs no daemon)\n"
     "  --timeout SEC      boot deadline (default 30)\n"
     "  --json             machine-readable output\n";
 
@@ -160,6 +165,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       {"share", required_argument, NULL, 's'},
       {"net", required_argument, NULL, 'n'},     {"publish", required_argument, NULL, 'p'},
       {"host-loopback", no_argument, NULL, 'L'},
+      {"backend", required_argument, NULL, 'B'}, {"libvirt-uri", required_argument, NULL, 'U'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -167,6 +173,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   char id[RUNM_VM_ID_MAX + 1], kernel[4096], initrd[4096], mbin[4096];
   const char *id_arg = NULL, *kernel_arg = NULL, *initrd_arg = NULL, *mbin_arg = NULL;
   const char *accel = getenv("RUNM_ACCEL"), *transport = getenv("RUNM_TRANSPORT");
+  const char *backend = getenv("RUNM_VM_BACKEND");
   struct runm_vm_config cfg = {0};
   int c, fds[2];
   pid_t pid;
@@ -231,6 +238,8 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
       cfg.ports = ports;
       break;
     case 'L': cfg.host_loopback = true; break;
+    case 'B': backend = optarg; break;
+    case 'U': cfg.libvirt_uri = optarg; break;
     case 'j': ctl->json = true; break;
     case 'm':
     case 'c':
@@ -262,8 +271,10 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
             RUNM_VM_ID_MAX);
     return RUNMCTL_USAGE;
   }
+  if (cfg.libvirt_uri == NULL) cfg.libvirt_uri = getenv("RUNM_LIBVIRT_URI");
   if (runm_accel_parse(accel, &cfg.accel, &err) < 0 ||
-      runm_transport_parse(transport, &cfg.transport, &err) < 0) {
+      runm_transport_parse(transport, &cfg.transport, &err) < 0 ||
+      runm_backend_parse(backend, &cfg.backend, &err) < 0) {
     fprintf(stderr, "runmctl vm start: %s\n", err->msg);
     return RUNMCTL_USAGE;
   }
@@ -361,30 +372,6 @@ static int pidfd_open_(pid_t pid)
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* True when pid is alive and is the QEMU of VM `id` (guards against a
- * reused pid). */
-static bool is_vm_qemu(const struct runm_vm_info *info, const char *id)
-{
-  pid_t pid = info->qemu_pid;
-  char path[64], cmd[4096], want[128];
-  cleanup_close int fd = -1;
-  ssize_t n;
-  if (pid <= 0) return false;
-  snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  n = read(fd, cmd, sizeof(cmd) - 1);
-  if (n <= 0) return false;
-  /* A pooled VM keeps the name it booted with; vm.info records it. */
-  if (info->qemu_name[0]) snprintf(want, sizeof(want), "%s", info->qemu_name);
-  else snprintf(want, sizeof(want), "runm-%s", id);
-  for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1) {
-    cmd[n] = '\0';
-    if (strcmp(cmd + i, want) == 0) return true;
-  }
-  return false;
-}
-
 static bool wait_gone(int pidfd, int timeout_ms)
 {
   struct pollfd p = {.fd = pidfd, .events = POLLIN};
@@ -418,11 +405,17 @@ static int stop_one(struct runmctl *ctl, const char *id, int timeout_s)
     } else {
       /* Supervisor gone or stuck: do its job. */
       if (sup >= 0) kill(info.supervisor_pid, SIGKILL);
-      if (is_vm_qemu(&info, id)) {
+      if (strcmp(info.backend, "libvirt") == 0 && info.qemu_name[0]) {
+        cleanup_error runm_error_t e2 = NULL;
+        if (runm_libvirt_destroy(info.libvirt_uri, info.qemu_name, 10000, &e2) < 0)
+          fprintf(stderr, "runmctl vm stop: %s\n", e2->msg);
+      }
+      if (runm_vm_info_is_qemu(&info, id)) {
         cleanup_close int q = pidfd_open_(info.qemu_pid);
         kill(info.qemu_pid, SIGKILL);
         wait_gone(q, 5000);
       }
+      if (info.cgroup[0]) runm_libvirt_remove_cgroup(info.cgroup);
       if (runm_vm_remove_dir(dir, &err) < 0) {
         fprintf(stderr, "runmctl vm stop: %s\n", err->msg);
         return RUNMCTL_FAIL;
@@ -495,7 +488,8 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
     runm_json_init(&j, stdout);
     runm_json_begin_array(&j, NULL);
   } else {
-    printf("%-24s %-8s %-8s %-6s %-9s %s\n", "ID", "STATE", "PID", "ACCEL", "TRANSPORT", "SOCKET");
+    printf("%-24s %-8s %-8s %-6s %-9s %-8s %s\n", "ID", "STATE", "PID", "ACCEL", "TRANSPORT", "BACKEND",
+           "SOCKET");
   }
   while (d && (de = readdir(d))) {
     char dir[4400];
@@ -508,7 +502,7 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
       state = "starting";
       snprintf(info.id, sizeof(info.id), "%s", de->d_name);
     } else {
-      state = is_vm_qemu(&info, de->d_name) ? "running" : "stale";
+      state = runm_vm_info_is_qemu(&info, de->d_name) ? "running" : "stale";
     }
     if (ctl->json) {
       runm_json_begin_object(&j, NULL);
@@ -517,13 +511,15 @@ static int vm_ls(struct runmctl *ctl, int argc, char **argv)
       runm_json_int(&j, "pid", info.qemu_pid);
       runm_json_string(&j, "accel", info.accel);
       runm_json_string(&j, "transport", info.transport);
+      runm_json_string(&j, "backend", info.backend[0] ? info.backend : "qemu");
       runm_json_string(&j, "socket", info.socket);
       runm_json_double(&j, "boot_seconds",
                        info.ready_ns > info.spawn_ns ? (info.ready_ns - info.spawn_ns) / 1e9 : 0);
       runm_json_end_object(&j);
     } else {
-      printf("%-24s %-8s %-8d %-6s %-9s %s\n", de->d_name, state, (int)info.qemu_pid,
+      printf("%-24s %-8s %-8d %-6s %-9s %-8s %s\n", de->d_name, state, (int)info.qemu_pid,
              info.accel[0] ? info.accel : "-", info.transport[0] ? info.transport : "-",
+             info.backend[0] ? info.backend : (info.accel[0] ? "qemu" : "-"),
              info.socket[0] ? info.socket : "-");
     }
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runmctl.h"
+#include "vm_backend.h"
 
 static const char usage[] =
     "usage: runmctl [--state-dir DIR] [--debug] COMMAND [ARGS]\n"
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
   struct runmctl ctl = {0};
   int i = 1;
 
+  if (argc > 1 && strcmp(argv[1], RUNM_LIBVIRT_HELPER_ARG) == 0)
+    return runm_libvirt_helper_main(argc - 1, argv + 1);
   runmctl_default_state_root(state_root, sizeof(state_root));
   ctl.state_root = state_root;
   ctl.log.component = "runmctl";

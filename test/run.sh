@@ -169,6 +169,15 @@ if build; then
       run_tap "e2e [native, bind_mode fuse] test_ctr" env RUNM_BIN=build/bin BUILD=build \
         RUNM_E2E_SNAPSHOTTER=native RUNM_E2E_BIND_MODE=fuse bash test/e2e/test_ctr.sh
     fi
+    # vm_backend = libvirt (docs/libvirt.md) on a private embed root: the
+    # cases that reach every device the guest gets (console, RPC and host
+    # ports, the rootfs and rw/ro volume shares, stdin, exec and tty) and
+    # the crash cases; the whole suite runs past the 2.5 min budget.
+    if wanted test_ctr; then
+      run_tap "e2e [libvirt] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        RUNM_E2E_CASES='^(echo|stdin|rootfs|bind_ro|bind_rw|exec|detach)-overlayfs$|crash' \
+        bash test/e2e/test_ctr.sh
+    fi
   fi
 fi
 

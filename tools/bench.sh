@@ -18,11 +18,16 @@
 #   BENCH_PINGS=N        Ping round trips (default 1000)
 #   BENCH_STDIO_MIB=N    stdout and stdin volume (default 256)
 #   BENCH_MANY=N         containers started at once (default 10)
+#   BENCH_PODS=N         CRI pods (2 containers each) started per runtime
+#                        (default 5)
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many warm
-#                        recheck bindfs net; default all): to re-measure what a
-#                        change touched, not for published figures
+#                        recheck libvirt bindfs net; default all): to
+#                        re-measure what a change touched, not for published
+#                        figures
+#   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
+#                        section (default: BENCH_BOOTS; report OUT/libvirt.md)
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
 # Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
@@ -33,9 +38,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then d_runs=5 d_boots=2 d_pings=200 d_mib=32 d_many=4; else
-  d_runs=20 d_boots=5 d_pings=1000 d_mib=256 d_many=10
+if [ "$QUICK" = 1 ]; then d_runs=5 d_boots=2 d_pings=200 d_mib=32 d_many=4 d_pods=2; else
+  d_runs=20 d_boots=5 d_pings=1000 d_mib=256 d_many=10 d_pods=5
 fi
+PODS=${BENCH_PODS:-$d_pods}
 RUNS=${BENCH_RUNS:-$d_runs}
 BOOTS=${BENCH_BOOTS:-$d_boots}
 PINGS=${BENCH_PINGS:-$d_pings}
@@ -56,9 +62,11 @@ TIMING=
 . "$ROOT/tools/bench/cold.sh"
 . "$ROOT/tools/bench/running.sh"
 . "$ROOT/tools/bench/many.sh"
+. "$ROOT/tools/bench/pods.sh"
+. "$ROOT/tools/bench/libvirt.sh"
 
 # ---- prerequisites ----------------------------------------------------------
-for v in RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
+for v in PODS:"$PODS" RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
   [[ ${v#*:} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v%%:*}=${v#*:}: want a positive integer"
 done
 [ "$(id -u)" -eq 0 ] || die "must run as root (containerd, runc and the rootfs mounts need it)"
@@ -88,11 +96,12 @@ mkdir -p "$TIMING"
 export RUNM_CTRD_DIR=$CTRD_DIR RUNM_CTRD_NS=$NS
 
 ctrd_stop() { bash "$ENV_SH" stop; }
-# ctrd_start [VAR=VALUE...]: the private containerd, its shims' environment
-# (runm state under the containerd dir, timing records on, no VM pool
-# unless asked: see docs/pool.md), and the busybox image.
+# ctrd_start [VAR=VALUE...]: the private containerd (with CRI, for the pods
+# section), its shims' environment (runm state under the containerd dir,
+# timing records on, no VM pool unless asked: see docs/pool.md), and the
+# busybox image.
 ctrd_start() {
-  env RUNM_POOL_SIZE=0 RUNM_STATE_DIR="$CTRD_DIR/runm" RUNM_TIMING_DIR="$TIMING" "$@" \
+  env RUNM_CTRD_CRI=1 RUNM_POOL_SIZE=0 RUNM_STATE_DIR="$CTRD_DIR/runm" RUNM_TIMING_DIR="$TIMING" "$@" \
     bash "$ENV_SH" start 7>&- 8>&- 9>&- || { fail "containerd did not start"; return 1; }
   bash "$ENV_SH" ctr images import --base-name docker.io/library/busybox "$WORK/busybox.tar" >/dev/null ||
     { fail "image import failed"; return 1; }
@@ -155,6 +164,7 @@ meta pings "$PINGS"
 meta stdio_mib "$STDIO_MIB"
 meta many "$MANY"
 meta sections "${SECTIONS:-all}"
+meta pods "$PODS"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta foreign_vms "$($PY "$PROCS" left --mention qemu-system | wc -l)"
 say "results in $OUT (runs $RUNS, boots $BOOTS, pings $PINGS, stdio $STDIO_MIB MiB, $MANY at once)"
@@ -188,7 +198,14 @@ measure() {
   for rt in runc runm; do
     section "many_$rt" bench_many "$rt" "$MANY"
   done
+  if pods_setup; then
+    for rt in runc runm; do
+      section "pods_$rt" bench_pods "$rt" "$PODS"
+    done
+  fi
   section warm bench_warm "$RUNS"
+  section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+  # Last: the runc-v2 baseline again, to see whether the load drifted.
   section recheck bench_recheck "$RUNS"
   ctrd_stop || fail "containerd-env.sh stop left something behind"
   mkdir -p "$RAW/timing"

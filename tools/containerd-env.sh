@@ -6,6 +6,10 @@
 #   containerd-env.sh start        start it (no-op when it already answers)
 #   containerd-env.sh stop         stop it and everything it started; verify
 #   containerd-env.sh ctr ARGS...  ctr --address SOCK --namespace runm-test ARGS
+# RUNM_CTRD_CRI=1: with containerd's CRI plugin (test/e2e/test_cri.sh):
+# runtime handlers `runc` (runc-v2) and `runm`, host-network pods only (no
+# CNI), sandbox image $RUNM_CTRD_PAUSE, restrict_oom_score_adj (the
+# kernel here refuses the sandbox's -998).
 # `stop` is idempotent and safe from a trap: it ends containerd, every shim
 # whose -address is this socket, their runc containers and runm VMs (by pid,
 # nothing matched by name alone), unmounts what is left under the dir,
@@ -86,15 +90,18 @@ start() {
   [ -e "$DIR/containerd.pid" ] && { stop_ || return 1; mkdir -p "$DIR"; }
   local sd=${RUNM_STATE_DIR:-$DIR/runm}
   echo "$sd" >"$DIR/runm-state-dir"
+  local cri='  "io.containerd.grpc.v1.cri",'
+  [ "${RUNM_CTRD_CRI:-0}" = 1 ] && cri=
   cat >"$DIR/config.toml" <<TOML
-# Private containerd for runm's tests: no CRI, no snapshotter but overlayfs
-# and native, no tracing; runtimes are resolved from PATH by name
-# (io.containerd.runm.v1 -> containerd-shim-runm-v1 in $RUNM_BIN).
+# Private containerd for runm's tests: no CRI (unless RUNM_CTRD_CRI=1), no
+# snapshotter but overlayfs and native, no tracing; runtimes are resolved
+# from PATH by name (io.containerd.runm.v1 -> containerd-shim-runm-v1 in
+# $RUNM_BIN).
 version = 2
 root = "$DIR/root"
 state = "$DIR/state"
 disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+$cri
   "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs",
@@ -119,6 +126,28 @@ disabled_plugins = [
 [plugins."io.containerd.runtime.v2.task"]
   platforms = ["linux/amd64"]
 TOML
+  if [ "${RUNM_CTRD_CRI:-0}" = 1 ]; then
+    mkdir -p "$DIR/cni/bin" "$DIR/cni/conf"
+    cat >>"$DIR/config.toml" <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${RUNM_CTRD_PAUSE:-docker.io/library/runm-pause:runm}"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  enable_selinux = false
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runm]
+      runtime_type = "io.containerd.runm.v1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$DIR/cni/bin"
+    conf_dir = "$DIR/cni/conf"
+TOML
+  fi
   PATH=$RUNM_BIN:$PATH RUNM_STATE_DIR=$sd \
     setsid containerd --config "$DIR/config.toml" >"$DIR/containerd.log" 2>&1 </dev/null &
   p=$!

@@ -15,6 +15,10 @@ PKGS=(
   fuse3 bindfs
   gnuplot-nox
   libprotobuf-dev libc-ares-dev zlib1g-dev
+  # the libvirt VM backend (lib/vm/vm_libvirt.c) and its tests (the embed
+  # driver, virsh; libvirt-daemon-system makes the libvirt-qemu user the
+  # driver resolves even when configured to run QEMU as root)
+  libvirt-dev libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon libvirt-daemon-system
 )
 
 missing=()

@@ -2,7 +2,8 @@
  * container's. Everything a VM could carry over from the time it sat in the
  * pool is renewed here (clock, entropy, hostname), and the host directories
  * the shim bound under the pool share are mounted at their host paths, as
- * boot-time shares would have been. Allowed once, before any container. */
+ * boot-time shares would have been. Allowed once, before any container;
+ * a Prepare of shares alone any time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/random.h>
@@ -138,13 +139,22 @@ int svc_prepare(void *opaque, struct runm_rpc_call *call, const ProtobufCMessage
                 ProtobufCMessage **resp, runm_error_t *err)
 {
   struct init_ctx *ctx = opaque;
+  const Runm__V1__PrepareRequest *r = (const Runm__V1__PrepareRequest *)req;
   int expected = 0;
 
+  /* Shares alone (no hostname, clock or entropy): what a fresh VM's shim
+   * asks at boot, and a pod's shim for each further container (its exports
+   * under the share, docs/security-parts/pods.md). Nothing is renamed or
+   * renewed, so it may come any time; a share only ever adds a bind. */
+  if (r->hostname[0] == '\0' && r->realtime_ns == 0 && r->entropy.len == 0) {
+    if (prepare(ctx, r, err) < 0) return -1;
+    return handler_empty(resp, err);
+  }
   if (!__atomic_compare_exchange_n(&ctx->prepared, &expected, 1, false, __ATOMIC_SEQ_CST,
                                    __ATOMIC_SEQ_CST))
     return runm_make_error(err, EALREADY, "this VM was already prepared for a container");
   if (registry_count(ctx->registry) != 0)
     return runm_make_error(err, EBUSY, "this VM already runs a container");
-  if (prepare(ctx, (const Runm__V1__PrepareRequest *)req, err) < 0) return -1;
+  if (prepare(ctx, r, err) < 0) return -1;
   return handler_empty(resp, err);
 }

@@ -46,6 +46,9 @@ struct reaper {
   bool exe_pending;
 };
 
+/* How long reaper_exe_path waits for a pending alias. */
+#define REAPER_EXE_WAIT_S 30
+
 extern char **environ;
 
 static int pidfd_open_(pid_t pid)
@@ -92,8 +95,15 @@ void reaper_set_exe(struct reaper *r, int fd)
 
 void reaper_exe_path(struct reaper *r, const char *path, char *buf, size_t len)
 {
+  struct timespec until;
+
+  /* Bounded: a copy that never ends must not hold up every runc; after
+   * REAPER_EXE_WAIT_S the path itself runs (the alias still applies later). */
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += REAPER_EXE_WAIT_S;
   pthread_mutex_lock(&r->lock);
-  while (r->exe_pending && strcmp(path, r->exe_path) == 0) pthread_cond_wait(&r->changed, &r->lock);
+  while (r->exe_pending && strcmp(path, r->exe_path) == 0)
+    if (pthread_cond_timedwait(&r->changed, &r->lock, &until) == ETIMEDOUT) break;
   if (r->exe_fd >= 0 && strcmp(path, r->exe_path) == 0)
     snprintf(buf, len, "/proc/self/fd/%d", r->exe_fd);
   else

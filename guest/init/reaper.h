@@ -27,7 +27,7 @@ typedef void (*reaper_exit_fn)(void *arg, pid_t pid, int status, int64_t exited_
 struct reaper *reaper_new(runm_error_t *err);
 /* An executable to run from an fd rather than its path (runc_exe.c).
  * reaper_expect_exe(path) announces it: from then on reaper_exe_path(path)
- * waits until reaper_set_exe settles it; with fd >= 0 it names
+ * waits (at most 30 s) until reaper_set_exe settles it; with fd >= 0 it names
  * /proc/self/fd/FD (an exec of which runs the file behind fd; the reaper
  * keeps fd for good), with fd < 0 path itself. One alias per reaper. */
 void reaper_expect_exe(struct reaper *r, const char *path);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "vm.h"
+#include "vm_backend.h"
 
 static bool cpu_has_virt(const char *cpuinfo)
 {
@@ -102,6 +102,24 @@ int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *
   else if (strcmp(s, "vsock") == 0) *out = RUNM_TRANSPORT_VSOCK;
   else return runm_make_error(err, EINVAL, "unknown transport `%s` (auto, serial, vsock)", s);
   return 0;
+}
+
+const char *runm_backend_name(enum runm_vm_backend_kind b)
+{
+  return b == RUNM_BACKEND_LIBVIRT ? "libvirt" : "qemu";
+}
+
+int runm_backend_parse(const char *s, enum runm_vm_backend_kind *out, runm_error_t *err)
+{
+  if (s == NULL || *s == '\0' || strcmp(s, "qemu") == 0) *out = RUNM_BACKEND_QEMU;
+  else if (strcmp(s, "libvirt") == 0) *out = RUNM_BACKEND_LIBVIRT;
+  else return runm_make_error(err, EINVAL, "unknown VM backend `%s` (qemu, libvirt)", s);
+  return 0;
+}
+
+const struct runm_vm_backend *runm_vm_backend_get(enum runm_vm_backend_kind kind)
+{
+  return kind == RUNM_BACKEND_LIBVIRT ? &runm_vm_backend_libvirt : &runm_vm_backend_qemu;
 }
 
 bool runm_vm_id_valid(const char *id)

@@ -25,6 +25,7 @@
 #include "cleanup.h"
 #include "cmdline_keys.h"
 #include "rpc.h"
+#include "vm_backend.h"
 #include "runm/v1/guest.pb-c.h"
 
 int64_t runm_now_ns(void)
@@ -236,62 +237,6 @@ int runm_listen_unix(const char *path, int backlog, runm_error_t *err)
   return runm_steal_fd(&fd);
 }
 
-static int spawn_vm(const struct runm_vm_config *cfg, struct runm_vm *vm, int lfd,
-                    runm_error_t *err)
-{
-  char **argv = NULL;
-  struct runm_vm_spawn sp = {.rpc_fd = lfd, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-                            .nf_out_fd = -1, .nf_in_fd = -1, .tap_fd = -1, .netns_fd = -1};
-  const char *rw[2 * RUNM_VM_MAX_SHARES];
-  int ret;
-
-  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
-    const struct runm_vm_share *s = &cfg->shares[i];
-    if (s->rw_paths) {
-      for (size_t k = 0; k < s->n_rw_paths; k++) {
-        if (sp.n_rw >= sizeof(rw) / sizeof(rw[0]))
-          return runm_make_error(err, E2BIG, "more than %zu writable paths in the shares", sizeof(rw) / sizeof(rw[0]));
-        rw[sp.n_rw++] = s->rw_paths[k];
-      }
-    } else if (!s->readonly && sp.n_rw < sizeof(rw) / sizeof(rw[0])) {
-      rw[sp.n_rw++] = s->path;
-    }
-  }
-  sp.rw = rw;
-  sp.own_mount_ns = !cfg->late_mounts;
-  if (cfg->net == RUNM_NET_TAP) {
-    sp.tap_fd = cfg->tap_fd;
-    sp.netns_fd = cfg->netns_fd;
-  }
-
-  ret = runm_vm_backend_qemu.build_argv(cfg, &vm->plan,
-                                        vm->plan.transport == RUNM_TRANSPORT_SERIAL ? 3 : -1,
-                                        &argv, err);
-  if (ret == 0) ret = runm_vm_console_start(vm->plan.dir, &vm->console, &sp.stdout_fd,
-                                            &sp.stderr_fd, err);
-  if (ret == 0 && cfg->net == RUNM_NET_USER)
-    ret = runm_vm_netfilter_start(cfg->host_loopback, cfg->ports, cfg->n_ports, &vm->netfilter,
-                                  &sp.nf_out_fd, &sp.nf_in_fd, err);
-  if (ret == 0) {
-    sp.stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (sp.stdin_fd < 0) ret = runm_make_error(err, errno, "open /dev/null");
-  }
-  if (ret == 0) {
-    vm->spawn_ns = runm_now_ns();
-    ret = runm_vm_spawn_confined(argv, &sp, &vm->pid, err);
-  }
-  if (sp.stdin_fd >= 0) close(sp.stdin_fd);
-  if (sp.stdout_fd >= 0) close(sp.stdout_fd);
-  if (sp.stderr_fd >= 0) close(sp.stderr_fd);
-  if (sp.nf_out_fd >= 0) close(sp.nf_out_fd);
-  if (sp.nf_in_fd >= 0) close(sp.nf_in_fd);
-  if (lfd >= 0) close(lfd);
-  runm_argv_free(argv);
-  if (ret < 0) return -1;
-  vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
-  return 0;
-}
-
 /* Cancels the boot Ping the moment the VM process dies. */
 struct watcher {
   int pidfd, stopfd;
@@ -345,21 +290,6 @@ static int connect_vsock(struct runm_vm *vm, int64_t timeout_ms, runm_error_t *e
   }
 }
 
-static void kill_and_reap(struct runm_vm *vm)
-{
-  int status;
-  if (vm->pid <= 0) return;
-  kill(vm->pid, SIGKILL);
-  while (waitpid(vm->pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  vm->pid = -1;
-  /* QEMU is gone: keep its last words, then the files are complete. */
-  runm_vm_console_stop(vm->console);
-  vm->console = NULL;
-  runm_vm_netfilter_stop(vm->netfilter);
-  vm->netfilter = NULL;
-}
-
 /* Rewrites *err as "VM `id` failed to boot: <cause>" followed by what QEMU
  * and the guest console said last: the guest's own words are usually the
  * real reason (the mounter's one line, a kernel panic). */
@@ -405,6 +335,12 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
                            runm_net_mode_name(cfg->net));
   if (cfg->net == RUNM_NET_TAP && cfg->tap_fd < 0)
     return runm_make_error(err, EINVAL, "network `tap` needs a TAP device (the shim's namespace mode)");
+  /* The namespace mode hands QEMU an open TAP fd inside a network
+   * namespace: only a QEMU that is runm's own child can inherit them. */
+  if (cfg->net == RUNM_NET_TAP && cfg->backend == RUNM_BACKEND_LIBVIRT)
+    return runm_make_error(err, ENOTSUP, "network `tap` (a task with its own network namespace: CNI, "
+                                         "nerdctl, CRI) is not supported by the libvirt backend yet; "
+                                         "use vm_backend = qemu or io.runm.net=user");
   if (cfg->n_ports > RUNM_PORTS_MAX)
     return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
                            RUNM_PORTS_MAX);
@@ -423,6 +359,7 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (vm == NULL) return runm_make_error(err, ENOMEM, "allocate VM");
   vm->pid = -1;
   vm->pidfd = -1;
+  vm->backend = runm_vm_backend_get(cfg->backend);
   snprintf(vm->id, sizeof(vm->id), "%s", cfg->id);
   snprintf(vm->qemu_name, sizeof(vm->qemu_name), "runm-%s", cfg->id);
   if (plan_vm(cfg, log, &vm->plan, err) < 0) goto fail_free;
@@ -443,7 +380,7 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     runm_make_error(err, errno, "chmod `%s`", vm->plan.dir);
     goto fail_dir;
   }
-  if (vm->plan.transport == RUNM_TRANSPORT_SERIAL) {
+  if (vm->plan.transport == RUNM_TRANSPORT_SERIAL && vm->backend->takes_rpc_fd) {
     lfd = runm_listen_unix(vm->plan.rpc_sock, 4, err);
     if (lfd < 0) goto fail_dir;
   }
@@ -453,15 +390,16 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     runm_error_wrap(err, "guest-to-host channel");
     goto fail_dir;
   }
-  if (spawn_vm(cfg, vm, lfd, err) < 0) {
+  if (vm->backend->spawn(cfg, vm, lfd, err) < 0) {
     runm_vm_console_stop(vm->console);
     vm->console = NULL;
     runm_vm_netfilter_stop(vm->netfilter);
     vm->netfilter = NULL;
     goto fail_dir;
   }
-  runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s)", (int)vm->pid,
-           runm_accel_name(vm->plan.accel), runm_transport_name(vm->plan.transport));
+  runm_log(log, RUNM_LOG_DEBUG, "spawned QEMU pid %d (%s, %s, backend %s)", (int)vm->pid,
+           runm_accel_name(vm->plan.accel), runm_transport_name(vm->plan.transport),
+           vm->backend->name);
 
   if (vm->plan.transport == RUNM_TRANSPORT_VSOCK) {
     int fd = connect_vsock(vm, cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 30000, err);
@@ -502,7 +440,7 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
 fail_vm:
   runm_rpc_client_free(vm->client);
   vm->client = NULL;
-  kill_and_reap(vm);
+  vm->backend->kill(vm);
   boot_error(vm, err);
 fail_dir:
   {
@@ -524,9 +462,7 @@ void runm_vm_drop_client(struct runm_vm *vm)
 int runm_vm_wait(struct runm_vm *vm, int *status, runm_error_t *err)
 {
   if (vm->pid <= 0) return runm_make_error(err, ECHILD, "VM `%s` is not running", vm->id);
-  while (waitpid(vm->pid, status, 0) < 0) {
-    if (errno != EINTR) return runm_make_error(err, errno, "wait for VM `%s`", vm->id);
-  }
+  if (vm->backend->wait(vm, status, err) < 0) return -1;
   vm->pid = -1;
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
@@ -539,7 +475,7 @@ int runm_vm_stop(struct runm_vm *vm, int64_t grace_ms, runm_error_t *err)
 {
   runm_vm_drop_client(vm);
   if (vm->pid > 0) {
-    kill(vm->pid, SIGTERM);
+    vm->backend->term(vm);
     if (vm->pidfd >= 0) {
       struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
       int r;
@@ -547,8 +483,9 @@ int runm_vm_stop(struct runm_vm *vm, int64_t grace_ms, runm_error_t *err)
         r = poll(&p, 1, grace_ms > 0 ? (int)grace_ms : 0);
       while (r < 0 && errno == EINTR);
     }
-    kill_and_reap(vm);
   }
+  /* Also after a wait: the libvirt backend ends its domain here. */
+  vm->backend->kill(vm);
   return runm_vm_remove_dir(vm->plan.dir, err);
 }
 
@@ -558,6 +495,7 @@ void runm_vm_free(struct runm_vm *vm)
   runm_vm_drop_client(vm);
   runm_vm_console_stop(vm->console);
   runm_vm_netfilter_stop(vm->netfilter);
+  runm_libvirt_vm_free(vm->lv);
   if (vm->pidfd >= 0) close(vm->pidfd);
   free(vm);
 }

@@ -1,6 +1,7 @@
 /* The VM launcher: boots a runm guest, waits for its first Ping, and on every
- * error path kills the VM and removes its state dir. QEMU specifics live
- * behind `struct runm_vm_backend` (vm_qemu.c); a libvirt backend can join. */
+ * error path kills the VM and removes its state dir. How QEMU is started and
+ * ended lives behind `struct runm_vm_backend` (vm_backend.h): QEMU directly
+ * (vm_qemu.c, vm_qemu_run.c) or a libvirt domain (vm_libvirt*.c). */
 #ifndef RUNM_VM_H
 #define RUNM_VM_H
 
@@ -15,6 +16,9 @@
 
 enum runm_accel { RUNM_ACCEL_AUTO = 0, RUNM_ACCEL_KVM, RUNM_ACCEL_TCG };
 enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANSPORT_VSOCK };
+/* Who starts QEMU: runm itself, or libvirt as a transient domain. */
+enum runm_vm_backend_kind { RUNM_BACKEND_QEMU = 0, RUNM_BACKEND_LIBVIRT };
+#define RUNM_LIBVIRT_URI_DEFAULT "qemu:///system"
 
 #define RUNM_VM_ID_MAX 64
 #define RUNM_VM_RPC_PORT_NAME "runm.rpc"
@@ -76,6 +80,8 @@ struct runm_vm_config {
    * (annotation io.runm.host-loopback=true, runmctl --host-loopback).
    * Off: vm_netfilter.c drops new connections to it. */
   bool host_loopback;
+  enum runm_vm_backend_kind backend;
+  const char *libvirt_uri; /* NULL: RUNM_LIBVIRT_URI_DEFAULT */
   /* net == RUNM_NET_TAP: an open TAP device (TUNSETIFF IFF_TAP|IFF_NO_PI|
    * IFF_VNET_HDR) QEMU gets as its NIC's backend (its fd 6), and the host
    * network namespace QEMU runs in (setns before exec; -1 = the caller's).
@@ -101,6 +107,8 @@ const char *runm_accel_name(enum runm_accel a);
 const char *runm_transport_name(enum runm_transport t);
 int runm_accel_parse(const char *s, enum runm_accel *out, runm_error_t *err);
 int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *err);
+const char *runm_backend_name(enum runm_vm_backend_kind b);
+int runm_backend_parse(const char *s, enum runm_vm_backend_kind *out, runm_error_t *err);
 
 bool runm_vm_id_valid(const char *id);
 /* A share path must be absolute, normalised, and free of characters that
@@ -131,6 +139,10 @@ struct runm_vm_console;
  * once QEMU has them). */
 int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *console_wr,
                           int *log_wr, runm_error_t *err);
+/* The same fed by one readable fd (the libvirt backend's console socket,
+ * taken over); QEMU's own output then goes to libvirt's log, not qemu.log. */
+int runm_vm_console_start_fd(const char *dir, int console_rd, struct runm_vm_console **out,
+                             runm_error_t *err);
 /* Keeps what the pipes hold now, ends the thread, closes everything. */
 void runm_vm_console_stop(struct runm_vm_console *c);
 
@@ -146,6 +158,11 @@ bool runm_netfilter_allow(const uint8_t *frame, size_t len, bool host_loopback,
 int runm_vm_netfilter_start(bool host_loopback, const struct runm_port_forward *ports,
                             size_t n_ports, struct runm_vm_netfilter **out, int *qemu_out,
                             int *qemu_in, runm_error_t *err);
+/* The same over two connected sockets the caller made (the libvirt
+ * backend: QEMU dialled them), taken over even on failure. */
+int runm_vm_netfilter_start_fds(bool host_loopback, const struct runm_port_forward *ports,
+                                size_t n_ports, int from_qemu, int to_qemu,
+                                struct runm_vm_netfilter **out, runm_error_t *err);
 void runm_vm_netfilter_stop(struct runm_vm_netfilter *nf);
 #define RUNM_VM_NETFILTER_OUT_FD 4
 #define RUNM_VM_NETFILTER_IN_FD 5
@@ -165,6 +182,7 @@ struct runm_vm_spawn {
 int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *pid,
                            runm_error_t *err);
 
+struct runm_libvirt_vm;
 /* A running VM. */
 struct runm_vm {
   struct runm_vm_plan plan;
@@ -177,16 +195,9 @@ struct runm_vm {
   struct runm_rpc_client *client; /* connected; NULL after runm_vm_drop_client */
   struct runm_vm_console *console;
   struct runm_vm_netfilter *netfilter;
+  const struct runm_vm_backend *backend;
+  struct runm_libvirt_vm *lv; /* the libvirt backend's part, else NULL */
 };
-
-struct runm_vm_backend {
-  const char *name;
-  /* Builds argv (NULL-terminated, heap) for the plan; pure, unit-tested. */
-  int (*build_argv)(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
-                    int rpc_listen_fd, char ***argv, runm_error_t *err);
-};
-extern const struct runm_vm_backend runm_vm_backend_qemu;
-void runm_argv_free(char **argv);
 
 /* Boot, wait for the first Ping. On failure nothing is left: no process, no
  * socket, no state dir; the error carries the console's last lines. */

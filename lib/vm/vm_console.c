@@ -138,15 +138,20 @@ static int pipe_pair(int *rd, int *wr, runm_error_t *err)
   return 0;
 }
 
-int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *console_wr,
-                          int *log_wr, runm_error_t *err)
+/* console_rd >= 0: the console arrives on it (taken over) and qemu.log has
+ * no source; else two pipes are made and their write ends returned. */
+static int console_start(const char *dir, int console_rd, struct runm_vm_console **out,
+                         int *console_wr, int *log_wr, runm_error_t *err)
 {
   struct runm_vm_console *c = calloc(1, sizeof(*c));
   *out = NULL;
   *console_wr = *log_wr = -1;
-  if (c == NULL) return runm_make_error(err, ENOMEM, "console");
+  if (c == NULL) {
+    if (console_rd >= 0) close(console_rd);
+    return runm_make_error(err, ENOMEM, "console");
+  }
   c->stopfd = -1;
-  c->s[0] = (struct sink){.in = -1, .out = -1, .name = "console.log", .cap = RUNM_VM_CONSOLE_MAX};
+  c->s[0] = (struct sink){.in = console_rd, .out = -1, .name = "console.log", .cap = RUNM_VM_CONSOLE_MAX};
   c->s[1] = (struct sink){.in = -1, .out = -1, .name = "qemu.log", .cap = RUNM_VM_QEMU_LOG_MAX};
   c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (c->dirfd < 0) {
@@ -160,8 +165,14 @@ int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *co
       goto fail;
     }
   }
-  if (pipe_pair(&c->s[0].in, console_wr, err) < 0 || pipe_pair(&c->s[1].in, log_wr, err) < 0)
+  if (console_rd >= 0) {
+    if (fcntl(console_rd, F_SETFL, O_NONBLOCK) < 0) {
+      runm_make_error(err, errno, "console socket");
+      goto fail;
+    }
+  } else if (pipe_pair(&c->s[0].in, console_wr, err) < 0 || pipe_pair(&c->s[1].in, log_wr, err) < 0) {
     goto fail;
+  }
   c->stopfd = eventfd(0, EFD_CLOEXEC);
   if (c->stopfd < 0) {
     runm_make_error(err, errno, "eventfd");
@@ -181,6 +192,19 @@ fail:
   *console_wr = *log_wr = -1;
   runm_vm_console_stop(c);
   return -1;
+}
+
+int runm_vm_console_start(const char *dir, struct runm_vm_console **out, int *console_wr,
+                          int *log_wr, runm_error_t *err)
+{
+  return console_start(dir, -1, out, console_wr, log_wr, err);
+}
+
+int runm_vm_console_start_fd(const char *dir, int console_rd, struct runm_vm_console **out,
+                             runm_error_t *err)
+{
+  int w1, w2;
+  return console_start(dir, console_rd, out, &w1, &w2, err);
 }
 
 void runm_vm_console_stop(struct runm_vm_console *c)

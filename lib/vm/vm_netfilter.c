@@ -135,20 +135,40 @@ out:
   return NULL;
 }
 
+static struct runm_vm_netfilter *nf_new(bool host_loopback, const struct runm_port_forward *ports,
+                                         size_t n_ports)
+{
+  struct runm_vm_netfilter *nf = calloc(1, sizeof(*nf));
+  if (nf == NULL) return NULL;
+  nf->host_loopback = host_loopback;
+  nf->from_qemu = nf->to_qemu = nf->stopfd = -1;
+  for (size_t i = 0; i < n_ports && nf->n_udp < RUNM_PORTS_MAX; i++)
+    if (ports[i].proto == RUNM_PORT_UDP) nf->udp[nf->n_udp++] = ports[i].guest_port;
+  return nf;
+}
+
+/* nf holds both sockets: start the thread. Returns 0 or an errno. */
+static int nf_run(struct runm_vm_netfilter *nf)
+{
+  int e;
+  nf->stopfd = eventfd(0, EFD_CLOEXEC);
+  if (nf->stopfd < 0) return errno;
+  e = pthread_create(&nf->thread, NULL, filter_thread, nf);
+  if (e != 0) return e;
+  nf->running = true;
+  return 0;
+}
+
 int runm_vm_netfilter_start(bool host_loopback, const struct runm_port_forward *ports,
                             size_t n_ports, struct runm_vm_netfilter **out, int *qemu_out,
                             int *qemu_in, runm_error_t *err)
 {
-  struct runm_vm_netfilter *nf = calloc(1, sizeof(*nf));
+  struct runm_vm_netfilter *nf = nf_new(host_loopback, ports, n_ports);
   int a[2] = {-1, -1}, b[2] = {-1, -1}, e;
 
   *out = NULL;
   *qemu_out = *qemu_in = -1;
   if (nf == NULL) return runm_make_error(err, ENOMEM, "network filter");
-  nf->host_loopback = host_loopback;
-  nf->from_qemu = nf->to_qemu = nf->stopfd = -1;
-  for (size_t i = 0; i < n_ports && nf->n_udp < RUNM_PORTS_MAX; i++)
-    if (ports[i].proto == RUNM_PORT_UDP) nf->udp[nf->n_udp++] = ports[i].guest_port;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) < 0 ||
       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) < 0) {
     e = errno;
@@ -156,14 +176,8 @@ int runm_vm_netfilter_start(bool host_loopback, const struct runm_port_forward *
   }
   nf->from_qemu = a[0];
   nf->to_qemu = b[0];
-  nf->stopfd = eventfd(0, EFD_CLOEXEC);
-  if (nf->stopfd < 0) {
-    e = errno;
-    goto fail;
-  }
-  e = pthread_create(&nf->thread, NULL, filter_thread, nf);
+  e = nf_run(nf);
   if (e != 0) goto fail;
-  nf->running = true;
   *qemu_out = a[1];
   *qemu_in = b[1];
   *out = nf;
@@ -175,6 +189,30 @@ fail:
   if (nf->to_qemu < 0 && b[0] >= 0) close(b[0]);
   runm_vm_netfilter_stop(nf);
   return runm_make_error(err, e, "network filter");
+}
+
+int runm_vm_netfilter_start_fds(bool host_loopback, const struct runm_port_forward *ports,
+                                size_t n_ports, int from_qemu, int to_qemu,
+                                struct runm_vm_netfilter **out, runm_error_t *err)
+{
+  struct runm_vm_netfilter *nf = nf_new(host_loopback, ports, n_ports);
+  int e;
+
+  *out = NULL;
+  if (nf == NULL) {
+    close(from_qemu);
+    close(to_qemu);
+    return runm_make_error(err, ENOMEM, "network filter");
+  }
+  nf->from_qemu = from_qemu;
+  nf->to_qemu = to_qemu;
+  e = nf_run(nf);
+  if (e != 0) {
+    runm_vm_netfilter_stop(nf);
+    return runm_make_error(err, e, "network filter");
+  }
+  *out = nf;
+  return 0;
 }
 
 void runm_vm_netfilter_stop(struct runm_vm_netfilter *nf)

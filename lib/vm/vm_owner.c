@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "rpc.h"
-#include "vm.h"
+#include "vm_backend.h"
 #include "vm_info.h"
 
 int runm_vm_own(struct runm_vm *vm, const char *owner, struct runm_rpc_server **proxy,
@@ -37,6 +37,8 @@ int runm_vm_own(struct runm_vm *vm, const char *owner, struct runm_rpc_server **
   snprintf(info.console, sizeof(info.console), "%s", vm->plan.console_log);
   snprintf(info.owner, sizeof(info.owner), "%s", owner);
   snprintf(info.qemu_name, sizeof(info.qemu_name), "%s", vm->qemu_name);
+  snprintf(info.backend, sizeof(info.backend), "%s", vm->backend->name);
+  runm_vm_libvirt_uri(vm, info.libvirt_uri, sizeof(info.libvirt_uri), info.cgroup, sizeof(info.cgroup));
   info.spawn_ns = vm->spawn_ns;
   info.ready_ns = vm->ready_ns;
   if (runm_vm_info_write(vm->plan.dir, &info, err) < 0) goto fail;

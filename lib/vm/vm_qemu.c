@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "vm.h"
+#include "vm_backend.h"
 
 struct argv_builder {
   char **v;
@@ -60,8 +60,38 @@ static int check_path(const char *what, const char *p, runm_error_t *err)
   return 0;
 }
 
-/* TCG translation cache size (MiB): see qemu_build_argv. */
-#define RUNM_VM_TCG_TB_MIB 64
+/* User-mode NAT (slirp): outbound TCP/UDP and DNS with no privileges and
+ * nothing to clean up; published ports are hostfwd rules, bound by QEMU at
+ * start (a taken port makes QEMU exit with its reason). IPv4 only: the
+ * guest configures 10.0.2.15 statically (guest/init/net.c). Both backends
+ * give QEMU this -netdev. */
+int runm_qemu_user_netdev(const struct runm_vm_config *cfg, char **out, runm_error_t *err)
+{
+  cleanup_free char *fwd = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&fwd, &len);
+
+  *out = NULL;
+  if (m == NULL) return runm_make_error(err, ENOMEM, "build QEMU command line");
+  for (size_t i = 0; i < cfg->n_ports; i++) {
+    const struct runm_port_forward *pf = &cfg->ports[i];
+    /* Parsed by runm_ports_parse; recheck what reaches QEMU's syntax. */
+    if (pf->host_addr[0] == '\0' || strspn(pf->host_addr, "0123456789.") != strlen(pf->host_addr) ||
+        pf->host_port == 0 || pf->guest_port == 0) {
+      fclose(m);
+      return runm_make_error(err, EINVAL, "bad published port %zu", i);
+    }
+    fprintf(m, ",hostfwd=%s:%s:%u-10.0.2.15:%u", runm_port_proto_name(pf->proto), pf->host_addr,
+            (unsigned)pf->host_port, (unsigned)pf->guest_port);
+  }
+  if (fclose(m) != 0) return runm_make_error(err, ENOMEM, "build QEMU command line");
+  if (asprintf(out, "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off%s",
+               fwd ? fwd : "") < 0) {
+    *out = NULL;
+    return runm_make_error(err, ENOMEM, "build QEMU command line");
+  }
+  return 0;
+}
 
 static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
                            int rpc_listen_fd, char ***argv, runm_error_t *err)
@@ -115,29 +145,13 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-device");
   add(&b, "virtio-blk-device,drive=mbin");
   if (cfg->net == RUNM_NET_USER) {
-    /* User-mode NAT (slirp): outbound TCP/UDP and DNS with no privileges
-     * and nothing to clean up; published ports are hostfwd rules, bound by
-     * QEMU at start (a taken port makes QEMU exit with its reason).
-     * IPv4 only: the guest configures 10.0.2.15 statically (guest/init/net.c). */
-    cleanup_free char *fwd = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&fwd, &len);
-    if (m == NULL) b.oom = true;
-    for (size_t i = 0; m && i < cfg->n_ports; i++) {
-      const struct runm_port_forward *pf = &cfg->ports[i];
-      /* Parsed by runm_ports_parse; recheck what reaches QEMU's syntax. */
-      if (pf->host_addr[0] == '\0' || strspn(pf->host_addr, "0123456789.") != strlen(pf->host_addr) ||
-          pf->host_port == 0 || pf->guest_port == 0) {
-        fclose(m);
-        runm_argv_free(b.v);
-        return runm_make_error(err, EINVAL, "bad published port %zu", i);
-      }
-      fprintf(m, ",hostfwd=%s:%s:%u-10.0.2.15:%u", runm_port_proto_name(pf->proto), pf->host_addr,
-              (unsigned)pf->host_port, (unsigned)pf->guest_port);
+    cleanup_free char *netdev = NULL;
+    if (runm_qemu_user_netdev(cfg, &netdev, err) < 0) {
+      runm_argv_free(b.v);
+      return -1;
     }
-    if (m && fclose(m) != 0) b.oom = true;
     add(&b, "-netdev");
-    add(&b, "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off%s", fwd ? fwd : "");
+    add(&b, "%s", netdev);
     add(&b, "-device");
     add(&b, "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56");
     /* Every frame the guest sends to slirp goes to the owner's filter
@@ -227,4 +241,9 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
 const struct runm_vm_backend runm_vm_backend_qemu = {
     .name = "qemu",
     .build_argv = qemu_build_argv,
+    .takes_rpc_fd = true,
+    .spawn = runm_qemu_spawn,
+    .term = runm_qemu_term,
+    .kill = runm_qemu_kill,
+    .wait = runm_qemu_wait,
 };

@@ -15,6 +15,10 @@
 #       the shim's bind_mode (RUNM_BIND_MODE through containerd's
 #       environment): with fuse, the native rootfs and bind volumes go
 #       through runm-bindfs, and case `fuse` checks that they did
+#   RUNM_E2E_VM_BACKEND=libvirt bash test/e2e/test_ctr.sh
+#       the shims boot each VM as a libvirt domain (docs/libvirt.md) through
+#       a private embed-driver root made here (RUNM_LIBVIRT_URI); hygiene
+#       also checks that libvirt knows no domain of ours
 # Output is TAP; `# ...` lines give each case's time per runtime. On a
 # failure every case's results are kept in /tmp/runm-e2e-results.*.
 #
@@ -40,6 +44,18 @@
 e2e_init rc runm-test 60
 # containerd hands its environment to the shims it starts.
 if [ -n "${RUNM_E2E_BIND_MODE:-}" ]; then export RUNM_BIND_MODE=$RUNM_E2E_BIND_MODE; fi
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lv.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
+# The domains libvirt knows (running or not) under our embed root.
+lv_domains() {
+  [ -n "$LV_ROOT" ] || return 0
+  local out
+  out=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>/dev/null) || { echo "virsh list failed"; return 0; }
+  grep -v '^$' <<<"$out"
+}
 STEP_WAIT=${RUNM_E2E_WAIT:-30}   # seconds for a task to reach a state
 IDS=()                           # every container id used (leak checks)
 SUITE_START=$(date +%s%N)
@@ -51,6 +67,7 @@ e2e_cleanup() {
   # runc-v2 leaves its socket behind when its shim is SIGKILLed.
   for id in "${IDS[@]}"; do rm -f "$(runc_sock "$id")"; done
   cleanup
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
 }
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -493,6 +510,10 @@ hygiene() {
   if [ -z "$x" ]; then ok "$what: no active snapshot"; else not_ok "$what: no active snapshot" "$x"; fi
   x=$(our_qemus)
   if [ -z "$x" ]; then ok "$what: no QEMU process"; else not_ok "$what: no QEMU process" "pids: $x"; fi
+  if [ -n "$LV_ROOT" ]; then
+    x=$(lv_domains)
+    if [ -z "$x" ]; then ok "$what: libvirt knows no domain"; else not_ok "$what: libvirt knows no domain" "$x"; fi
+  fi
   x=$(all_shims)
   if [ -z "$x" ]; then ok "$what: no shim process"; else
     not_ok "$what: no shim process" "$(for p in $x; do argv_of "$p" | tr '\n' ' '; echo; done)"; fi
@@ -513,6 +534,7 @@ leftovers_of() { # ID
   [ -n "$(task_status "$id")" ] && x+=" task"
   [ -n "$(shim_pid "$id")" ] && x+=" shim"
   [ -n "$(our_qemus "$id")" ] && x+=" qemu"
+  [ -n "$LV_ROOT" ] && lv_domains | grep -qF -- "$id" && x+=" domain"
   our_mounts | grep -qF "/$id/" && x+=" mount"
   compgen -G "$RUNM_STATE_DIR/vm/*$id*" >/dev/null && x+=" vm-dir"
   [ -n "$(runm_socks | comm -13 <(printf '%s\n' "$SOCKS_BEFORE") -)" ] && x+=" runm-socket"

@@ -9,7 +9,7 @@
 
 #include "ports.h"
 #include "tap.h"
-#include "vm.h"
+#include "vm_backend.h"
 
 static struct runm_port_forward pf[RUNM_PORTS_MAX + 4];
 

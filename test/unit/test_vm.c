@@ -10,7 +10,7 @@
 
 #include "cleanup.h"
 #include "tap.h"
-#include "vm.h"
+#include "vm_backend.h"
 
 static int argv_has(char **argv, const char *a, const char *b)
 {

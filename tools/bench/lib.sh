@@ -31,6 +31,7 @@ runtime_of() {
   case "$1" in
   runc) echo io.containerd.runc.v2 ;;
   runm) echo io.containerd.runm.v1 ;;
+  runmlv) echo io.containerd.runmlv.v1 ;; # runm on the libvirt backend (libvirt.sh)
   *) die "unknown runtime $1" ;;
   esac
 }

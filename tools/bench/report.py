@@ -257,6 +257,16 @@ class Report:
                 f.writelines(f"{t - t0:.3f} {kib / 1024:.1f}\n" for t, kib in samples)
         self.res["many_at_once"] = m
 
+    def pods(self):
+        p = {}
+        for rt in ("runc", "runm"):
+            j = read_json(self.p(f"pods-{rt}.json"))
+            if j is None:
+                continue
+            p[rt] = {"start_s": summary(j.get("start_s") or []), "pss_mib": summary(j.get("pss_mib") or []),
+                     "errors": j.get("errors") or [], "raw": j}
+        self.res["pods"] = p
+
     def bindfs(self):
         j = read_json(os.path.join(self.out, "bindfs.json"))
         md = read_text(os.path.join(self.out, "bindfs.md"))
@@ -402,6 +412,15 @@ class Report:
                  f"{s(mn('runm', 'all_running_s'))} | {ratio(mn('runm', 'all_running_s'), mn('runc', 'all_running_s'))} | | |")
         L.append(f"| {m.get('many', '?')} containers at once: peak PSS | {s(mn('runc', 'peak_pss_mib'), 'MiB', '{:.0f}')} | "
                  f"{s(mn('runm', 'peak_pss_mib'), 'MiB', '{:.0f}')} | {ratio(mn('runm', 'peak_pss_mib'), mn('runc', 'peak_pss_mib'))} | | |")
+        pods = r.get("pods") or {}
+
+        def pd(rt, k):
+            return st((pods.get(rt) or {}).get(k), "p50")
+
+        L.append(f"| CRI pod start (RunPodSandbox + 2 containers), p50 | {s(pd('runc', 'start_s'))} | "
+                 f"{s(pd('runm', 'start_s'))} | {ratio(pd('runm', 'start_s'), pd('runc', 'start_s'))} | | |")
+        L.append(f"| host memory per pod of 2 containers (PSS), p50 | {s(pd('runc', 'pss_mib'), 'MiB', '{:.1f}')} | "
+                 f"{s(pd('runm', 'pss_mib'), 'MiB', '{:.1f}')} | {ratio(pd('runm', 'pss_mib'), pd('runc', 'pss_mib'))} | | |")
         L.append("")
 
         d = r["dominant"]
@@ -482,6 +501,7 @@ class Report:
         self.boot()
         self.running()
         self.many()
+        self.pods()
         self.bindfs()
         self.net()
         self.dominant()

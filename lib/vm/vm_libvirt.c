@@ -1,0 +1,334 @@
+/* The libvirt backend: each VM is a transient libvirt domain named after
+ * the VM (runm-<id it booted as>, as QEMU's -name in the qemu backend),
+ * created from vm_libvirt_xml.c's XML. libvirt starts and confines QEMU;
+ * runm finds that QEMU's host pid (a real process: the shim reports it,
+ * pidfd watches it) and keeps the console and the network filter, which
+ * QEMU dials on sockets the owner listens on in the VM's state dir.
+ *
+ * Connections. A daemon URI (qemu:///system, qemu:///session, remote): the
+ * owner holds one connection for the VM's life and starts the domain
+ * AUTODESTROY, so a crashed owner takes its domain with it. The embed
+ * driver (qemu:///embed?root=DIR) runs inside the process that opens it
+ * and locks its root to that process until it exits (closing the
+ * connection does not unlock it): were the shim to open it, every other
+ * shim, `runmctl` and `virsh` would be locked out. So each embed call runs
+ * in a short helper process, this very binary re-executed with
+ * RUNM_LIBVIRT_HELPER_ARG (runm_libvirt_helper_main), which exits when the
+ * call is done; the domain is not AUTODESTROY (its QEMU outlives the
+ * helper; `shim delete` destroys it by name after a crash). A root locked
+ * by another helper is retried until the deadline.
+ *
+ * Every libvirt call that may wait runs against a deadline: a helper
+ * process is killed when it passes; an in-process connection is opened by
+ * a thread that is abandoned (and closes what it gets) then. A libvirt that
+ * does not answer is an error naming the URI, not a hang. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "vm_libvirt.h"
+
+#define ACCEPT_TIMEOUT_MS 10000
+
+/* The QEMU libvirt started for domain `name` of state dir `dir`: the
+ * process whose arguments hold both `guest=<name>,` (libvirt's -name) and
+ * runm's fw_cfg naming the dir. */
+static pid_t find_qemu(const char *name, const char *dir)
+{
+  cleanup_dir DIR *d = opendir("/proc");
+  struct dirent *de;
+  char want_name[RUNM_VM_ID_MAX + 16], want_dir[320];
+  cleanup_free char *buf = malloc(65536);
+
+  if (d == NULL || buf == NULL) return -1;
+  snprintf(want_name, sizeof(want_name), "guest=%s,", name);
+  snprintf(want_dir, sizeof(want_dir), "name=opt/runm/state-dir,string=%s", dir);
+  while ((de = readdir(d))) {
+    char path[300];
+    bool has_name = false, has_dir = false;
+    ssize_t n;
+    int fd;
+    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+    snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    n = read(fd, buf, 65535);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+      if (strncmp(buf + i, want_name, strlen(want_name)) == 0) has_name = true;
+      if (strcmp(buf + i, want_dir) == 0) has_dir = true;
+    }
+    if (has_name && has_dir) return (pid_t)atoi(de->d_name);
+  }
+  return -1;
+}
+
+/* One connection QEMU made to a socket the owner listens on. */
+static int accept_one(int lfd, const char *what, runm_error_t *err)
+{
+  struct pollfd p = {.fd = lfd, .events = POLLIN};
+  int r, fd;
+  do
+    r = poll(&p, 1, ACCEPT_TIMEOUT_MS);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) return runm_make_error(err, r == 0 ? ETIMEDOUT : errno, "QEMU did not connect its %s", what);
+  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0) return runm_make_error(err, errno, "accept QEMU's %s", what);
+  return fd;
+}
+
+static int emulator_path(const struct runm_vm_config *cfg, char *out, size_t len, runm_error_t *err)
+{
+  const char *q = cfg->qemu ? cfg->qemu : "qemu-system-x86_64";
+  const char *path = getenv("PATH");
+  if (strchr(q, '/')) {
+    if (q[0] != '/') return runm_make_error(err, EINVAL, "QEMU `%s`: libvirt needs an absolute path", q);
+    snprintf(out, len, "%s", q);
+    return 0;
+  }
+  for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+    size_t n = strcspn(p, ":");
+    if (n > 0 && p[0] == '/' && snprintf(out, len, "%.*s/%s", (int)n, p, q) < (int)len &&
+        access(out, X_OK) == 0)
+      return 0;
+    p += n;
+    if (*p == ':') p++;
+  }
+  return runm_make_error(err, ENOENT, "`%s` not found in PATH", q);
+}
+
+void runm_libvirt_vm_free(struct runm_libvirt_vm *lv)
+{
+  if (lv == NULL) return;
+  /* A held connection's domain is AUTODESTROY: closing ends it. */
+  if (lv->conn) virConnectClose(lv->conn);
+  free(lv);
+}
+
+void runm_vm_libvirt_uri(const struct runm_vm *vm, char *uri, size_t ulen, char *cgroup, size_t clen)
+{
+  snprintf(uri, ulen, "%s", vm->lv ? vm->lv->uri : "");
+  snprintf(cgroup, clen, "%s", vm->lv ? vm->lv->cgroup : "");
+}
+
+static void read_cgroup(pid_t pid, char *out, size_t len);
+
+static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lfd, runm_error_t *err)
+{
+  struct runm_libvirt_vm *lv = calloc(1, sizeof(*lv));
+  const char *uri = cfg->libvirt_uri && *cfg->libvirt_uri ? cfg->libvirt_uri : RUNM_LIBVIRT_URI_DEFAULT;
+  bool embed = runm_lv_is_embed(uri), user_net = cfg->net == RUNM_NET_USER;
+  char emulator[PATH_MAX], sock[3][320];
+  int lfds[3] = {-1, -1, -1}, fds[3] = {-1, -1, -1}, ret = -1;
+  static const char *const names[3] = {"console.sock", "nf-out.sock", "nf-in.sock"};
+  static const char *const whats[3] = {"console", "network filter (out)", "network filter (in)"};
+  cleanup_free char *xml = NULL;
+  virDomainPtr dom = NULL;
+  bool created = false;
+  pid_t pid = -1;
+
+  if (lfd >= 0) close(lfd);
+  if (lv == NULL) return runm_make_error(err, ENOMEM, "allocate VM");
+  snprintf(lv->uri, sizeof(lv->uri), "%s", uri);
+  snprintf(lv->name, sizeof(lv->name), "%s", vm->qemu_name);
+  if (emulator_path(cfg, emulator, sizeof(emulator), err) < 0 ||
+      runm_libvirt_domain_xml(cfg, &vm->plan, lv->name, emulator, &xml, err) < 0)
+    goto out;
+  for (int i = 0; i < (user_net ? 3 : 1); i++) {
+    snprintf(sock[i], sizeof(sock[i]), "%s/%s", vm->plan.dir, names[i]);
+    lfds[i] = runm_listen_unix(sock[i], 1, err);
+    if (lfds[i] < 0) goto out;
+  }
+  vm->spawn_ns = runm_now_ns();
+  if (embed) {
+    char answer[1024];
+    if (runm_lv_helper_call(uri, "create", lv->name, xml, CONNECT_TIMEOUT_MS, answer, sizeof(answer), err) < 0)
+      goto out;
+    created = true;
+  } else {
+    lv->conn = runm_lv_open(uri, CONNECT_TIMEOUT_MS, err);
+    if (lv->conn == NULL) goto out;
+    dom = virDomainCreateXML(lv->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
+    if (dom == NULL) {
+      runm_make_error(err, EIO, "libvirt `%s`: create domain `%s`: %s", uri, lv->name, runm_lv_last_error());
+      goto out;
+    }
+    created = true;
+  }
+  for (int i = 0; i < 50 && (pid = find_qemu(lv->name, vm->plan.dir)) < 0; i++) usleep(20000);
+  if (pid < 0) {
+    runm_make_error(err, ESRCH, "libvirt `%s`: no QEMU process found for domain `%s`", uri, lv->name);
+    goto out;
+  }
+  for (int i = 0; i < (user_net ? 3 : 1); i++)
+    if ((fds[i] = accept_one(lfds[i], whats[i], err)) < 0) goto out;
+  if (runm_vm_console_start_fd(vm->plan.dir, fds[0], &vm->console, err) < 0) {
+    fds[0] = -1;
+    goto out;
+  }
+  fds[0] = -1;
+  if (user_net) {
+    ret = runm_vm_netfilter_start_fds(cfg->host_loopback, cfg->ports, cfg->n_ports, fds[1], fds[2],
+                                      &vm->netfilter, err);
+    fds[1] = fds[2] = -1;
+    if (ret < 0) goto out;
+  }
+  vm->pid = pid;
+  vm->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  read_cgroup(pid, lv->cgroup, sizeof(lv->cgroup));
+  ret = 0;
+out:
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] >= 0) close(fds[i]);
+    if (lfds[i] >= 0) {
+      close(lfds[i]);
+      unlink(sock[i]);
+    }
+  }
+  if (ret < 0 && created) {
+    cleanup_error runm_error_t e2 = NULL;
+    if (lv->conn) runm_lv_destroy_on(lv->conn, uri, lv->name, &e2);
+    else runm_libvirt_destroy(uri, lv->name, 10000, &e2);
+  }
+  if (dom) virDomainFree(dom);
+  if (lv->conn && ret < 0) {
+    virConnectClose(lv->conn);
+    lv->conn = NULL;
+  }
+  if (ret < 0) {
+    ret = -1;
+    free(lv);
+  } else {
+    vm->lv = lv;
+  }
+  return ret;
+}
+
+/* The domain's cgroup as QEMU's /proc/<pid>/cgroup names it (the part up
+ * to `.libvirt-qemu`), "" when it has none. */
+static void read_cgroup(pid_t pid, char *out, size_t len)
+{
+  char path[64], line[1024];
+  cleanup_file FILE *f = NULL;
+  out[0] = '\0';
+  snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+  f = fopen(path, "re");
+  while (f && fgets(line, sizeof(line), f)) {
+    char *rel = strchr(line, ':'), *end;
+    if (rel == NULL || (rel = strchr(rel + 1, ':')) == NULL) continue;
+    rel++;
+    end = strstr(rel, ".libvirt-qemu");
+    if (end && strstr(rel, "/qemu-") && rel[0] == '/') {
+      snprintf(out, len, "%.*s", (int)(end + strlen(".libvirt-qemu") - rel), rel);
+      return;
+    }
+  }
+}
+
+/* libvirt removes a domain's cgroup when it sees the domain end; a QEMU
+ * that ended while no libvirt process of the embed driver was connected
+ * (a guest poweroff, a crash) leaves it. Removes that cgroup's empty dirs
+ * (its per-thread children, then itself) in every hierarchy; a cgroup
+ * that still holds a process is left alone (rmdir fails). */
+void runm_libvirt_remove_cgroup(const char *rel)
+{
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  if (rel[0] != '/' || strstr(rel, "/..")) return;
+  d = opendir("/sys/fs/cgroup");
+  while (d && (de = readdir(d))) {
+    char dir[PATH_MAX];
+    cleanup_dir DIR *sub = NULL;
+    struct dirent *se;
+    if (de->d_name[0] == '.') continue;
+    if (snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", de->d_name, rel) >= (int)sizeof(dir)) continue;
+    sub = opendir(dir);
+    while (sub && (se = readdir(sub))) {
+      char child[PATH_MAX + 256];
+      if (se->d_type != DT_DIR || se->d_name[0] == '.') continue;
+      snprintf(child, sizeof(child), "%s/%s", dir, se->d_name);
+      rmdir(child);
+    }
+    if (sub) rmdir(dir);
+  }
+  /* cgroup v2 alone: the hierarchy is /sys/fs/cgroup itself */
+  {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", rel);
+    rmdir(dir);
+  }
+}
+
+/* Ends the domain through libvirt, which stops QEMU (TERM, then KILL) and
+ * releases what it made for it (its cgroup, its runtime files); a QEMU that
+ * ended on its own is cleaned by the same call. libvirt unreachable: end
+ * the QEMU it started ourselves (the next connection finds it gone). */
+static void lv_destroy(struct runm_vm *vm)
+{
+  struct runm_libvirt_vm *lv = vm->lv;
+  cleanup_error runm_error_t e = NULL;
+  int r;
+  if (lv == NULL || lv->destroyed) return;
+  r = lv->conn ? runm_lv_destroy_on(lv->conn, lv->uri, lv->name, &e)
+               : runm_libvirt_destroy(lv->uri, lv->name, 15000, &e);
+  if (r < 0 && vm->pid > 0) kill(vm->pid, SIGKILL);
+  lv->destroyed = true;
+}
+
+static void lv_term(struct runm_vm *vm)
+{
+  lv_destroy(vm);
+}
+
+static void lv_kill(struct runm_vm *vm)
+{
+  if (vm->lv) lv_destroy(vm);
+  else if (vm->pid > 0) kill(vm->pid, SIGKILL);
+  if (vm->pid > 0 && vm->pidfd >= 0) {
+    struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+    int r;
+    do
+      r = poll(&p, 1, 5000);
+    while (r < 0 && errno == EINTR);
+  }
+  vm->pid = -1;
+  if (vm->lv && vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
+  runm_vm_console_stop(vm->console);
+  vm->console = NULL;
+  runm_vm_netfilter_stop(vm->netfilter);
+  vm->netfilter = NULL;
+  runm_libvirt_vm_free(vm->lv);
+  vm->lv = NULL;
+}
+
+static int lv_wait(struct runm_vm *vm, int *status, runm_error_t *err)
+{
+  struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+  *status = 0;
+  if (vm->pidfd < 0) return runm_make_error(err, ENOSYS, "wait for VM `%s`: no pidfd", vm->id);
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR) return runm_make_error(err, errno, "wait for VM `%s`", vm->id);
+  return 0;
+}
+
+const struct runm_vm_backend runm_vm_backend_libvirt = {
+    .name = "libvirt",
+    .takes_rpc_fd = false,
+    .spawn = lv_spawn,
+    .term = lv_term,
+    .kill = lv_kill,
+    .wait = lv_wait,
+};
+

@@ -1,0 +1,39 @@
+/* The libvirt backend's internals shared by vm_libvirt.c (the backend)
+ * and vm_libvirt_conn.c (connections, the embed helper). */
+#ifndef RUNM_VM_LIBVIRT_H
+#define RUNM_VM_LIBVIRT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "vm_backend.h"
+
+#define CONNECT_TIMEOUT_MS 30000
+
+struct runm_libvirt_vm {
+  virConnectPtr conn; /* held (daemon URIs) or NULL (embed: a helper destroys) */
+  char uri[PATH_MAX];
+  char name[RUNM_VM_ID_MAX + 8];
+  bool destroyed;   /* libvirt has ended the domain (term) */
+  char cgroup[512]; /* libvirt's cgroup for the domain, relative ("" unknown) */
+};
+
+/* qemu:///embed?...: the in-process driver (calls go through a helper). */
+bool runm_lv_is_embed(const char *uri);
+/* libvirt's message for the last failed call of this thread. */
+const char *runm_lv_last_error(void);
+/* Opens uri within timeout_ms (an embed root locked by another process is
+ * retried until then); starts libvirt's event loop on first use. */
+virConnectPtr runm_lv_open(const char *uri, int64_t timeout_ms, runm_error_t *err);
+/* Destroys domain `name` on c; 0 when it is gone or was not there. */
+int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_error_t *err);
+/* One call (create | destroy) in a helper process, for embed
+ * URIs; `in` goes to its stdin; *answer gets its "OK ..." line. */
+int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
+                        int64_t timeout_ms, char *answer, size_t alen, runm_error_t *err);
+
+#endif

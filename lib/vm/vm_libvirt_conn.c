@@ -1,0 +1,355 @@
+/* The libvirt backend's connections (docs/libvirt.md): libvirt's event
+ * loop, opening a URI against a deadline, the embed driver's helper
+ * process, destroying a domain by name. vm_libvirt.c is the backend. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "vm_libvirt.h"
+
+extern char **environ;
+
+/* libvirt's event loop is process-wide by libvirt's design (the embed
+ * driver and keepalives need it run by the application): one thread,
+ * started once, for the process's life. Its once-flag and status are the
+ * only state shared across VMs. */
+static pthread_once_t event_once = PTHREAD_ONCE_INIT;
+static int event_status;
+
+static void quiet_errors(void *opaque, virErrorPtr e)
+{
+  /* Errors are read with virGetLastError and returned as values. */
+}
+
+static void *event_loop(void *arg)
+{
+  for (;;)
+    if (virEventRunDefaultImpl() < 0) usleep(10000);
+  return NULL;
+}
+
+static void event_init(void)
+{
+  pthread_t t;
+  pthread_attr_t a;
+  virSetErrorFunc(NULL, quiet_errors);
+  if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+    event_status = EIO;
+    return;
+  }
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  event_status = pthread_create(&t, &a, event_loop, NULL);
+  pthread_attr_destroy(&a);
+}
+
+bool runm_lv_is_embed(const char *uri)
+{
+  return strncmp(uri, "qemu:///embed", 13) == 0;
+}
+
+const char *runm_lv_last_error(void)
+{
+  const char *m = virGetLastErrorMessage();
+  return m && *m ? m : "unknown libvirt error";
+}
+
+/* The embed driver's root (root=DIR in the URI), "" when none. */
+static void embed_root(const char *uri, char *out, size_t len)
+{
+  const char *r = strstr(uri, "root=");
+  out[0] = '\0';
+  if (r) snprintf(out, len, "%.*s", (int)strcspn(r + 5, "&"), r + 5);
+}
+
+/* A fresh embed root gets the settings runm needs: QEMU's output to a file
+ * (no virtlogd), QEMU as root (9p passthrough keeps the guest's owners and
+ * modes, as in the qemu backend). An existing qemu.conf is the admin's. */
+static int embed_prepare(const char *uri, runm_error_t *err)
+{
+  static const char conf[] =
+      "# Written by runm for its libvirt backend (docs/libvirt.md).\n"
+      "stdio_handler = \"file\"\n"
+      "user = \"root\"\n"
+      "group = \"root\"\n"
+      "clear_emulator_capabilities = 0\n"
+      "remember_owner = 0\n";
+  char root[PATH_MAX], path[PATH_MAX + 32];
+  int fd;
+  embed_root(uri, root, sizeof(root));
+  if (root[0] != '/')
+    return runm_make_error(err, EINVAL, "libvirt `%s`: the embed driver needs root=/absolute/dir", uri);
+  if (mkdir(root, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", root);
+  snprintf(path, sizeof(path), "%s/etc", root);
+  if (mkdir(path, 0700) < 0 && errno != EEXIST) return runm_make_error(err, errno, "mkdir `%s`", path);
+  snprintf(path, sizeof(path), "%s/etc/qemu.conf", root);
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return errno == EEXIST ? 0 : runm_make_error(err, errno, "create `%s`", path);
+  if (write(fd, conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1)) {
+    int e = errno;
+    close(fd);
+    unlink(path);
+    return runm_make_error(err, e, "write `%s`", path);
+  }
+  close(fd);
+  return 0;
+}
+
+struct opener {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char uri[PATH_MAX];
+  int64_t deadline_ns;
+  virConnectPtr conn;
+  char msg[512];
+  bool done, abandoned;
+};
+
+static void *open_thread(void *arg)
+{
+  struct opener *o = arg;
+  virConnectPtr c = NULL;
+  char msg[512] = "";
+  for (;;) {
+    c = virConnectOpen(o->uri);
+    if (c) break;
+    snprintf(msg, sizeof(msg), "%s", runm_lv_last_error());
+    /* The embed driver's root is locked by another process: it ends its
+     * short connection soon. */
+    if (strstr(msg, "Failed to acquire pid file") == NULL || runm_now_ns() > o->deadline_ns) break;
+    usleep(20000);
+  }
+  if (c && !runm_lv_is_embed(o->uri)) virConnectSetKeepAlive(c, 5, 3);
+  pthread_mutex_lock(&o->mu);
+  if (o->abandoned) {
+    pthread_mutex_unlock(&o->mu);
+    if (c) virConnectClose(c);
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->cv);
+    free(o);
+    return NULL;
+  }
+  o->conn = c;
+  snprintf(o->msg, sizeof(o->msg), "%s", msg);
+  o->done = true;
+  pthread_cond_signal(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+  return NULL;
+}
+
+virConnectPtr runm_lv_open(const char *uri, int64_t timeout_ms, runm_error_t *err)
+{
+  struct opener *o;
+  pthread_t t;
+  struct timespec ts;
+  virConnectPtr c;
+  int e;
+
+  pthread_once(&event_once, event_init);
+  if (event_status != 0)
+    return runm_make_error(err, event_status, "libvirt `%s`: start libvirt's event loop", uri), NULL;
+  if (runm_lv_is_embed(uri) && embed_prepare(uri, err) < 0) return NULL;
+  o = calloc(1, sizeof(*o));
+  if (o == NULL) return runm_make_error(err, ENOMEM, "libvirt `%s`", uri), NULL;
+  pthread_mutex_init(&o->mu, NULL);
+  pthread_cond_init(&o->cv, NULL);
+  snprintf(o->uri, sizeof(o->uri), "%s", uri);
+  o->deadline_ns = runm_now_ns() + timeout_ms * 1000000LL;
+  e = pthread_create(&t, NULL, open_thread, o);
+  if (e != 0) {
+    free(o);
+    return runm_make_error(err, e, "libvirt `%s`: thread", uri), NULL;
+  }
+  pthread_detach(t);
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += (time_t)(timeout_ms / 1000) + 1;
+  pthread_mutex_lock(&o->mu);
+  while (!o->done && (e = pthread_cond_timedwait(&o->cv, &o->mu, &ts)) != ETIMEDOUT) {
+  }
+  if (!o->done) {
+    o->abandoned = true; /* the thread frees o */
+    pthread_mutex_unlock(&o->mu);
+    return runm_make_error(err, ETIMEDOUT, "libvirt `%s` did not answer within %lld ms", uri,
+                           (long long)timeout_ms), NULL;
+  }
+  pthread_mutex_unlock(&o->mu);
+  c = o->conn;
+  if (c == NULL)
+    runm_make_error(err, ECONNREFUSED, "libvirt `%s`: %s%s", uri, o->msg,
+                    strstr(o->msg, "connect socket") ? " (is virtqemud or libvirtd running?)" : "");
+  pthread_mutex_destroy(&o->mu);
+  pthread_cond_destroy(&o->cv);
+  free(o);
+  return c;
+}
+
+/* 0 when the domain is gone or was not there. */
+int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_error_t *err)
+{
+  virDomainPtr d = virDomainLookupByName(c, name);
+  virDomainBlockInfo bi;
+  int ret = 0;
+  if (d == NULL) return 0;
+  /* A fresh embed driver reconnects to its running domains in a thread,
+   * and only at the end of it knows a domain's cgroup: destroyed before
+   * that, libvirt leaves the cgroup behind (measured). A call that takes
+   * the domain's job waits for the reconnect; its result does not matter
+   * (microvm's disk has no statistics to give). */
+  (void)virDomainGetBlockInfo(d, "vda", &bi, 0);
+  if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0 && virDomainIsActive(d) == 1)
+    ret = runm_make_error(err, EIO, "libvirt `%s`: destroy domain `%s`: %s", uri, name, runm_lv_last_error());
+  virDomainFree(d);
+  return ret;
+}
+
+/* Runs `op` (create | destroy) for domain `name` at an embed URI
+ * in a helper process (see the top); `in` goes to its stdin. Its answer:
+ * "OK [detail]" or "ERR message", one line. */
+int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
+                       int64_t timeout_ms, char *answer, size_t alen, runm_error_t *err)
+{
+  char exe[PATH_MAX];
+  char *argv[] = {exe, (char *)RUNM_LIBVIRT_HELPER_ARG, (char *)op, (char *)uri, (char *)name, NULL};
+  int inp[2] = {-1, -1}, outp[2] = {-1, -1}, status, e;
+  posix_spawn_file_actions_t fa;
+  int64_t deadline = runm_now_ns() + timeout_ms * 1000000LL;
+  size_t got = 0;
+  pid_t pid;
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+  if (n <= 0) return runm_make_error(err, errno, "libvirt `%s`: find this program", uri);
+  exe[n] = '\0';
+  if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+    e = errno;
+    goto fail_pipes;
+  }
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+  e = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(inp[0]);
+  close(outp[1]);
+  inp[0] = outp[1] = -1;
+  if (e != 0) goto fail_pipes;
+  /* The XML is small (a few KiB): it fits the pipe. A helper that died
+   * first must not raise SIGPIPE in the caller (runmctl keeps the default
+   * action): blocked for this write, a pending one consumed. */
+  if (in) {
+    sigset_t pipe_set, old_set;
+    struct timespec zero = {0, 0};
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    if (write(inp[1], in, strlen(in)) != (ssize_t)strlen(in) && errno == EPIPE)
+      (void)sigtimedwait(&pipe_set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+  }
+  close(inp[1]);
+  inp[1] = -1;
+  answer[0] = '\0';
+  for (;;) {
+    struct pollfd p = {.fd = outp[0], .events = POLLIN};
+    int64_t left = (deadline - runm_now_ns()) / 1000000;
+    int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      close(outp[0]);
+      return runm_make_error(err, ETIMEDOUT, "libvirt `%s` did not answer within %lld ms", uri,
+                             (long long)timeout_ms);
+    }
+    n = read(outp[0], answer + got, alen - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || (got += (size_t)n) >= alen - 1) break;
+  }
+  answer[got] = '\0';
+  answer[strcspn(answer, "\n")] = '\0';
+  close(outp[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (strncmp(answer, "OK", 2) == 0) return 0;
+  if (strncmp(answer, "ERR ", 4) == 0) return runm_make_error(err, EIO, "%s", answer + 4);
+  return runm_make_error(err, EIO, "libvirt `%s`: helper `%s %s` ended (status %d) without an answer",
+                         uri, exe, op, status);
+fail_pipes:
+  for (int i = 0; i < 2; i++) {
+    if (inp[i] >= 0) close(inp[i]);
+    if (outp[i] >= 0) close(outp[i]);
+  }
+  return runm_make_error(err, e, "libvirt `%s`: start helper", uri);
+}
+
+int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, runm_error_t *err)
+{
+  virConnectPtr c;
+  int ret;
+  char answer[600];
+  if (runm_lv_is_embed(uri)) return runm_lv_helper_call(uri, "destroy", name, NULL, timeout_ms, answer, sizeof(answer), err);
+  c = runm_lv_open(uri, timeout_ms, err);
+  if (c == NULL) return -1;
+  ret = runm_lv_destroy_on(c, uri, name, err);
+  virConnectClose(c);
+  return ret;
+}
+
+/* The helper's side: one call, its answer on stdout, exit. */
+int runm_libvirt_helper_main(int argc, char **argv)
+{
+  cleanup_error runm_error_t err = NULL;
+  const char *op, *uri, *name;
+  virConnectPtr c;
+  int ret = -1;
+
+  if (argc != 4) {
+    printf("ERR usage: %s create|destroy URI NAME\n", RUNM_LIBVIRT_HELPER_ARG);
+    return 2;
+  }
+  op = argv[1];
+  uri = argv[2];
+  name = argv[3];
+  /* Single-threaded still: libvirt reads this at its start. What it logs
+   * at every embed start (its version, probes that fail harmlessly here)
+   * would fill the owner's log; a failure comes back in the answer. */
+  setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
+  c = runm_lv_open(uri, CONNECT_TIMEOUT_MS, &err);
+  if (c && strcmp(op, "create") == 0) {
+    cleanup_free char *xml = calloc(1, 1 << 20);
+    size_t got = 0;
+    ssize_t n;
+    virDomainPtr d;
+    while (xml && got < (1 << 20) - 1 && (n = read(0, xml + got, (1 << 20) - 1 - got)) > 0)
+      got += (size_t)n;
+    d = xml ? virDomainCreateXML(c, xml, 0) : NULL;
+    if (d) {
+      virDomainFree(d);
+      ret = 0;
+    } else {
+      runm_make_error(&err, EIO, "libvirt `%s`: create domain `%s`: %s", uri, name, runm_lv_last_error());
+    }
+  } else if (c && strcmp(op, "destroy") == 0) {
+    ret = runm_lv_destroy_on(c, uri, name, &err);
+  } else if (c) {
+    runm_make_error(&err, EINVAL, "unknown libvirt helper call `%s`", op);
+  }
+  if (ret == 0) printf("OK\n");
+  else printf("ERR %s\n", err && err->msg ? err->msg : "error");
+  fflush(stdout);
+  /* libvirt's threads are still running: end without atexit handlers. The
+   * embed driver's QEMU is not ours and runs on. */
+  _exit(ret == 0 ? 0 : 1);
+}

@@ -1,0 +1,220 @@
+#!/bin/bash
+# The libvirt VM backend (docs/libvirt.md) on a private libvirt: the embed
+# driver (qemu:///embed?root=DIR, no daemon) with a root made here and
+# removed at the end.
+#   unreachable  a libvirt that is not there: a clear error naming the URI,
+#                within the connect deadline, nothing left
+#   specials     `runmctl vm start --backend libvirt` with XML-special
+#                characters (& < > ') in the state dir: boots, answers Ping,
+#                the domain's <metadata> carries runm's id, `virsh list`
+#                shows it while it runs and not after `runmctl vm stop`
+#   ctr          through containerd: `virsh list` shows the task's domain
+#                while the task runs and not after `ctr task delete`; the
+#                shim's reported pid is the domain's QEMU
+#   crash        kill -9 of the shim: containerd's `shim delete` leaves no
+#                domain, no QEMU
+# Then: nothing left (QEMU, domains, runm state, containerd, shims).
+#   bash test/e2e/test_libvirt.sh
+#   RUNM_E2E_CASES='specials|crash' bash test/e2e/test_libvirt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+
+ENV=$ROOT/tools/containerd-env.sh
+export RUNM_BIN
+RUNM_CTRD_DIR=$(mktemp -d /tmp/rl.XXXXXX)
+export RUNM_CTRD_DIR
+export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-libvirt}
+NS=$RUNM_CTRD_NS
+SOCK=$RUNM_CTRD_DIR/containerd.sock
+CASES=${RUNM_E2E_CASES:-.}
+LIMIT=${RUNM_E2E_TIMEOUT:-90}
+IMAGE=docker.io/library/busybox:runm
+LV_ROOT=$(mktemp -d /tmp/lv.XXXXXX)
+URI="qemu:///embed?root=$LV_ROOT"
+# containerd hands its environment to the shims it starts.
+export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI=$URI
+
+lv_cleanup() {
+  local d
+  bash "$ENV" stop >/dev/null 2>&1
+  for d in $(virsh -q -c "$URI" list --name 2>/dev/null); do virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1; done
+  cleanup
+  rm -rf "$LV_ROOT"
+}
+trap lv_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
+CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
+TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Running domains (names) of our root; "virsh failed" when virsh does.
+domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
+all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$'; }
+has_domain() { domains | grep -qx -- "$1"; }
+no_domain() { [ -z "$(all_domains)" ]; }
+task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+status_is() { [ "$(task_status "$1")" = "$2" ]; }
+task_gone() { [ -z "$(task_status "$1")" ]; }
+vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
+shim_of() { # the long-lived shim of task $1
+  local p
+  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline | awk -F/ '{ print $3 }'); do
+    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
+      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
+      prev == "-id" && $0 == id { b = 1 } $0 == "delete" || $0 == "start" { x = 1 } { prev = $0 }
+      END { exit !(b && !x) }' && echo "$p"
+  done
+}
+
+# ---- unreachable --------------------------------------------------------------
+if want unreachable; then
+  bad="qemu:///system?socket=$TMP/no-such-daemon.sock"
+  t0=$(now_ms)
+  if out=$(timeout 60 "$RUNMCTL" vm start --id lv-unreach --backend libvirt --libvirt-uri "$bad" 2>&1); then
+    not_ok "unreachable libvirt: start fails" "it started: $out"
+  else
+    t=$(($(now_ms) - t0))
+    if grep -qF -- "libvirt \`$bad\`" <<<"$out" && [ "$t" -lt 35000 ]; then
+      ok "unreachable libvirt: a clear error naming the URI in $t ms"
+    else
+      not_ok "unreachable libvirt: a clear error naming the URI within 35 s" "after $t ms: $out"
+    fi
+  fi
+  if [ ! -e "$RUNM_STATE_DIR/vm/lv-unreach" ]; then ok "unreachable libvirt: no VM dir left"; else
+    not_ok "unreachable libvirt: no VM dir left" "$(ls -A "$RUNM_STATE_DIR/vm/lv-unreach")"; fi
+fi
+
+# ---- specials: runmctl, a state dir with XML-special characters ----------------
+if want specials; then
+  sd="$RUNM_STATE_DIR/x&<'>"
+  mkdir -m 0700 "$sd"
+  if out=$("$RUNMCTL" --state-dir "$sd" vm start --id lv.s_1 --backend libvirt --libvirt-uri "$URI" \
+    --timeout 90 2>&1); then
+    ok "specials: a VM boots as a libvirt domain (state dir with & < > ')"
+    x=$("$RUNMCTL" --state-dir "$sd" ping lv.s_1 2>&1) && ok "specials: the guest answers Ping" ||
+      not_ok "specials: the guest answers Ping" "$x"
+    if has_domain runm-lv.s_1; then ok "specials: virsh list shows domain runm-lv.s_1 while it runs"; else
+      not_ok "specials: virsh list shows domain runm-lv.s_1 while it runs" "$(domains)"; fi
+    x=$(virsh -q -c "$URI" dumpxml runm-lv.s_1 2>&1)
+    if grep -qF '<runm:id>lv.s_1</runm:id>' <<<"$x" && grep -qF "x&amp;&lt;&apos;&gt;" <<<"$x"; then
+      ok "specials: the domain's metadata names the VM and its state dir, escaped"
+    else
+      not_ok "specials: the domain's metadata names the VM and its state dir, escaped" "$(grep -A3 metadata <<<"$x")"
+    fi
+    pid=$(awk -F= '$1 == "qemu_pid" { print $2 }' "$sd/vm/lv.s_1/vm.info")
+    if [ -n "$pid" ] && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- 'guest=runm-lv.s_1,debug-threads=on'; then
+      ok "specials: vm.info's pid is the domain's QEMU"
+    else
+      not_ok "specials: vm.info's pid is the domain's QEMU" "pid $pid"
+    fi
+    # What confines it (docs/security-parts/libvirt.md): libvirt's, measured.
+    st=$(cat "/proc/$pid/status" 2>/dev/null)
+    if grep -qP '^NoNewPrivs:\t1$' <<<"$st" && grep -qP '^Seccomp:\t2$' <<<"$st" &&
+      tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny' &&
+      [ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
+      ok "specials: the domain's QEMU has no_new_privs, seccomp (-sandbox) and its own mount namespace"
+    else
+      not_ok "specials: the domain's QEMU has no_new_privs, seccomp (-sandbox) and its own mount namespace" \
+        "$(grep -E 'NoNewPrivs|Seccomp' <<<"$st")"
+    fi
+    echo "# the domain's QEMU: $(grep -E '^CapEff' <<<"$st" | tr '\t' ' ') (qemu backend: 000000000000001b)"
+    # A qemu-backend VM beside it: `vm ls` lists both.
+    "$RUNMCTL" --state-dir "$sd" vm start --id lv.q_1 --backend qemu --timeout 90 >/dev/null 2>"$TMP/q.err" ||
+      not_ok "specials: a qemu-backend VM boots beside it" "$(cat "$TMP/q.err")"
+    x=$("$RUNMCTL" --state-dir "$sd" vm ls 2>&1)
+    if grep -qE '^lv\.s_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +libvirt ' <<<"$x" &&
+      grep -qE '^lv\.q_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +qemu ' <<<"$x"; then
+      ok "specials: runmctl vm ls shows both VMs running, each with its backend"
+    else
+      not_ok "specials: runmctl vm ls shows both VMs running, each with its backend" "$x"
+    fi
+    "$RUNMCTL" --state-dir "$sd" vm stop lv.q_1 >/dev/null 2>&1
+    x=$("$RUNMCTL" --state-dir "$sd" vm stop lv.s_1 2>&1) && ok "specials: runmctl vm stop" ||
+      not_ok "specials: runmctl vm stop" "$x"
+    if wait_until 10 no_domain; then ok "specials: no domain after stop"; else
+      not_ok "specials: no domain after stop" "$(all_domains)"; fi
+  else
+    not_ok "specials: a VM boots as a libvirt domain (state dir with & < > ')" "$out"
+  fi
+  rmdir "$sd/vm" "$sd" 2>/dev/null
+fi
+
+# ---- through containerd ----------------------------------------------------------
+if want 'ctr|crash'; then
+  if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
+  if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" >/dev/null &&
+    CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
+    ok "busybox image imported"
+  else
+    not_ok "busybox image imported"; finish
+  fi
+fi
+if want ctr; then
+  ID=lv-ctr
+  t0=$(now_ms)
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/ctr.err"
+  if wait_until 30 status_is "$ID" RUNNING; then
+    ok "ctr: task runs on the libvirt backend ($(($(now_ms) - t0)) ms)"
+    dom="runm-$(vm_id_of "$ID")"
+    if has_domain "$dom"; then ok "ctr: virsh list shows the task's domain while it runs"; else
+      not_ok "ctr: virsh list shows the task's domain while it runs" "want $dom, have: $(domains)"; fi
+    pid=$(task_pid "$ID")
+    if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- "guest=$dom,debug-threads=on"; then
+      ok "ctr: the task's pid is the domain's QEMU"
+    else
+      not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
+    fi
+    TCTR task kill -s KILL "$ID" >/dev/null 2>&1
+    wait_until 30 status_is "$ID" STOPPED
+    TCTR task delete "$ID" >/dev/null 2>&1
+    if wait_until 10 no_domain; then ok "ctr: no domain after ctr task delete"; else
+      not_ok "ctr: no domain after ctr task delete" "$(all_domains)"; fi
+  else
+    not_ok "ctr: task runs on the libvirt backend" "status: $(task_status "$ID")" "$(cat "$TMP/ctr.err")"
+  fi
+  TCTR containers rm "$ID" >/dev/null 2>&1
+fi
+if want crash; then
+  ID=lv-crash
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
+  wait_until 30 status_is "$ID" RUNNING
+  sp=$(shim_of "$ID")
+  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
+    dom="runm-$(vm_id_of "$ID")"
+    has_domain "$dom" || not_ok "crash: the domain runs before the crash" "$(domains)"
+    vmid=$(vm_id_of "$ID")
+    kill -KILL "$sp"
+    if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
+      not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
+    if wait_until 15 no_domain; then ok "crash: shim delete leaves no domain"; else
+      not_ok "crash: shim delete leaves no domain" "$(all_domains)"; fi
+    q=$(our_qemus)
+    if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
+    # containerd runs `shim delete` in the background: its last steps
+    # (state, exports) come after the domain is gone.
+    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
+      ok "crash: shim delete removes the VM's state dir and exports"
+    else
+      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
+    fi
+  else
+    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
+  fi
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+fi
+
+if want 'ctr|crash'; then
+  if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
+    not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+fi
+x=$(all_domains)
+if [ -z "$x" ]; then ok "libvirt knows no domain at the end"; else not_ok "libvirt knows no domain at the end" "$x"; fi
+# libvirt's per-domain cgroups go with their domains.
+x=$(ls -d /sys/fs/cgroup/*/machine/qemu-embed-*-runm-* /sys/fs/cgroup/machine/qemu-embed-*-runm-* 2>/dev/null)
+if [ -z "$x" ]; then ok "no libvirt cgroup of ours left"; else not_ok "no libvirt cgroup of ours left" $x; fi
+# The shims' top-level dirs (s/, exports/, ...) stay, empty, as in test_ctr.
+find "$RUNM_STATE_DIR" -mindepth 1 -maxdepth 1 -type d -empty -delete
+leak_checks
+finish
