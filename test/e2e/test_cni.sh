@@ -247,14 +247,17 @@ task_left() { # ID IP INO
   echo "$x"
 }
 nothing_of() { [ -z "$(task_left "$@")" ]; }
-remove() { # ID...
-  local id
+remove() { # ID...: killed, then deleted, all at once (VMs stop in parallel)
+  local id pids=()
+  for id in "$@"; do TCTR task kill -s KILL "$id" >/dev/null 2>&1; done
   for id in "$@"; do
-    TCTR task kill -s KILL "$id" >/dev/null 2>&1
     wait_until 30 bash -c "! ctr --address '$SOCK' -n '$NS' task ls | awk '\$1 == \"$id\" { print \$3 }' | grep -qx RUNNING"
-    TCTR task delete -f "$id" >/dev/null 2>&1
-    TCTR containers rm "$id" >/dev/null 2>&1
   done
+  for id in "$@"; do
+    { TCTR task delete -f "$id"; TCTR containers rm "$id"; } >/dev/null 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
 }
 # A snapshot of the test host's network: links (no counters), addresses,
 # routes, iptables rules (no counters).
