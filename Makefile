@@ -71,7 +71,7 @@ WKT_PROTOS := google/protobuf/any.proto google/protobuf/empty.proto google/proto
 # what is missing. deps, demo, test and bench run `make deps` first and the
 # build in a fresh make (test/unit/test_makefile.sh checks that), so only
 # the goals that build in this very process need the packages already.
-PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libmnl libvirt
+PKG_MODULES := grpc_unsecure libprotobuf-c json-c libsquashfs1 fuse3 libmnl libvirt libxml-2.0
 DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) 2>/dev/null || echo "pkg-config modules ($(PKG_MODULES))") \
                 $(if $(wildcard $(PROTO_SYS)/google/protobuf/empty.proto),,$(PROTO_SYS)/google/protobuf/*.proto)
 NO_DEPS_GOALS := deps demo test bench clean distclean

@@ -19,6 +19,8 @@ PKGS=(
   # driver, virsh; libvirt-daemon-system makes the libvirt-qemu user the
   # driver resolves even when configured to run QEMU as root)
   libvirt-dev libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon libvirt-daemon-system
+  # test_libvirt_xml parses the domain XML back with libxml2
+  libxml2-dev
 )
 
 missing=()
