@@ -182,13 +182,18 @@ if want crash; then
   sp=$(shim_of "$ID")
   if status_is "$ID" RUNNING && [ -n "$sp" ]; then
     dom="runm-$(vm_id_of "$ID")"
-    has_domain "$dom" || not_ok "crash: the domain runs before the crash" "$(domains)"
+    # virsh on the embed root waits its turn behind the shim's libvirt helper.
+    wait_until 15 has_domain "$dom" || not_ok "crash: the domain runs before the crash" "$(domains)"
     vmid=$(vm_id_of "$ID")
     kill -KILL "$sp"
     if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
       not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
     if wait_until 15 no_domain; then ok "crash: shim delete leaves no domain"; else
       not_ok "crash: shim delete leaves no domain" "$(all_domains)"; fi
+    # containerd runs shim delete on its own: QEMU may take a moment after
+    # libvirt forgot the domain (it is SIGKILLed, then waited for, next).
+    no_qemu() { [ -z "$(our_qemus)" ]; }
+    wait_until 15 no_qemu
     q=$(our_qemus)
     if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
     # containerd runs `shim delete` in the background: its last steps
