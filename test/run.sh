@@ -193,7 +193,7 @@ if build; then
     if wanted test_ctr; then
       run_tap "e2e [native, bind_mode fuse] test_ctr" env RUNM_BIN=build/bin BUILD=build \
         RUNM_E2E_SNAPSHOTTER=native RUNM_E2E_BIND_MODE=fuse RUNM_E2E_RUNTIMES=runm \
-        RUNM_E2E_CASES='^(echo|cwd|big|stdin|rootfs|readonly|bind_ro|bind_rw|bind_file|exec)-native$|fuse|crash' \
+        RUNM_E2E_CASES='^(echo|cwd|rootfs|readonly|bind_ro|bind_rw|bind_file|exec)-native$|fuse|crash' \
         bash test/e2e/test_ctr.sh
     fi
     # vm_backend = libvirt (docs/libvirt.md) on a private embed root: the
