@@ -34,10 +34,11 @@
 # per mode: runc (CNI bridge), runm-tap (CNI bridge, TAP + tc redirect),
 # runm-user (user-mode NAT: h2c through a port published with
 # io.runm.ports, c2c through 10.0.2.2 with io.runm.host-loopback).
-# For runm, each transfer also records QEMU's CPU time (all its threads,
-# /proc/PID/task/*/stat) and the time its threads waited for a host CPU
-# (schedstat): per MiB, that cost does not depend on the machine's load the
-# way the wall-clock figure does.
+# For runm, h2c, h2c-nc and c2h also record QEMU's CPU time (all its
+# threads, and the busiest one: the vCPU under TCG) and the time its
+# threads waited for a host CPU, from /proc/PID/task/*/schedstat: per MiB,
+# that cost does not depend on the machine's load the way the wall-clock
+# figure does.
 # Start: `ctr run --rm` of `true`, wall time, median of STARTS, for runm
 # with nerdctl's hooks (TAP mode) and without (user mode), and for runc
 # with and without them (what CNI itself costs).
