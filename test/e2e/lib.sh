@@ -31,6 +31,19 @@ CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
 TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 status_is() { [ "$(task_status "$1")" = "$2" ]; }
+# shim_of ID: the pid of the long-lived runm shim serving container ID of
+# this suite's containerd (not a `start` or `delete` run of the binary).
+shim_of() {
+  local p
+  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'); do
+    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
+      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
+      prev == "-id" && $0 == id { found = 1 }
+      $0 == "start" || $0 == "delete" { found = 0; exit }
+      { prev = $0 }
+      END { exit !found }' && echo "$p"
+  done
+}
 
 # e2e_start: the private containerd and the busybox image (built from the
 # host's busybox, test/fixtures/mkimage-busybox.sh); a suite cannot go on

@@ -21,7 +21,7 @@
 #          the poststop hook the guest could not, and cleans up the same.
 # Also prints the extra start latency of the namespace mode (`#` lines).
 #   bash test/e2e/test_netns.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOSTNS=rnh-$$
 PODNS=rnp-$$
@@ -84,17 +84,6 @@ expect() { # NAME CMD...: one line per failed expectation
 report() { # NAME LINES...
   local n=$1; shift
   if [ $# -eq 0 ]; then ok "$n"; else not_ok "$n" "$@"; fi
-}
-shim_of() {
-  local p
-  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'); do
-    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
-      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
-      prev == "-id" && $0 == id { found = 1 }
-      $0 == "start" || $0 == "delete" { found = 0; exit }
-      { prev = $0 }
-      END { exit !found }' && echo "$p"
-  done
 }
 in_ns() { nsenter --net="$1" "${@:2}"; }
 # The redirect runm made on device $2 of namespace $1, to device $3.
