@@ -44,18 +44,10 @@ PODNS=$RUNM_NETNS_POD
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 ip link set lo up
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rn.XXXXXX)
-export RUNM_CTRD_DIR
+e2e_init rn "${RUNM_CTRD_NS:-runm-netns}" 120
 # The shims' per-step times (host-shim/timing.c): the namespace mode's cost.
 export RUNM_TIMING_DIR=$TMP/timing
 mkdir -p "$RUNM_TIMING_DIR"
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-netns}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
 PY=/usr/bin/python3
 TAPNAME=tap0_runm
 
@@ -66,8 +58,6 @@ netns_cleanup() {
 trap netns_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
