@@ -22,7 +22,9 @@ int runm_qemu_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
-  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
+  /* virtio-fs: virtiofsd opens the share's files, QEMU none; its view of
+   * the host stays read-only throughout. */
+  for (size_t i = 0; cfg->share_fs == RUNM_SHARE_9P && i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
     const struct runm_vm_share *s = &cfg->shares[i];
     if (s->rw_paths) {
       for (size_t k = 0; k < s->n_rw_paths; k++) {
