@@ -8,6 +8,9 @@
 #     refuses writes (and nothing appears on the host);
 #   - each share's virtiofsd runs sandboxed on the export dir, nothing else;
 #   - the shim SIGKILLed: `shim delete` ends QEMU, virtiofsd ends with it;
+#   - no virtiofsd binary (runtime io.containerd.runmnofsd.v1: a wrapper
+#     shim with RUNM_VIRTIOFSD pointing nowhere): the create fails naming
+#     it, and leaves nothing;
 # then nothing is left (tasks, QEMU, shims, virtiofsd, state, mounts).
 #   bash test/e2e/test_sharefs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,6 +49,11 @@ shim_of() {
 EX() { TCTR task exec --exec-id "e$((++EXN))" "$ID" "$@"; }
 EXN=0
 
+mkdir -p "$TMP/bin"
+printf '#!/bin/sh\nRUNM_VIRTIOFSD=%s exec "%s" "$@"\n' "$TMP/no-virtiofsd" "$RUNM_BIN/containerd-shim-runm-v1" \
+  >"$TMP/bin/containerd-shim-runmnofsd-v1"
+chmod +x "$TMP/bin/containerd-shim-runmnofsd-v1"
+export PATH="$TMP/bin:$PATH"
 e2e_start
 mkdir -p "$TMP/rw" "$TMP/ro"
 echo "host-ro-$$" >"$TMP/ro/f"
@@ -95,6 +103,13 @@ else
 fi
 TCTR task delete -f "$ID" >/dev/null 2>&1
 TCTR containers rm "$ID" >/dev/null 2>&1
+
+err=$(TCTR run --rm --runtime io.containerd.runmnofsd.v1 "$IMAGE" sharefs-nofsd /bin/true 2>&1 </dev/null)
+rc=$?
+if [ $rc -ne 0 ] && echo "$err" | grep -q "share_fs = virtiofs needs virtiofsd at \`$TMP/no-virtiofsd\`"; then
+  ok "no virtiofsd: the create fails naming it"; else
+  not_ok "no virtiofsd: the create fails naming it" "exit $rc: $err"; fi
+TCTR containers rm sharefs-nofsd >/dev/null 2>&1
 
 x=$(CTR task ls -q; CTR containers ls -q)
 if [ -z "$x" ]; then ok "no task or container left"; else not_ok "no task or container left" $x; fi
