@@ -86,6 +86,11 @@ struct runm_rpc_server_config {
 
 #define RUNM_RPC_UNLIMITED (-1)
 #define RUNM_RPC_DEFAULT_MAX_CALLS 16
+/* Finished call threads kept for the next calls, and how long each waits
+ * for one (lib/core/thread_cache.h): a Ping, an exec's calls and a stdio
+ * stream's calls come in bursts. */
+#define RUNM_RPC_IDLE_THREADS 4
+#define RUNM_RPC_IDLE_THREAD_MS 30000
 #define RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS 5000
 #define RUNM_RPC_SEND_TIMEOUT_FACTOR 6
 

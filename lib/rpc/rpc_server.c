@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "rpc.h"
 #include "rpc_codec.h"
+#include "thread_cache.h"
 
 struct runm_rpc_server {
   struct runm_rpc_server_config cfg;
@@ -35,6 +36,7 @@ struct runm_rpc_server {
   bool shutdown_seen;
   int max_calls;         /* resolved from cfg: <= 0 means no limit */
   int client_timeout_ms; /* resolved from cfg: <= 0 means no limit */
+  struct runm_thread_cache workers; /* the calls' threads */
 };
 
 struct runm_rpc_call {
@@ -45,6 +47,7 @@ struct runm_rpc_call {
   grpc_completion_queue *cq;
   const struct runm_rpc_method *method;
   char *method_name;
+  struct runm_tc_job job;
 
   pthread_mutex_t send_lock; /* serialises senders; guards sent_initial_md */
   bool sent_initial_md;
@@ -453,7 +456,7 @@ static void dispatch(struct runm_rpc_call *c)
   if (resp) protobuf_c_message_free_unpacked(resp, NULL);
 }
 
-static void *call_thread(void *arg)
+static void call_job(void *arg)
 {
   struct runm_rpc_call *c = arg;
   struct runm_rpc_server *srv = c->srv;
@@ -463,13 +466,10 @@ static void *call_thread(void *arg)
   pthread_mutex_lock(&srv->lock);
   if (--srv->n_active == 0) pthread_cond_broadcast(&srv->idle);
   pthread_mutex_unlock(&srv->lock);
-  return NULL;
 }
 
 static void start_call(struct runm_rpc_server *srv, struct runm_rpc_call *c)
 {
-  pthread_t t;
-  pthread_attr_t attr;
   size_t len = GRPC_SLICE_LENGTH(c->details.method);
 
   c->method_name = strndup((const char *)GRPC_SLICE_START_PTR(c->details.method), len);
@@ -480,9 +480,9 @@ static void start_call(struct runm_rpc_server *srv, struct runm_rpc_call *c)
   srv->n_active++;
   pthread_mutex_unlock(&srv->lock);
 
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &attr, call_thread, c) != 0) {
+  c->job.fn = call_job;
+  c->job.arg = c;
+  if (runm_thread_cache_run(&srv->workers, &c->job) != 0) {
     /* No thread: answer on this one rather than drop the call. */
     finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "cannot start a thread for the call", NULL);
     call_free(c);
@@ -490,7 +490,6 @@ static void start_call(struct runm_rpc_server *srv, struct runm_rpc_call *c)
     if (--srv->n_active == 0) pthread_cond_broadcast(&srv->idle);
     pthread_mutex_unlock(&srv->lock);
   }
-  pthread_attr_destroy(&attr);
 }
 
 /* Over the cap: answer RESOURCE_EXHAUSTED without waiting for anything
@@ -563,6 +562,7 @@ struct runm_rpc_server *runm_rpc_server_new(const struct runm_rpc_server_config 
       cfg->client_timeout_ms == 0 ? RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS : cfg->client_timeout_ms;
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->idle, NULL);
+  runm_thread_cache_init(&srv->workers, RUNM_RPC_IDLE_THREADS, RUNM_RPC_IDLE_THREAD_MS);
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = RUNM_RPC_MAX_MESSAGE;
@@ -638,6 +638,7 @@ void runm_rpc_server_free(struct runm_rpc_server *srv)
   grpc_completion_queue_destroy(srv->cq);
   if (srv->unix_path) unlink(srv->unix_path);
   free(srv->unix_path);
+  runm_thread_cache_destroy(&srv->workers); /* no call is left: only idle threads */
   pthread_mutex_destroy(&srv->lock);
   pthread_cond_destroy(&srv->idle);
   free(srv);
