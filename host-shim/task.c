@@ -23,6 +23,7 @@
 #include "exports.h"
 #include "forward.h"
 #include "fusebind.h"
+#include "guest_reply.h"
 #include "guest_spec.h"
 #include "hooks.h"
 #include "lifecycle.h"
@@ -215,6 +216,9 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 static void container_deleted(struct shim *s, struct shim_container *c)
 {
   unsigned live;
+  /* Counted inside the teardown: of two Deletes in a race, the second
+   * sees the first's container gone and the last one takes the VM. */
+  pthread_mutex_lock(&s->teardown);
   pthread_mutex_lock(&s->lock);
   live = container_count_locked(s);
   pthread_mutex_unlock(&s->lock);
@@ -226,6 +230,7 @@ static void container_deleted(struct shim *s, struct shim_container *c)
     pthread_mutex_unlock(&s->lock);
     container_free_procs(c);
     if (c != s->leader) container_release_host(c);
+    pthread_mutex_unlock(&s->teardown);
     return;
   }
   task_abort(s);
@@ -235,6 +240,7 @@ static void container_deleted(struct shim *s, struct shim_container *c)
   pthread_mutex_unlock(&s->lock);
   task_vm_pid_forget(s);
   task_cleanup(s);
+  pthread_mutex_unlock(&s->teardown);
 }
 
 static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,
@@ -347,12 +353,7 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   bool exited = p->exited;
   pthread_mutex_unlock(&s->lock);
   if (!exited && guest_call(s, "State", &gr.base, &gresp, LIFE_GUEST_CONTROL_MS, err) == 0) {
-    const char *g = ((Runm__V1__StateResponse *)gresp)->status;
-    if (strcmp(g, "created") == 0) st = CONTAINERD__V1__TYPES__STATUS__CREATED;
-    else if (strcmp(g, "running") == 0) st = CONTAINERD__V1__TYPES__STATUS__RUNNING;
-    else if (strcmp(g, "paused") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSED;
-    else if (strcmp(g, "pausing") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSING;
-    else if (strcmp(g, "stopped") == 0) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+    st = guest_reply_status(((Runm__V1__StateResponse *)gresp)->status);
     runm_pb_free(gresp);
   } else {
     /* A guest that does not answer has not told us the process ended. */

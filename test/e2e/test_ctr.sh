@@ -83,24 +83,7 @@ runtime_of() {
   esac
 }
 
-# ---- process and state probes ---------------------------------------------
-
-argv_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline"; }
-pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
-
-# The long-lived shim serving container $1 (not its start/delete runs).
-shim_pid() {
-  local p
-  for p in $(pids_mentioning "$SOCK"); do
-    argv_of "$p" | awk -v s="$SOCK" -v id="$1" '
-      NR == 1 && $0 !~ /(^|\/)containerd-shim-[^\/]*$/ { exit 1 }
-      prev == "-address" && $0 == s { a = 1 }
-      prev == "-id" && $0 == id { b = 1 }
-      $0 == "start" || $0 == "delete" { x = 1 }
-      { prev = $0 }
-      END { exit !(a && b && !x) }' && echo "$p"
-  done
-}
+# ---- process and state probes (argv_of, pids_mentioning, shim_pid: lib.sh)
 
 all_shims() {
   local p
@@ -127,6 +110,7 @@ our_mounts() {
 }
 
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+task_running() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 == "RUNNING" { f = 1 } END { exit !f }'; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
 
 # runm state that is not an empty top-level dir.
@@ -347,8 +331,11 @@ c_sigfwd() {
     </dev/null >"$D/run.out" 2>"$D/run.err" &
   local p=$! c
   wait_until "$STEP_WAIT" grep -q ready "$D/run.out"
-  # ctr forwards signals only once Start has returned, a moment after the
-  # task runs: give it that moment. Signal ctr itself, not timeout(1).
+  # ctr forwards signals only once Start has returned to it, which under
+  # runm comes after the process printed (runc start in the guest, then the
+  # reply): wait until containerd says RUNNING (Start answered), then give
+  # ctr a moment. Signal ctr itself, not timeout(1).
+  wait_until "$STEP_WAIT" task_running "$ID"
   sleep 0.5
   c=$(pgrep -P "$p" -x ctr)
   kill -TERM "${c:-$p}"
