@@ -45,6 +45,7 @@ void proc_mark_exited_locked(struct shim *s, struct shim_process *p, uint32_t st
   /* Published under the lock so a Delete cannot publish before the exit. */
   publisher_publish(s->pub, "/tasks/exit", &ev.base);
   if (p->exec_id[0] == '\0' && strcmp(p->c->id, s->id) == 0) shim_timing_mark(s->vm_id, "exit.published", 0);
+  if (p->exec_id[0]) shim_timing_mark(s->vm_id, "exec.exit.published", 0);
   pthread_cond_broadcast(&s->changed);
 }
 

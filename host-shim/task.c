@@ -58,7 +58,7 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", r->exec_id);
   gr.id = c->id;
   gr.exec_id = r->exec_id;
-  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.begin", 0);
+  shim_timing_mark(s->vm_id, p->exec_id[0] ? "exec.start.begin" : "start.begin", 0);
   /* runc runs startContainer hooks (and poststop, if it fails) now. */
   if (p->exec_id[0] == '\0') hooks_set_phase(s->hooks, HOOK_PHASE_START);
   {
@@ -66,7 +66,7 @@ static int t_start(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
     if (p->exec_id[0] == '\0') hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
     if (gret < 0) return -1;
   }
-  if (p->exec_id[0] == '\0') shim_timing_mark(s->vm_id, "start.end", 0);
+  shim_timing_mark(s->vm_id, p->exec_id[0] ? "exec.start.end" : "start.end", 0);
   runm_pb_free(gresp);
   pthread_mutex_lock(&s->lock);
   /* Execs too: as Kata does, every process of the task is its VMM to the
@@ -115,7 +115,9 @@ static int t_exec(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
   gr.process_json = r->spec->value;
   gr.terminal = r->terminal;
   gr.stdin = r->stdin && r->stdin[0];
+  shim_timing_mark(s->vm_id, "exec.begin", 0);
   if (guest_call(s, "Exec", &gr.base, &gresp, -1, err) < 0) return -1;
+  shim_timing_mark(s->vm_id, "exec.guest", 0);
   runm_pb_free(gresp);
   p = proc_new(c, r->exec_id, r->stdin, r->stdout, r->stderr, r->terminal);
   if (task_start_io(s, p, err) < 0) {
@@ -259,7 +261,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   p = proc_find_locked(c, r->exec_id);
   pthread_mutex_unlock(&s->lock);
   if (p == NULL) return runm_make_error(err, ENOENT, "process `%s` not found", init ? c->id : r->exec_id);
-  if (init) shim_timing_mark(s->vm_id, "delete.begin", 0);
+  shim_timing_mark(s->vm_id, init ? "delete.begin" : "exec.delete.begin", 0);
   gr.id = c->id;
   gr.exec_id = r->exec_id;
   /* A created-but-never-started process is killed, as runc-v2 does. */
@@ -318,7 +320,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   pthread_mutex_unlock(&s->lock);
   proc_free(p);
   if (init) container_deleted(s, c);
-  if (init) shim_timing_mark(s->vm_id, "delete.end", 0);
+  shim_timing_mark(s->vm_id, init ? "delete.end" : "exec.delete.end", 0);
   out = (void *)runm_pb_new(&containerd__task__v2__delete_response__descriptor);
   out->pid = pid;
   out->exit_status = status;

@@ -75,7 +75,9 @@ struct runm_rpc_server_config {
    * the guest's own service, whose client is the shim; the debug proxy).
    * max_calls: calls running at once; a call beyond it is refused with
    * RESOURCE_EXHAUSTED before any thread starts for it. Each running call
-   * holds at most two threads, so threads stay under 2 * max_calls + 1.
+   * holds at most two threads, and up to RUNM_RPC_IDLE_THREADS finished
+   * ones wait for the next call, so threads stay under 2 * max_calls + 1 +
+   * RUNM_RPC_IDLE_THREADS.
    * client_timeout_ms: the request of a unary or server-streaming call must
    * arrive within this, and the final response and status be taken within
    * RUNM_RPC_SEND_TIMEOUT_FACTOR times it; otherwise the call is cancelled
@@ -86,6 +88,11 @@ struct runm_rpc_server_config {
 
 #define RUNM_RPC_UNLIMITED (-1)
 #define RUNM_RPC_DEFAULT_MAX_CALLS 16
+/* Finished call threads kept for the next calls, and how long each waits
+ * for one (lib/core/thread_cache.h): a Ping, an exec's calls and a stdio
+ * stream's calls come in bursts. */
+#define RUNM_RPC_IDLE_THREADS 4
+#define RUNM_RPC_IDLE_THREAD_MS 30000
 #define RUNM_RPC_DEFAULT_CLIENT_TIMEOUT_MS 5000
 #define RUNM_RPC_SEND_TIMEOUT_FACTOR 6
 
