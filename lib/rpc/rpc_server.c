@@ -19,87 +19,10 @@
 #include "cleanup.h"
 #include "rpc.h"
 #include "rpc_codec.h"
+#include "rpc_server_priv.h"
 #include "thread_cache.h"
 
-struct runm_rpc_server {
-  struct runm_rpc_server_config cfg;
-  grpc_server *server;
-  grpc_completion_queue *cq; /* new-call notifications and shutdown */
-  pthread_t thread;
-  bool started;
-  char *unix_path;
-
-  pthread_mutex_t lock; /* guards n_active, shutting_down, shutdown_seen */
-  pthread_cond_t idle;
-  int n_active;
-  bool shutting_down;
-  bool shutdown_seen;
-  int max_calls;         /* resolved from cfg: <= 0 means no limit */
-  int client_timeout_ms; /* resolved from cfg: <= 0 means no limit */
-  struct runm_thread_cache workers; /* the calls' threads */
-};
-
-struct runm_rpc_call {
-  struct runm_rpc_server *srv;
-  grpc_call *call;
-  grpc_call_details details;
-  grpc_metadata_array md;
-  grpc_completion_queue *cq;
-  const struct runm_rpc_method *method;
-  char *method_name;
-  struct runm_tc_job job;
-
-  pthread_mutex_t send_lock; /* serialises senders; guards sent_initial_md */
-  bool sent_initial_md;
-  int recv_tag, send_tag, finish_tag, close_tag;
-
-  /* The close watcher: a thread waiting for RECV_CLOSE_ON_SERVER, which
-   * completes when the call ends or the client cancels. Started only when a
-   * handler asks about cancellation (on_cancel, cancelled): a thread per
-   * call costs ~0.1 ms under TCG, most of a Ping. Otherwise finish takes
-   * the close in its own batch (close_in_finish), after which no watcher
-   * may start. watch_lock guards both. */
-  pthread_mutex_t watch_lock;
-  pthread_t watcher;
-  bool watching;
-  bool close_in_finish;
-  int close_cancelled;
-  pthread_mutex_t hook_lock; /* guards hook, hook_arg, cancelled */
-  void (*hook)(void *);
-  void *hook_arg;
-  bool cancelled;
-
-  bool timed_out;  /* the client stalled past client_timeout_ms: cancelled */
-  bool finished;   /* status sent; guarded by send_lock */
-  bool status_set; /* set by runm_rpc_call_set_status */
-  int status_code;
-  char *status_details;
-};
-
 static int shutdown_tag;
-
-static gpr_timespec forever(void)
-{
-  return gpr_inf_future(GPR_CLOCK_REALTIME);
-}
-
-static void call_free(struct runm_rpc_call *c)
-{
-  if (c == NULL) return;
-  if (c->call) grpc_call_unref(c->call);
-  grpc_call_details_destroy(&c->details);
-  grpc_metadata_array_destroy(&c->md);
-  if (c->cq) {
-    grpc_completion_queue_shutdown(c->cq);
-    grpc_completion_queue_destroy(c->cq);
-  }
-  pthread_mutex_destroy(&c->send_lock);
-  pthread_mutex_destroy(&c->hook_lock);
-  pthread_mutex_destroy(&c->watch_lock);
-  free(c->status_details);
-  free(c->method_name);
-  free(c);
-}
 
 static int post_request(struct runm_rpc_server *srv, runm_error_t *err)
 {
@@ -116,245 +39,15 @@ static int post_request(struct runm_rpc_server *srv, runm_error_t *err)
   c->cq = grpc_completion_queue_create_for_pluck(NULL);
   e = grpc_server_request_call(srv->server, &c->call, &c->details, &c->md, c->cq, srv->cq, c);
   if (e != GRPC_CALL_OK) {
-    call_free(c);
+    rpc_call_free(c);
     return runm_make_error(err, EIO, "grpc_server_request_call failed (%d)", e);
   }
   return 0;
 }
-
-/* Runs one batch and waits for it; false when the batch failed (client gone). */
-static bool run_batch(struct runm_rpc_call *c, const grpc_op *ops, size_t n, void *tag)
-{
-  grpc_event ev;
-  if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
-  ev = grpc_completion_queue_pluck(c->cq, tag, forever(), NULL);
-  return ev.type == GRPC_OP_COMPLETE && ev.success;
-}
-
-/* run_batch for a wait that only a stalling client makes long: past the
- * server's client timeout the call is cancelled, which completes the batch
- * (failed), so the tag is always collected before returning. */
-static bool run_batch_client(struct runm_rpc_call *c, const grpc_op *ops, size_t n, void *tag,
-                             int ms)
-{
-  grpc_event ev;
-
-  if (ms <= 0) return run_batch(c, ops, n, tag);
-  if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) return false;
-  ev = grpc_completion_queue_pluck(
-      c->cq, tag,
-      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN)), NULL);
-  if (ev.type == GRPC_QUEUE_TIMEOUT) {
-    char why[96];
-    snprintf(why, sizeof(why), "the client stalled for %d ms", ms);
-    c->timed_out = true;
-    grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED, why, NULL);
-    ev = grpc_completion_queue_pluck(c->cq, tag, forever(), NULL);
-    return false;
-  }
-  return ev.type == GRPC_OP_COMPLETE && ev.success;
-}
-
-const char *runm_rpc_call_method(const struct runm_rpc_call *c)
-{
-  return c->method_name;
-}
-
-static void start_close_watch(struct runm_rpc_call *c);
-
-bool runm_rpc_call_cancelled(struct runm_rpc_call *c)
-{
-  bool r;
-  start_close_watch(c);
-  pthread_mutex_lock(&c->hook_lock);
-  r = c->cancelled;
-  pthread_mutex_unlock(&c->hook_lock);
-  return r;
-}
-
-void runm_rpc_call_on_cancel(struct runm_rpc_call *c, void (*fn)(void *), void *arg)
-{
-  pthread_mutex_lock(&c->hook_lock);
-  c->hook = fn;
-  c->hook_arg = arg;
-  /* The hook runs under hook_lock, so once this returns with fn == NULL
-   * the old hook is not running and will not run. */
-  if (fn && c->cancelled) fn(arg);
-  pthread_mutex_unlock(&c->hook_lock);
-  /* After the hook is in place: a cancel the new watcher sees runs it. */
-  if (fn) start_close_watch(c);
-}
-
-static void *close_watch_thread(void *arg)
-{
-  struct runm_rpc_call *c = arg;
-  grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag, forever(), NULL);
-
-  pthread_mutex_lock(&c->hook_lock);
-  if (ev.type != GRPC_OP_COMPLETE || !ev.success || c->close_cancelled) {
-    c->cancelled = true;
-    if (c->hook) c->hook(c->hook_arg);
-  }
-  pthread_mutex_unlock(&c->hook_lock);
-  return NULL;
-}
-
-/* Idempotent; a no-op once finish took the close. */
-static void start_close_watch(struct runm_rpc_call *c)
-{
-  grpc_op op;
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-  pthread_mutex_lock(&c->watch_lock);
-  if (c->watching || c->close_in_finish) goto out;
-  /* Started or not, the close is never asked for a second time. */
-  c->close_in_finish = true;
-  if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) != GRPC_CALL_OK) goto out;
-  if (pthread_create(&c->watcher, NULL, close_watch_thread, c) != 0) {
-    /* Without the thread nobody plucks the tag: cancel so it completes,
-     * then take it here. */
-    grpc_call_cancel(c->call, NULL);
-    grpc_completion_queue_pluck(c->cq, &c->close_tag, forever(), NULL);
-    goto out;
-  }
-  c->watching = true;
-out:
-  pthread_mutex_unlock(&c->watch_lock);
-}
-
-int runm_rpc_call_send_raw(struct runm_rpc_call *c, grpc_byte_buffer *bb, runm_error_t *err)
-{
-  grpc_op ops[2];
-  size_t n = 0;
-  bool ok;
-
-  memset(ops, 0, sizeof(ops));
-  pthread_mutex_lock(&c->send_lock);
-  if (!c->sent_initial_md) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    c->sent_initial_md = true;
-  }
-  ops[n].op = GRPC_OP_SEND_MESSAGE;
-  ops[n++].data.send_message.send_message = bb;
-  ok = run_batch(c, ops, n, &c->send_tag);
-  pthread_mutex_unlock(&c->send_lock);
-  if (!ok) return runm_make_error(err, EPIPE, "%s: client went away", c->method_name);
-  return 0;
-}
-
-int runm_rpc_call_recv_raw(struct runm_rpc_call *c, grpc_byte_buffer **bb, runm_error_t *err)
-{
-  grpc_op op;
-  *bb = NULL;
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = bb;
-  if (!run_batch(c, &op, 1, &c->recv_tag))
-    return runm_make_error(err, ECANCELED, "%s: call cancelled", c->method_name);
-  return *bb ? 1 : 0;
-}
-
-void runm_rpc_call_set_status(struct runm_rpc_call *c, int code, const char *details)
-{
-  free(c->status_details);
-  c->status_details = strdup(details ? details : "");
-  c->status_code = code;
-  c->status_set = true;
-}
-
-static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *details,
-                   grpc_byte_buffer *resp);
-
-void runm_rpc_call_finish(struct runm_rpc_call *c, int code, const char *details)
-{
-  finish(c, (grpc_status_code)code, details, NULL);
-}
-
-int runm_rpc_call_send(struct runm_rpc_call *c, const ProtobufCMessage *msg, runm_error_t *err)
-{
-  grpc_byte_buffer *bb = runm_rpc_pack(msg, err);
-  int ret;
-
-  if (bb == NULL) return -1;
-  ret = runm_rpc_call_send_raw(c, bb, err);
-  grpc_byte_buffer_destroy(bb);
-  return ret;
-}
-
-int runm_rpc_call_recv(struct runm_rpc_call *c, ProtobufCMessage **msg, runm_error_t *err)
-{
-  grpc_byte_buffer *bb = NULL;
-  int ret;
-
-  *msg = NULL;
-  ret = runm_rpc_call_recv_raw(c, &bb, err);
-  if (ret <= 0) return ret; /* cancelled, or the client's half-close */
-  ret = runm_rpc_unpack(bb, c->method->request, RUNM_RPC_MAX_MESSAGE, msg, err);
-  grpc_byte_buffer_destroy(bb);
-  return ret < 0 ? ret : 1;
-}
-
-static void finish(struct runm_rpc_call *c, grpc_status_code code, const char *details,
-                   grpc_byte_buffer *resp)
-{
-  if (c->status_set) {
-    code = (grpc_status_code)c->status_code;
-    details = c->status_details;
-  }
-  grpc_op ops[4];
-  size_t n = 0;
-  int cancelled = 0;
-  bool watched;
-  grpc_slice det;
-
-  memset(ops, 0, sizeof(ops));
-  pthread_mutex_lock(&c->send_lock);
-  if (c->finished) {
-    pthread_mutex_unlock(&c->send_lock);
-    return;
-  }
-  c->finished = true;
-  det = grpc_slice_from_copied_string(details ? details : "");
-  if (!c->sent_initial_md) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    c->sent_initial_md = true;
-  }
-  if (resp) {
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = resp;
-  }
-  ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-  ops[n].data.send_status_from_server.status = code;
-  ops[n++].data.send_status_from_server.status_details = &det;
-  pthread_mutex_lock(&c->watch_lock);
-  watched = c->watching;
-  if (!c->close_in_finish) {
-    c->close_in_finish = true;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &cancelled;
-  }
-  pthread_mutex_unlock(&c->watch_lock);
-  /* The response may be megabytes (a hook's output) on a slow guest link:
-   * RUNM_RPC_SEND_TIMEOUT_FACTOR times the request's time to take it. */
-  run_batch_client(c, ops, n, &c->finish_tag,
-                   c->srv->client_timeout_ms > 0
-                       ? c->srv->client_timeout_ms * RUNM_RPC_SEND_TIMEOUT_FACTOR
-                       : 0);
-  pthread_mutex_unlock(&c->send_lock);
-  grpc_slice_unref(det);
-  if (watched) {
-    pthread_join(c->watcher, NULL);
-    pthread_mutex_lock(&c->watch_lock);
-    c->watching = false;
-    pthread_mutex_unlock(&c->watch_lock);
-  }
-}
-
 static void finish_error(struct runm_rpc_call *c, runm_error_t *err)
 {
   cleanup_free char *msg = runm_error_string(*err);
-  finish(c, (grpc_status_code)runm_rpc_code_from_errno((*err)->status), msg, NULL);
+  rpc_call_finish(c, (grpc_status_code)runm_rpc_code_from_errno((*err)->status), msg, NULL);
 }
 
 static const struct runm_rpc_method *lookup(const struct runm_rpc_server *srv, grpc_slice name)
@@ -387,7 +80,7 @@ static int recv_request(struct runm_rpc_call *c, ProtobufCMessage **req, runm_er
   }
   ops[n].op = GRPC_OP_RECV_MESSAGE;
   ops[n++].data.recv_message.recv_message = &bb;
-  bool ok = run_batch_client(c, ops, n, &c->recv_tag, c->srv->client_timeout_ms);
+  bool ok = rpc_call_run_batch_client(c, ops, n, &c->recv_tag, c->srv->client_timeout_ms);
   pthread_mutex_unlock(&c->send_lock);
   if (!ok && c->timed_out)
     return runm_make_error(err, ETIMEDOUT, "%s: no request within %d ms", c->method_name,
@@ -411,20 +104,20 @@ static void dispatch(struct runm_rpc_call *c)
     if (ret < 0)
       finish_error(c, &err);
     else
-      finish(c, GRPC_STATUS_OK, "", NULL);
+      rpc_call_finish(c, GRPC_STATUS_OK, "", NULL);
     return;
   }
   if (m == NULL) {
     cleanup_free char *msg = NULL;
     if (asprintf(&msg, "unknown method %s", c->method_name) < 0) msg = NULL;
-    finish(c, GRPC_STATUS_UNIMPLEMENTED, msg ? msg : "unknown method", NULL);
+    rpc_call_finish(c, GRPC_STATUS_UNIMPLEMENTED, msg ? msg : "unknown method", NULL);
     return;
   }
   if (m->kind != RUNM_RPC_BIDI) {
     if (recv_request(c, &req, &err) < 0) {
       /* A timed-out call is already cancelled with its status. */
       if (err->status != ECANCELED) finish_error(c, &err);
-      else finish(c, GRPC_STATUS_CANCELLED, "cancelled", NULL);
+      else rpc_call_finish(c, GRPC_STATUS_CANCELLED, "cancelled", NULL);
       return;
     }
   }
@@ -436,9 +129,9 @@ static void dispatch(struct runm_rpc_call *c)
     } else {
       grpc_byte_buffer *bb = resp ? runm_rpc_pack(resp, &err) : NULL;
       if (bb == NULL)
-        finish(c, GRPC_STATUS_INTERNAL, "handler produced no response", NULL);
+        rpc_call_finish(c, GRPC_STATUS_INTERNAL, "handler produced no response", NULL);
       else
-        finish(c, GRPC_STATUS_OK, "", bb);
+        rpc_call_finish(c, GRPC_STATUS_OK, "", bb);
       if (bb) grpc_byte_buffer_destroy(bb);
     }
     break;
@@ -449,7 +142,7 @@ static void dispatch(struct runm_rpc_call *c)
     if (ret < 0)
       finish_error(c, &err);
     else
-      finish(c, GRPC_STATUS_OK, "", NULL);
+      rpc_call_finish(c, GRPC_STATUS_OK, "", NULL);
     break;
   }
   if (req) protobuf_c_message_free_unpacked(req, NULL);
@@ -462,7 +155,7 @@ static void call_job(void *arg)
   struct runm_rpc_server *srv = c->srv;
 
   dispatch(c);
-  call_free(c);
+  rpc_call_free(c);
   pthread_mutex_lock(&srv->lock);
   if (--srv->n_active == 0) pthread_cond_broadcast(&srv->idle);
   pthread_mutex_unlock(&srv->lock);
@@ -484,8 +177,8 @@ static void start_call(struct runm_rpc_server *srv, struct runm_rpc_call *c)
   c->job.arg = c;
   if (runm_thread_cache_run(&srv->workers, &c->job) != 0) {
     /* No thread: answer on this one rather than drop the call. */
-    finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "cannot start a thread for the call", NULL);
-    call_free(c);
+    rpc_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "cannot start a thread for the call", NULL);
+    rpc_call_free(c);
     pthread_mutex_lock(&srv->lock);
     if (--srv->n_active == 0) pthread_cond_broadcast(&srv->idle);
     pthread_mutex_unlock(&srv->lock);
@@ -505,7 +198,7 @@ static bool refuse_if_full(struct runm_rpc_server *srv, struct runm_rpc_call *c)
   if (!full) return false;
   snprintf(why, sizeof(why), "too many calls in flight (limit %d)", srv->max_calls);
   grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
-  call_free(c);
+  rpc_call_free(c);
   return true;
 }
 
@@ -514,7 +207,7 @@ static void *accept_thread(void *arg)
   struct runm_rpc_server *srv = arg;
 
   for (;;) {
-    grpc_event ev = grpc_completion_queue_next(srv->cq, forever(), NULL);
+    grpc_event ev = grpc_completion_queue_next(srv->cq, rpc_forever(), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
     if (ev.tag == &shutdown_tag) {
@@ -526,7 +219,7 @@ static void *accept_thread(void *arg)
     }
     struct runm_rpc_call *c = ev.tag;
     if (!ev.success) {
-      call_free(c); /* server shutting down */
+      rpc_call_free(c); /* server shutting down */
       continue;
     }
     pthread_mutex_lock(&srv->lock);
@@ -622,9 +315,9 @@ void runm_rpc_server_free(struct runm_rpc_server *srv)
     pthread_mutex_unlock(&srv->lock);
   } else {
     for (;;) {
-      grpc_event ev = grpc_completion_queue_next(srv->cq, forever(), NULL);
+      grpc_event ev = grpc_completion_queue_next(srv->cq, rpc_forever(), NULL);
       if (ev.type == GRPC_QUEUE_SHUTDOWN || ev.tag == &shutdown_tag) break;
-      if (ev.type == GRPC_OP_COMPLETE && ev.tag) call_free(ev.tag);
+      if (ev.type == GRPC_OP_COMPLETE && ev.tag) rpc_call_free(ev.tag);
     }
   }
   grpc_server_destroy(srv->server);
@@ -632,7 +325,7 @@ void runm_rpc_server_free(struct runm_rpc_server *srv)
   if (srv->started)
     pthread_join(srv->thread, NULL);
   else
-    while (grpc_completion_queue_next(srv->cq, forever(), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+    while (grpc_completion_queue_next(srv->cq, rpc_forever(), NULL).type != GRPC_QUEUE_SHUTDOWN) {
       /* drain */
     }
   grpc_completion_queue_destroy(srv->cq);
