@@ -193,7 +193,9 @@ static struct shim_container *create_entry(struct shim *s, const CreateReq *r, b
     pthread_mutex_lock(&s->lock);
     c->deleted = true;
     pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->teardown);
     container_release_host(c);
+    pthread_mutex_unlock(&s->teardown);
     return NULL;
   }
   return c;
@@ -204,15 +206,16 @@ static struct shim_container *create_entry(struct shim *s, const CreateReq *r, b
  * would have booted, or (a member) only what it took. */
 static void create_failed(struct shim *s, struct shim_container *c, bool member)
 {
+  pthread_mutex_lock(&s->teardown);
   pthread_mutex_lock(&s->lock);
   c->deleted = true;
   pthread_mutex_unlock(&s->lock);
-  if (member) {
-    container_release_host(c);
-    return;
+  if (member) container_release_host(c);
+  else {
+    task_vm_pid_forget(s);
+    task_cleanup(s);
   }
-  task_vm_pid_forget(s);
-  task_cleanup(s);
+  pthread_mutex_unlock(&s->teardown);
 }
 
 static void publish_create(struct shim *s, struct shim_container *c, struct shim_process *p, const CreateReq *r)

@@ -92,18 +92,27 @@ int guest_call(struct shim *s, const char *method, const ProtobufCMessage *req, 
 {
   struct runm_rpc_client *cl;
   int64_t ms = runm_ttrpc_current_timeout_ms();
-  pthread_mutex_lock(&s->lock);
-  cl = s->vm ? s->vm->client : NULL;
-  pthread_mutex_unlock(&s->lock);
+  int ret;
   *resp = NULL;
-  if (cl == NULL) return runm_make_error(err, ENOENT, "the shim of `%s` has no VM", s->id);
   if (ms == 0) return runm_make_error(err, ETIMEDOUT, "/runm.v1.Guest/%s: containerd's deadline has passed", method);
   /* containerd's deadline, within the host's bound on any guest call (a
    * guest that never answers holds a handler thread that long at most),
    * then within the call's own limit. */
   if (ms < 0 || ms > GUEST_TIMEOUT_MS) ms = GUEST_TIMEOUT_MS;
   if (max_ms >= 0 && ms > max_ms) ms = max_ms;
-  if (runm_rpc_call(cl, &runm__v1__guest__descriptor, method, req, resp, ms, err) == 0) return 0;
+  /* Counted while it uses the client: another container's Delete may stop
+   * the VM meanwhile (task_vm_stop), and frees the client only after. */
+  pthread_mutex_lock(&s->lock);
+  cl = s->vm ? s->vm->client : NULL;
+  if (cl) s->guest_calls++;
+  pthread_mutex_unlock(&s->lock);
+  if (cl == NULL) return runm_make_error(err, ENOENT, "the shim of `%s` has no VM", s->id);
+  ret = runm_rpc_call(cl, &runm__v1__guest__descriptor, method, req, resp, ms, err);
+  pthread_mutex_lock(&s->lock);
+  s->guest_calls--;
+  pthread_cond_broadcast(&s->changed);
+  pthread_mutex_unlock(&s->lock);
+  if (ret == 0) return 0;
   return guest_error(s, method, req, err);
 }
 

@@ -163,9 +163,12 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
    * answer, cannot wait for ever. */
   task_abort(s);
   runm_ttrpc_server_shutdown(srv, 2000);
+  /* Every call has answered; a teardown still running is a Delete's. */
+  pthread_mutex_lock(&s->teardown);
   task_vm_pid_forget(s);
   task_cleanup(s);
   container_table_free(s);
+  pthread_mutex_unlock(&s->teardown);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
   runm_ttrpc_server_free(srv);
@@ -189,6 +192,7 @@ static struct shim *shim_new(void)
   struct shim *s = calloc(1, sizeof(*s));
   if (s == NULL) return NULL;
   pthread_condattr_t ca;
+  pthread_mutex_init(&s->teardown, NULL);
   pthread_mutex_init(&s->lock, NULL);
   /* Timed waits on it (lifecycle.c) must not jump with the wall clock. */
   pthread_condattr_init(&ca);

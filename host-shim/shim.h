@@ -75,9 +75,18 @@ struct shim {
   struct runm_logger log;
   struct publisher *pub;
 
+  /* One teardown at a time: a container's Delete (task.c), a failed
+   * Create (create.c) and the shim's exit (main.c) each free containers'
+   * host resources and processes that another would walk. In a pod two
+   * Deletes race when its VM dies (both inits exit at once); taken before
+   * lock, never inside it. */
+  pthread_mutex_t teardown;
   pthread_mutex_t lock; /* guards everything below */
   pthread_cond_t changed; /* a process exited, or a container went away (CLOCK_MONOTONIC) */
   struct runm_vm *vm;
+  /* Guest calls using vm's client now (forward.c): the VM's teardown
+   * waits for them to end before it frees the client. */
+  unsigned guest_calls;
   /* The VM's host identity while it runs: its QEMU's pid (what containerd
    * and host hooks are given) and a pidfd that signals exactly that
    * process (lifecycle.c), -1 when none. */

@@ -213,6 +213,9 @@ static int t_kill(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage *
 static void container_deleted(struct shim *s, struct shim_container *c)
 {
   unsigned live;
+  /* Counted inside the teardown: of two Deletes in a race, the second
+   * sees the first's container gone and the last one takes the VM. */
+  pthread_mutex_lock(&s->teardown);
   pthread_mutex_lock(&s->lock);
   live = container_count_locked(s);
   pthread_mutex_unlock(&s->lock);
@@ -224,6 +227,7 @@ static void container_deleted(struct shim *s, struct shim_container *c)
     pthread_mutex_unlock(&s->lock);
     container_free_procs(c);
     if (c != s->leader) container_release_host(c);
+    pthread_mutex_unlock(&s->teardown);
     return;
   }
   task_abort(s);
@@ -233,6 +237,7 @@ static void container_deleted(struct shim *s, struct shim_container *c)
   pthread_mutex_unlock(&s->lock);
   task_vm_pid_forget(s);
   task_cleanup(s);
+  pthread_mutex_unlock(&s->teardown);
 }
 
 static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage **resp,

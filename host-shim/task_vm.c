@@ -127,10 +127,19 @@ void task_vm_stop(struct shim *s)
     s->debug_proxy = NULL;
   }
   if (s->vm) {
-    if (runm_vm_stop(s->vm, 2000, &err) < 0) runm_log_error(&s->log, err, "stop VM");
-    runm_error_release(&err);
-    runm_vm_free(s->vm);
+    struct runm_vm *vm;
+    /* No new guest call takes the client; the ones in flight end when
+     * QEMU does, and the client is freed after the last. */
+    pthread_mutex_lock(&s->lock);
+    vm = s->vm;
     s->vm = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (runm_vm_stop(vm, 2000, &err) < 0) runm_log_error(&s->log, err, "stop VM");
+    runm_error_release(&err);
+    pthread_mutex_lock(&s->lock);
+    while (s->guest_calls > 0) pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    runm_vm_free(vm);
   }
   if (s->pooled) {
     /* QEMU is gone: nothing holds the binds of the task's dirs now. */
