@@ -368,7 +368,8 @@ $(FUZZ_DIR)/fuzz_ports: $(FUZZ_PORTS_SRCS) lib/vm/ports.h
 # ---- fuzzing what the guest sends the host (issue 11) ----
 # `make fuzz-guest` runs the five below, FUZZ_GUEST_TIME seconds each:
 #   fuzz-replies  every runm.v1 reply/stream message the shim decodes, and
-#                 the RunHook request, through the rpc layer's budgeted decoder
+#                 the RunHook request, through the rpc layer's budgeted decoder,
+#                 and the shim's conversions of them (guest_reply.c)
 #   fuzz-hookreq  the RunHook request judged by hooks.c's admit()
 #   fuzz-claim    the pool claim message (pool_claim.c)
 #   fuzz-cmdline  the kernel command-line parser (lib/core/cmdline.c)
@@ -385,10 +386,12 @@ fuzz_shim_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(LIB_ALL_SRCS) $(PROTO_C) $(fil
 $(FUZZ_OBJ)/%.o: %.c $(PROTO_H) $(LIB_HDRS) $(wildcard host-shim/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(if $(filter host-shim/main.c,$<),-Dmain=runm_shim_main) -c -o $@ $<
-FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c lib/rpc/rpc_decode.c lib/core/log.c lib/core/error.c $(PROTO_C)
-$(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) lib/rpc/rpc.h lib/rpc/rpc_codec.h lib/core/log.h
+# fuzz_guest_replies links the shim's own conversions (guest_reply.c).
+FUZZ_REPLIES_SRCS := test/fuzz/fuzz_guest_replies.c host-shim/guest_reply.c lib/rpc/rpc_decode.c \
+                     lib/rpc/rpc_codec.c lib/rpc/pb.c lib/core/log.c lib/core/error.c lib/core/xalloc.c $(PROTO_C)
+$(FUZZ_DIR)/fuzz_guest_replies: $(FUZZ_REPLIES_SRCS) $(PROTO_H) $(LIB_HDRS) host-shim/guest_reply.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $$($(PKG_CONFIG) --libs libprotobuf-c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(GRPC_CFLAGS) -Ihost-shim $(FUZZ_LINK) -o $@ $(FUZZ_REPLIES_SRCS) $(GRPC_LIBS)
 $(FUZZ_DIR)/fuzz_hookreq: test/fuzz/fuzz_hookreq.c host-shim/hooks.c $(call fuzz_shim_objs,host-shim/hooks.c)
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(call fuzz_shim_objs,host-shim/hooks.c) $(GRPC_LIBS) $(CRYPTO_LIBS) $(MNL_LIBS)
 $(FUZZ_DIR)/fuzz_claim: test/fuzz/fuzz_claim.c host-shim/pool_claim.c $(call fuzz_shim_objs,host-shim/pool_claim.c)

@@ -22,7 +22,7 @@
  * control calls, lifecycle.h); < 0: containerd's deadline and
  * GUEST_TIMEOUT_MS alone. req is of
  * the method's input type, *resp of its output type. A guest error comes
- * back as containerd should see it (see forward.c). */
+ * back as containerd should see it (see guest_reply.c). */
 int guest_call(struct shim *s, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
                int64_t max_ms, runm_error_t *err);
 

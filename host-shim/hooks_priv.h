@@ -1,10 +1,13 @@
-/* The hooks service's state, shared by hooks.c (the guest's requests) and
- * hooks_host.c (hooks the host runs by itself). Private to those two. */
+/* The hooks service's state, shared by hooks.c (the guest's requests),
+ * hooks_allow.c (the allow-list), hooks_state.c (the state JSON),
+ * hooks_orphans.c (records of running hooks) and hooks_host.c (hooks the
+ * host runs by itself). Private to those. */
 #ifndef SHIM_HOOKS_PRIV_H
 #define SHIM_HOOKS_PRIV_H
 
 #include <json-c/json.h>
 #include <limits.h>
+#include <protobuf-c/protobuf-c.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +47,13 @@ struct hooks {
  * the host spec's annotations plus nerdctl/network-namespace when set. */
 int hooks_state_json(struct hooks *h, const char *oci_version, const char *status, char **out,
                      runm_error_t *err);
+/* The state the guest's runc wrote (in), checked and rebuilt by the host
+ * (hooks_state.c): *out for the hook's stdin. */
+int hooks_fix_state(struct hooks *h, const ProtobufCBinaryData *in, char **out, runm_error_t *err);
+/* Frees the allow-list hooks_load made (hooks_allow.c). */
+void hooks_lists_free(struct hooks *h);
+/* Guest-supplied text in a log line: printable, bounded (hooks.c). */
+void hooks_printable(const char *in, char *out, size_t cap);
 /* hook_run's started/ended callbacks (the orphan records). */
 void hooks_started(void *arg, pid_t pgid);
 void hooks_ended(void *arg, pid_t pgid);

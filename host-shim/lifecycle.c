@@ -136,25 +136,35 @@ static struct shim_process *live_proc_locked(struct shim *s, struct shim_contain
   return NULL;
 }
 
-void task_abort(struct shim *s)
+/* Waits until LIFE_EXIT_AFTER_KILL_MS for the processes of `only` (every
+ * container's when NULL) to report their exits, then records the rest as
+ * killed. The first time one still runs: their output is dropped (exits
+ * wait only behind output nobody reads now) and, when kill_why is set,
+ * the task's QEMU is killed first. */
+static void abort_procs(struct shim *s, struct shim_container *only, const char *kill_why)
 {
   int64_t until = runm_clock_ns(CLOCK_MONOTONIC) + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
-  bool killed = false;
+  bool dropped = false;
 
   pthread_mutex_lock(&s->lock);
   for (;;) {
     /* The table is walked afresh after every wait: a Delete in flight may
      * free processes meanwhile. */
-    struct shim_process *live = live_proc_locked(s, NULL);
+    struct shim_process *live = live_proc_locked(s, only);
     if (live == NULL) break;
-    if (!killed) {
-      task_kill_vm_locked(s, "shutting down with processes running");
-      for (struct shim_container *c = s->containers; c; c = c->next)
+    if (!dropped) {
+      if (kill_why) task_kill_vm_locked(s, kill_why);
+      for (struct shim_container *c = s->containers; c; c = c->next) {
+        if (only && c != only) continue;
         for (struct shim_process *p = c->procs; p; p = p->next)
           if (p->io) io_relay_drop_output(p->io);
-      killed = true;
+      }
+      dropped = true;
     }
     if (runm_clock_ns(CLOCK_MONOTONIC) >= until) {
+      if (only)
+        runm_log(&s->log, RUNM_LOG_WARN, "container %s deleted: no exit from `%s`, recorded as %d", only->id,
+                 proc_name(live), LIFE_KILLED_STATUS);
       proc_mark_exited_locked(s, live, LIFE_KILLED_STATUS);
       continue;
     }
@@ -166,32 +176,14 @@ void task_abort(struct shim *s)
   pthread_mutex_unlock(&s->lock);
 }
 
+void task_abort(struct shim *s)
+{
+  abort_procs(s, NULL, "shutting down with processes running");
+}
+
+/* The guest deleted the container (runc kills what runs in it): the VM
+ * runs on for the pod's other members. */
 void container_abort(struct shim *s, struct shim_container *c)
 {
-  int64_t until = runm_clock_ns(CLOCK_MONOTONIC) + LIFE_EXIT_AFTER_KILL_MS * 1000000LL;
-  bool dropped = false;
-
-  pthread_mutex_lock(&s->lock);
-  for (;;) {
-    struct shim_process *live = live_proc_locked(s, c);
-    if (live == NULL) break;
-    if (!dropped) {
-      /* The guest deleted the container (runc kills what runs in it):
-       * exits wait only behind output nobody reads now. */
-      for (struct shim_process *p = c->procs; p; p = p->next)
-        if (p->io) io_relay_drop_output(p->io);
-      dropped = true;
-    }
-    if (runm_clock_ns(CLOCK_MONOTONIC) >= until) {
-      runm_log(&s->log, RUNM_LOG_WARN, "container %s deleted: no exit from `%s`, recorded as %d", c->id,
-               proc_name(live), LIFE_KILLED_STATUS);
-      proc_mark_exited_locked(s, live, LIFE_KILLED_STATUS);
-      continue;
-    }
-    live->waiters++;
-    proc_wait_exit_locked(s, live, (until - runm_clock_ns(CLOCK_MONOTONIC)) / 1000000LL + 1);
-    live->waiters--;
-    pthread_cond_broadcast(&s->changed);
-  }
-  pthread_mutex_unlock(&s->lock);
+  abort_procs(s, c, NULL);
 }

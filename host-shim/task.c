@@ -23,6 +23,7 @@
 #include "exports.h"
 #include "forward.h"
 #include "fusebind.h"
+#include "guest_reply.h"
 #include "guest_spec.h"
 #include "hooks.h"
 #include "lifecycle.h"
@@ -350,12 +351,7 @@ static int t_state(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage 
   bool exited = p->exited;
   pthread_mutex_unlock(&s->lock);
   if (!exited && guest_call(s, "State", &gr.base, &gresp, LIFE_GUEST_CONTROL_MS, err) == 0) {
-    const char *g = ((Runm__V1__StateResponse *)gresp)->status;
-    if (strcmp(g, "created") == 0) st = CONTAINERD__V1__TYPES__STATUS__CREATED;
-    else if (strcmp(g, "running") == 0) st = CONTAINERD__V1__TYPES__STATUS__RUNNING;
-    else if (strcmp(g, "paused") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSED;
-    else if (strcmp(g, "pausing") == 0) st = CONTAINERD__V1__TYPES__STATUS__PAUSING;
-    else if (strcmp(g, "stopped") == 0) st = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+    st = guest_reply_status(((Runm__V1__StateResponse *)gresp)->status);
     runm_pb_free(gresp);
   } else {
     /* A guest that does not answer has not told us the process ended. */

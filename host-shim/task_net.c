@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "guest_spec.h"
 #include "forward.h"
+#include "guest_reply.h"
 #include "hooks.h"
 #include "net_guest.h"
 #include "netns.h"
@@ -64,10 +65,7 @@ int task_net_configure(struct shim *s, bool after_create, runm_error_t *err)
   {
     /* The guest's words: logged only, printable and bounded. */
     char shown[200];
-    const char *g = ((Runm__V1__NetworkStatus *)resp)->status;
-    size_t i = 0;
-    for (; g && g[i] && i + 1 < sizeof(shown); i++) shown[i] = (g[i] < 0x20 || g[i] == 0x7f) ? '?' : g[i];
-    shown[i] = '\0';
+    guest_reply_shown(shown, sizeof(shown), ((Runm__V1__NetworkStatus *)resp)->status);
     runm_log(&s->log, RUNM_LOG_INFO, "network: %s bridged to the VM; guest: %s", s->net->cni.name, shown);
   }
   runm_pb_free(resp);

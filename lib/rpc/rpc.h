@@ -146,6 +146,11 @@ int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, int64_t timeout_ms, bool wait_for_ready,
                           runm_error_t *err);
+/* A call's non-OK status as an error, the way the rpc layer words it:
+ * `METHOD: CODE: details`, the peer's details escaped and capped at
+ * RUNM_RPC_MAX_DETAILS (pure: the fuzzers call it). */
+int runm_rpc_status_error(runm_error_t *err, const char *method, int code, const char *details,
+                          size_t len);
 /* When err holds a call's non-OK status as runm_rpc_client_unary words it
  * (`METHOD: CODE: details`), the peer's details within err->msg (escaped
  * and capped already); NULL for any other error (no answer, cancelled). */

@@ -106,34 +106,13 @@ static void untrack(struct runm_rpc_client *c, struct inflight *node)
   pthread_mutex_unlock(&c->lock);
 }
 
-/* The error for a call that ended with a non-OK status. The details are
- * the peer's text (the guest's, for the shim): escaped and capped so they
- * can go into a log line or an error for containerd as they are. */
+/* The error for a call that ended with a non-OK status (rpc_codec.c words
+ * it, pure, so the fuzzers drive the same wording). */
 static int status_error(runm_error_t *err, const char *method, grpc_status_code status,
                         grpc_slice details)
 {
-  char det[RUNM_RPC_MAX_DETAILS + 1];
-  runm_escape(det, sizeof(det), (const char *)GRPC_SLICE_START_PTR(details),
-              GRPC_SLICE_LENGTH(details));
-  return runm_make_error(err, runm_rpc_errno_from_code(status), "%s: %s: %s", method,
-                         runm_rpc_code_name(status), det);
-}
-
-const char *runm_rpc_error_details(const runm_error_t err, const char *method)
-{
-  size_t ml = strlen(method);
-  const char *p;
-
-  if (err == NULL || err->msg == NULL || strncmp(err->msg, method, ml) != 0 ||
-      strncmp(err->msg + ml, ": ", 2) != 0)
-    return NULL;
-  p = err->msg + ml + 2;
-  for (int code = 1; code <= GRPC_STATUS_UNAUTHENTICATED; code++) {
-    const char *name = runm_rpc_code_name(code);
-    size_t nl = strlen(name);
-    if (strncmp(p, name, nl) == 0 && strncmp(p + nl, ": ", 2) == 0) return p + nl + 2;
-  }
-  return NULL;
+  return runm_rpc_status_error(err, method, status, (const char *)GRPC_SLICE_START_PTR(details),
+                               GRPC_SLICE_LENGTH(details));
 }
 
 int runm_rpc_client_unary(struct runm_rpc_client *c, const char *method,

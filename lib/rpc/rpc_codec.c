@@ -1,4 +1,5 @@
-/* Message encoding for the rpc layer and the errno <-> gRPC status mapping. */
+/* Message encoding for the rpc layer, the errno <-> gRPC status mapping and
+ * the wording of a failed call's error. */
 #include "rpc_codec.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "log.h"
 #include "rpc.h"
 
 grpc_byte_buffer *runm_rpc_pack(const ProtobufCMessage *msg, runm_error_t *err)
@@ -119,4 +121,33 @@ const char *runm_rpc_code_name(int code)
   };
   if (code >= 0 && (size_t)code < sizeof(names) / sizeof(names[0])) return names[code];
   return "UNKNOWN";
+}
+
+/* The details are the peer's text (the guest's, for the shim): escaped and
+ * capped so they can go into a log line or an error for containerd as
+ * they are. */
+int runm_rpc_status_error(runm_error_t *err, const char *method, int code, const char *details,
+                          size_t len)
+{
+  char det[RUNM_RPC_MAX_DETAILS + 1];
+  runm_escape(det, sizeof(det), details, len);
+  return runm_make_error(err, runm_rpc_errno_from_code(code), "%s: %s: %s", method,
+                         runm_rpc_code_name(code), det);
+}
+
+const char *runm_rpc_error_details(const runm_error_t err, const char *method)
+{
+  size_t ml = strlen(method);
+  const char *p;
+
+  if (err == NULL || err->msg == NULL || strncmp(err->msg, method, ml) != 0 ||
+      strncmp(err->msg + ml, ": ", 2) != 0)
+    return NULL;
+  p = err->msg + ml + 2;
+  for (int code = 1; code <= GRPC_STATUS_UNAUTHENTICATED; code++) {
+    const char *name = runm_rpc_code_name(code);
+    size_t nl = strlen(name);
+    if (strncmp(p, name, nl) == 0 && strncmp(p + nl, ": ", 2) == 0) return p + nl + 2;
+  }
+  return NULL;
 }

@@ -83,24 +83,7 @@ runtime_of() {
   esac
 }
 
-# ---- process and state probes ---------------------------------------------
-
-argv_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline"; }
-pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
-
-# The long-lived shim serving container $1 (not its start/delete runs).
-shim_pid() {
-  local p
-  for p in $(pids_mentioning "$SOCK"); do
-    argv_of "$p" | awk -v s="$SOCK" -v id="$1" '
-      NR == 1 && $0 !~ /(^|\/)containerd-shim-[^\/]*$/ { exit 1 }
-      prev == "-address" && $0 == s { a = 1 }
-      prev == "-id" && $0 == id { b = 1 }
-      $0 == "start" || $0 == "delete" { x = 1 }
-      { prev = $0 }
-      END { exit !(a && b && !x) }' && echo "$p"
-  done
-}
+# ---- process and state probes (argv_of, pids_mentioning, shim_pid: lib.sh)
 
 all_shims() {
   local p

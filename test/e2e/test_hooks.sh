@@ -288,18 +288,6 @@ case_timeout() {
 
 # ---- case: crash (runm) ----------------------------------------------------
 
-# The long-lived shim serving container $1.
-shim_of() {
-  local p
-  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'); do
-    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
-      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
-      prev == "-id" && $0 == id { found = 1 }
-      $0 == "start" || $0 == "delete" { found = 0; exit }
-      { prev = $0 }
-      END { exit !found }' && echo "$p"
-  done
-}
 hang_running() { [ -n "$(hang_pids)" ]; }
 hang_gone() { [ -z "$(hang_pids)" ]; }
 

@@ -46,7 +46,6 @@ trap confine_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 want_case() { [[ "$1" =~ $CASES ]]; }
-pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
 qemu_of() { # ID: the task's QEMU (its command line names the VM's state dir)
   local p
   for p in $(pids_mentioning qemu-system); do

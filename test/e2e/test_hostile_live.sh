@@ -45,8 +45,6 @@ trap 'exit 130' INT TERM HUP
 CTR() { ctr --address "$SOCK" --namespace "${CNS:-$NS}" "$@"; }
 TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "${CNS:-$NS}" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-argv_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline"; }
-pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 vm_id_of() { "$SHIM" -namespace "${CNS:-$NS}" -id "$1" vm-id 2>/dev/null; }
 
@@ -60,20 +58,6 @@ our_qemus() {
     [ -z "${1:-}" ] || grep -qaF -- "$1" "/proc/$p/cmdline" || continue
     echo "$p"
   done
-}
-# The serving shim of container $1 (not its start/delete runs).
-shim_pid() {
-  local p
-  for p in $(pids_mentioning "$SOCK"); do
-    argv_of "$p" | awk -v s="$SOCK" -v id="$1" '
-      NR == 1 && $0 !~ /(^|\/)containerd-shim-[^\/]*$/ { exit 1 }
-      prev == "-address" && $0 == s { a = 1 }
-      prev == "-id" && $0 == id { b = 1 }
-      $0 == "start" || $0 == "delete" { x = 1 }
-      { prev = $0 }
-      END { exit !(a && b && !x) }' && echo "$p"
-  done
-  return 0
 }
 our_mounts() {
   awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts

@@ -16,18 +16,9 @@
 # Then: nothing left (QEMU, domains, runm state, containerd, shims).
 #   bash test/e2e/test_libvirt.sh
 #   RUNM_E2E_CASES='specials|crash' bash test/e2e/test_libvirt.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rl.XXXXXX)
-export RUNM_CTRD_DIR
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-libvirt}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-90}
-IMAGE=docker.io/library/busybox:runm
+e2e_init rl "${RUNM_CTRD_NS:-runm-libvirt}" 90
 LV_ROOT=$(mktemp -d /tmp/lv.XXXXXX)
 URI="qemu:///embed?root=$LV_ROOT"
 # containerd hands its environment to the shims it starts.
@@ -44,28 +35,15 @@ trap lv_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # Running domains (names) of our root; "virsh failed" when virsh does.
 domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
 all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$'; }
 has_domain() { domains | grep -qx -- "$1"; }
 no_domain() { [ -z "$(all_domains)" ]; }
-task_status() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-status_is() { [ "$(task_status "$1")" = "$2" ]; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
 vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
-shim_of() { # the long-lived shim of task $1
-  local p
-  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline | awk -F/ '{ print $3 }'); do
-    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
-      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
-      prev == "-id" && $0 == id { b = 1 } $0 == "delete" || $0 == "start" { x = 1 } { prev = $0 }
-      END { exit !(b && !x) }' && echo "$p"
-  done
-}
 
 # ---- unreachable --------------------------------------------------------------
 if want unreachable; then
@@ -142,13 +120,7 @@ fi
 
 # ---- through containerd ----------------------------------------------------------
 if want 'ctr|crash'; then
-  if ! bash "$ENV" start; then not_ok "private containerd starts"; finish; fi
-  if bash "$ROOT/test/fixtures/mkimage-busybox.sh" "$TMP/busybox.tar" >/dev/null &&
-    CTR images import --base-name docker.io/library/busybox "$TMP/busybox.tar" >/dev/null; then
-    ok "busybox image imported"
-  else
-    not_ok "busybox image imported"; finish
-  fi
+  e2e_start
 fi
 if want ctr; then
   ID=lv-ctr
@@ -211,8 +183,7 @@ if want crash; then
 fi
 
 if want 'ctr|crash'; then
-  if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
-    not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi
+  e2e_stop_check
 fi
 x=$(all_domains)
 if [ -z "$x" ]; then ok "libvirt knows no domain at the end"; else not_ok "libvirt knows no domain at the end" "$x"; fi

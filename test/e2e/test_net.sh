@@ -31,7 +31,6 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 want_case() { [[ "$1" =~ $CASES ]]; }
 
-pids_mentioning() { grep -lsaF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'; }
 our_qemus_for() { # ID: QEMUs of this suite, optionally naming ID
   local p
   for p in $(pids_mentioning qemu-system); do

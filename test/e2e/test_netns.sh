@@ -21,7 +21,7 @@
 #          the poststop hook the guest could not, and cleans up the same.
 # Also prints the extra start latency of the namespace mode (`#` lines).
 #   bash test/e2e/test_netns.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOSTNS=rnh-$$
 PODNS=rnp-$$
@@ -44,18 +44,10 @@ PODNS=$RUNM_NETNS_POD
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 ip link set lo up
 
-ENV=$ROOT/tools/containerd-env.sh
-export RUNM_BIN
-RUNM_CTRD_DIR=$(mktemp -d /tmp/rn.XXXXXX)
-export RUNM_CTRD_DIR
+e2e_init rn "${RUNM_CTRD_NS:-runm-netns}" 120
 # The shims' per-step times (host-shim/timing.c): the namespace mode's cost.
 export RUNM_TIMING_DIR=$TMP/timing
 mkdir -p "$RUNM_TIMING_DIR"
-export RUNM_CTRD_NS=${RUNM_CTRD_NS:-runm-netns}
-NS=$RUNM_CTRD_NS
-SOCK=$RUNM_CTRD_DIR/containerd.sock
-CASES=${RUNM_E2E_CASES:-.}
-LIMIT=${RUNM_E2E_TIMEOUT:-120}
 PY=/usr/bin/python3
 TAPNAME=tap0_runm
 
@@ -66,8 +58,6 @@ netns_cleanup() {
 trap netns_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-CTR() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
-TCTR() { timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
@@ -84,17 +74,6 @@ expect() { # NAME CMD...: one line per failed expectation
 report() { # NAME LINES...
   local n=$1; shift
   if [ $# -eq 0 ]; then ok "$n"; else not_ok "$n" "$@"; fi
-}
-shim_of() {
-  local p
-  for p in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ '{ print $3 }'); do
-    { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | awk -v id="$1" '
-      NR == 1 && $0 !~ /containerd-shim-runm-v1$/ { exit 1 }
-      prev == "-id" && $0 == id { found = 1 }
-      $0 == "start" || $0 == "delete" { found = 0; exit }
-      { prev = $0 }
-      END { exit !found }' && echo "$p"
-  done
 }
 in_ns() { nsenter --net="$1" "${@:2}"; }
 # The redirect runm made on device $2 of namespace $1, to device $3.

@@ -198,12 +198,5 @@ setup
 small_execs
 slow_runs
 loaded_runs
-left=$(CTR task ls -q 2>/dev/null; CTR containers ls -q 2>/dev/null)
-if [ -z "$left" ]; then ok "no task or container left"; else not_ok "no task or container left" "$left"; fi
-if bash "$ENV" stop; then ok "containerd, shims and VMs stopped, nothing left"; else not_ok "containerd, shims and VMs stopped, nothing left"; fi
-# What runm leaves by design: its empty top-level vm and s dirs.
-q=$(pgrep -af qemu-system 2>/dev/null | grep -F -e "$RUNM_STATE_DIR/" -e "$RUNM_CTRD_DIR/" | awk '{print $1}')
-if [ -z "$q" ]; then ok "no QEMU process left"; else not_ok "no QEMU process left" "pids: $q"; fi
-left=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" \) \) 2>/dev/null)
-if [ -z "$left" ]; then ok "no runm state left"; else not_ok "no runm state left" "$left"; fi
+e2e_end_checks
 finish

@@ -6,6 +6,11 @@
  * crashing or leaking: what decodes encodes again and decodes to the same
  * bytes, a repeated field never holds more than the block budget, and the
  * escaping applied to guest text (runm_escape) yields one bounded line.
+ * And what the shim makes of it, through the shim's own code
+ * (host-shim/guest_reply.c): Pids, Stats and State replies as the Task
+ * API's, the network status as a log shows it, and the same bytes as a
+ * failed call's details (worded by the rpc layer's runm_rpc_status_error)
+ * reworded for containerd by guest_reply_error: one bounded line.
  *
  * With FUZZ_WRITE_SEEDS=DIR in the environment it writes a seed corpus of
  * real replies into DIR and exits. */
@@ -15,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest_reply.h"
 #include "log.h"
+#include "pb.h"
 #include "rpc.h"
 #include "rpc_codec.h"
 #include "runm/v1/guest.pb-c.h"
@@ -75,6 +82,78 @@ static void check_escape(const uint8_t *data, size_t size)
     if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f) __builtin_trap();
 }
 
+/* Bytes at most in one line of guest text the shim passes on. */
+static void check_line(const char *s, size_t max)
+{
+  size_t n = strlen(s);
+  if (n > max) __builtin_trap();
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) __builtin_trap();
+}
+
+/* data as the guest's details of a failed call to the method type picks,
+ * through the rpc layer's wording and the shim's rewording. */
+static void check_guest_error(uint8_t type, const uint8_t *data, size_t size)
+{
+  static const struct runm_logger quiet = {.component = "fuzz", .max_level = RUNM_LOG_ERROR};
+  const ProtobufCMethodDescriptor *md =
+      &runm__v1__guest__descriptor.methods[type % runm__v1__guest__descriptor.n_methods];
+  Runm__V1__StartRequest start = RUNM__V1__START_REQUEST__INIT;
+  char full[96];
+  runm_error_t err = NULL;
+  int code = size ? 1 + data[0] % 16 : 2;
+
+  /* Start is the one method whose request the wording reads. */
+  start.exec_id = (type & 0x80) ? "exec-1" : "";
+  snprintf(full, sizeof(full), "/runm.v1.Guest/%s", md->name);
+  if (runm_rpc_status_error(&err, full, code, (const char *)data, size) >= 0 || err == NULL)
+    __builtin_trap();
+  if (runm_rpc_error_details(err, full) == NULL) __builtin_trap();
+  if (guest_reply_error(&quiet, md->name, &start.base, &err) >= 0 || err == NULL || err->msg == NULL)
+    __builtin_trap();
+  /* runc-v2's words, ": ", then at most the escaped details. */
+  check_line(err->msg, RUNM_RPC_MAX_DETAILS + 64);
+  runm_error_release(&err);
+}
+
+/* The shim's conversion of a decoded reply, where it makes one. */
+static void check_conversion(const ProtobufCMessage *m)
+{
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  ProtobufCMessage *out = NULL;
+
+  if (d == &runm__v1__pids_response__descriptor) {
+    const Runm__V1__PidsResponse *g = (const void *)m;
+    Containerd__Task__V2__PidsResponse *p = guest_reply_pids(g);
+    if (p->n_processes != g->n_processes) __builtin_trap();
+    for (size_t i = 0; i < g->n_processes; i++)
+      if (p->processes[i]->pid != g->processes[i]->pid) __builtin_trap();
+    out = &p->base;
+  } else if (d == &runm__v1__stats_response__descriptor) {
+    const Runm__V1__StatsResponse *g = (const void *)m;
+    Containerd__Task__V2__StatsResponse *st = guest_reply_stats(g);
+    if (st->stats == NULL || st->stats->value.len == 0) __builtin_trap();
+    out = &st->base;
+  } else if (d == &runm__v1__state_response__descriptor) {
+    const Runm__V1__StateResponse *g = (const void *)m;
+    Containerd__V1__Types__Status st = guest_reply_status(g->status);
+    if (st != CONTAINERD__V1__TYPES__STATUS__UNKNOWN && strlen(g->status) > 7) __builtin_trap();
+  } else if (d == &runm__v1__network_status__descriptor) {
+    char shown[200];
+    guest_reply_shown(shown, sizeof(shown), ((const Runm__V1__NetworkStatus *)m)->status);
+    check_line(shown, sizeof(shown) - 1);
+  }
+  if (out) {
+    /* What goes to containerd encodes. */
+    size_t n = protobuf_c_message_get_packed_size(out);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL) abort();
+    if (protobuf_c_message_pack(out, buf) != n) __builtin_trap();
+    free(buf);
+    runm_pb_free(out);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   const ProtobufCMessageDescriptor *d;
@@ -83,12 +162,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   if (size < 1) return 0;
   check_escape(data + 1, size - 1);
+  check_guest_error(data[0], data + 1, size - 1);
   d = desc_at(data[0]);
   if (runm_rpc_decode(d, data + 1, size - 1, &m, &err) < 0) {
     if (err == NULL || err->msg == NULL || m != NULL) __builtin_trap();
     runm_error_release(&err);
     return 0;
   }
+  check_conversion(m);
   if (!check_repeated(m)) {
     size_t n = protobuf_c_message_get_packed_size(m), n2;
     uint8_t *buf = malloc(n ? n : 1), *buf2;

@@ -1,6 +1,7 @@
 /* OCI hooks on the host, without a VM: the guest copy of the spec
- * (host-shim/guest_spec.c), the allow-list, the state fix-up and running a
- * hook (host-shim/hooks.c), each against hostile or odd input. */
+ * (host-shim/guest_spec.c), the allow-list (hooks_allow.c), the state
+ * fix-up (hooks_state.c), the records of running hooks (hooks_orphans.c)
+ * and running a hook (hooks.c), each against hostile or odd input. */
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -10,6 +11,9 @@
 #include "../../host-shim/hook_run.c"
 #include "../../host-shim/host_vsock.c"
 #include "../../host-shim/hooks.c"
+#include "../../host-shim/hooks_allow.c"
+#include "../../host-shim/hooks_orphans.c"
+#include "../../host-shim/hooks_state.c"
 
 static const char *const SPEC =
     "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
@@ -219,18 +223,18 @@ static void test_allow_list(void)
     ProtobufCBinaryData st;
     json_object *o;
 #define STATE(s) (st.data = (uint8_t *)(s), st.len = strlen(s), &st)
-    ok(fix_state(h, STATE("{\"id\":\"other\",\"status\":\"creating\"}"), &out, &err) < 0 &&
+    ok(hooks_fix_state(h, STATE("{\"id\":\"other\",\"status\":\"creating\"}"), &out, &err) < 0 &&
            err->status == EPERM && strstr(err->msg, "`other`"),
        "a state naming another container is refused");
     runm_error_release(&err);
-    ok(fix_state(h, STATE("{\"id\":\"c1\",\"status\":\"exploded\"}"), &out, &err) < 0,
+    ok(hooks_fix_state(h, STATE("{\"id\":\"c1\",\"status\":\"exploded\"}"), &out, &err) < 0,
        "an unknown status is refused");
     runm_error_release(&err);
-    ok(fix_state(h, STATE("[1,2]"), &out, &err) < 0, "a state that is not an object is refused");
+    ok(hooks_fix_state(h, STATE("[1,2]"), &out, &err) < 0, "a state that is not an object is refused");
     runm_error_release(&err);
-    ok(fix_state(h, STATE("{\"id\":\"c1\""), &out, &err) < 0, "truncated JSON is refused");
+    ok(hooks_fix_state(h, STATE("{\"id\":\"c1\""), &out, &err) < 0, "truncated JSON is refused");
     runm_error_release(&err);
-    is_int(fix_state(h,
+    is_int(hooks_fix_state(h,
                      STATE("{\"ociVersion\":\"1.0.2-dev\",\"id\":\"c1\",\"status\":\"created\","
                            "\"pid\":42,\"bundle\":\"/run/runm/bundles/c1\","
                            "\"annotations\":{\"a\":\"guest-lie\",\"b\":\"x\"},\"extra\":1}"),
@@ -250,7 +254,7 @@ static void test_allow_list(void)
     out = NULL;
     /* The task's QEMU (hooks_set_pid): that is the pid hooks see. */
     hooks_set_pid(h, 4242);
-    is_int(fix_state(h, STATE("{\"id\":\"c1\",\"status\":\"creating\",\"pid\":42}"), &out, &err), 0,
+    is_int(hooks_fix_state(h, STATE("{\"id\":\"c1\",\"status\":\"creating\",\"pid\":42}"), &out, &err), 0,
            "a state with the guest's pid is accepted");
     o = parse(out);
     is_str(str_at(o, "pid"), "4242", "pid is the host's (the task's QEMU), not the guest's");

@@ -45,43 +45,39 @@ static void fd_file_destroy(sqfs_object_t *obj)
   free(obj);
 }
 
-static int fd_file_read_at(sqfs_file_t *file, sqfs_u64 offset, void *buffer, size_t size)
+/* All of size bytes at offset: read into rd, or written from wr when rd is
+ * NULL; short transfers and EINTR retried. */
+static int fd_file_xfer(struct fd_file *f, sqfs_u64 offset, char *rd, const char *wr, size_t size)
 {
-  struct fd_file *f = (struct fd_file *)file;
-  char *p = buffer;
-
-  if (offset > f->size || size > f->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
-  while (size > 0) {
-    ssize_t n = pread(f->fd, p, size, (off_t)offset);
+  size_t done = 0;
+  while (done < size) {
+    off_t at = (off_t)(offset + done);
+    ssize_t n = rd ? pread(f->fd, rd + done, size - done, at) : pwrite(f->fd, wr + done, size - done, at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       f->last_errno = n < 0 ? errno : EIO;
       return SQFS_ERROR_IO;
     }
-    p += n;
-    size -= (size_t)n;
-    offset += (sqfs_u64)n;
+    done += (size_t)n;
   }
   return 0;
+}
+
+static int fd_file_read_at(sqfs_file_t *file, sqfs_u64 offset, void *buffer, size_t size)
+{
+  struct fd_file *f = (struct fd_file *)file;
+
+  if (offset > f->size || size > f->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
+  return fd_file_xfer(f, offset, buffer, NULL, size);
 }
 
 static int fd_file_write_at(sqfs_file_t *file, sqfs_u64 offset, const void *buffer, size_t size)
 {
   struct fd_file *f = (struct fd_file *)file;
-  const char *p = buffer;
   sqfs_u64 end = offset + size;
+  int ret = fd_file_xfer(f, offset, NULL, buffer, size);
 
-  while (size > 0) {
-    ssize_t n = pwrite(f->fd, p, size, (off_t)offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      f->last_errno = n < 0 ? errno : EIO;
-      return SQFS_ERROR_IO;
-    }
-    p += n;
-    size -= (size_t)n;
-    offset += (sqfs_u64)n;
-  }
+  if (ret != 0) return ret;
   if (end > f->size) f->size = end;
   return 0;
 }
