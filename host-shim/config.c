@@ -5,6 +5,7 @@
  *   bind_mode = "auto"      # auto | kernel | fuse (runm-bindfs)
  *   vm_backend = "qemu"     # qemu | libvirt (docs/libvirt.md)
  *   libvirt_uri = "qemu:///system"   # or qemu:///embed?root=DIR
+ *   share_fs = "9p"         # 9p | virtiofs (docs/performance.md)
  * under an optional [runm] table; unknown keys are an error so typos show. */
 #include "config.h"
 
@@ -68,6 +69,7 @@ static int set_key(struct shim_config *cfg, const char *key, const char *v, runm
     return set_uint(&cfg->pool_idle_timeout_s, key, v, 86400, err);
   else if (strcmp(key, "bind_mode") == 0) return set_bind_mode(cfg, v, err);
   else if (strcmp(key, "vm_backend") == 0) return runm_backend_parse(v, &cfg->vm_backend, err);
+  else if (strcmp(key, "share_fs") == 0) return runm_share_fs_parse(v, &cfg->share_fs, err);
   else if (strcmp(key, "libvirt_uri") == 0) {
     if (*v == '\0' || strlen(v) >= sizeof(cfg->libvirt_uri))
       return runm_make_error(err, EINVAL, "libvirt_uri = `%s`: empty or too long", v);
@@ -129,6 +131,7 @@ static int env_override(struct shim_config *cfg, runm_error_t *err)
              {"RUNM_POOL_IDLE_TIMEOUT", "pool_idle_timeout"},
              {"RUNM_BIND_MODE", "bind_mode"},
              {"RUNM_VM_BACKEND", "vm_backend"},
+             {"RUNM_SHARE_FS", "share_fs"},
              {"RUNM_LIBVIRT_URI", "libvirt_uri"}};
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
     const char *v = getenv(map[i].env);
@@ -188,6 +191,7 @@ void shim_vm_config_base(const struct shim_config *cfg, struct runm_vm_config *v
   vc->transport = cfg->transport;
   vc->backend = cfg->vm_backend;
   vc->libvirt_uri = cfg->libvirt_uri;
+  vc->share_fs = cfg->share_fs;
   vc->mem_mib = cfg->memory_mib;
   vc->vcpus = cfg->vcpus > shim_host_cpus() ? shim_host_cpus() : cfg->vcpus;
   vc->boot_timeout_ms = (int64_t)cfg->boot_timeout_s * 1000;

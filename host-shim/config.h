@@ -28,6 +28,7 @@ struct shim_config {
   enum shim_bind_mode bind_mode;
   enum runm_vm_backend_kind vm_backend; /* qemu | libvirt (docs/libvirt.md) */
   char libvirt_uri[PATH_MAX];           /* default RUNM_LIBVIRT_URI_DEFAULT */
+  enum runm_share_fs share_fs;          /* 9p | virtiofs (docs/performance.md) */
   bool debug;
 };
 

@@ -38,7 +38,8 @@ static const char start_usage[] =
     "  --accel A          auto|kvm|tcg (env RUNM_ACCEL; auto = KVM only when usable)\n"
     "  --transport T      auto|serial|vsock (env RUNM_TRANSPORT)\n"
     "  --append STR       extra kernel command line\n"
-    "  --share DIR[:ro]   share a host directory at the same path in the guest (9p);\n"
+    "  --share DIR[:ro]   share a host directory at the same path in the guest (9p,\n"
+    "                     virtio-fs with env RUNM_SHARE_FS=virtiofs);\n"
     "                     repeatable, up to 16\n"
     "  --net MODE         user (default: QEMU user-mode NAT, the guest is 10.0.2.15)\n"
     "                     or none\n"
@@ -173,7 +174,7 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   char id[RUNM_VM_ID_MAX + 1], kernel[4096], initrd[4096], mbin[4096];
   const char *id_arg = NULL, *kernel_arg = NULL, *initrd_arg = NULL, *mbin_arg = NULL;
   const char *accel = getenv("RUNM_ACCEL"), *transport = getenv("RUNM_TRANSPORT");
-  const char *backend = getenv("RUNM_VM_BACKEND");
+  const char *backend = getenv("RUNM_VM_BACKEND"), *share_fs = getenv("RUNM_SHARE_FS");
   struct runm_vm_config cfg = {0};
   int c, fds[2];
   pid_t pid;
@@ -274,7 +275,8 @@ static int vm_start(struct runmctl *ctl, int argc, char **argv)
   if (cfg.libvirt_uri == NULL) cfg.libvirt_uri = getenv("RUNM_LIBVIRT_URI");
   if (runm_accel_parse(accel, &cfg.accel, &err) < 0 ||
       runm_transport_parse(transport, &cfg.transport, &err) < 0 ||
-      runm_backend_parse(backend, &cfg.backend, &err) < 0) {
+      runm_backend_parse(backend, &cfg.backend, &err) < 0 ||
+      runm_share_fs_parse(share_fs, &cfg.share_fs, &err) < 0) {
     fprintf(stderr, "runmctl vm start: %s\n", err->msg);
     return RUNMCTL_USAGE;
   }

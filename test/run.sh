@@ -140,7 +140,7 @@ integration_tests() {
 # test_guest_python (the guest's API; the guest is never an ASan build).
 # test_stdio_exit makes 30 execs, not 100, under ASan. Named on the command
 # line, a suite runs in both builds in full.
-ASAN_ONCE=" test_cni test_hostile_confine test_net test_limits "
+ASAN_ONCE=" test_cni test_hostile_confine test_net test_limits test_sharefs "
 ASAN_ONCE_INTEGRATION=" test_guest_python "
 e2e_tests() {
   local bin=$1 label=$2 name

@@ -19,7 +19,14 @@
 #
 # Figures (MiB/s; h2c and c2h timed on the test host, c2c inside the
 # sending container by /proc/uptime):
-#   h2c   the test host sends to a container (busybox nc to its port 5001)
+#   h2c   the test host sends to a container: 1 MiB writes into the socket
+#         (python, h2c_send below), dd in the container reads it in 1 MiB
+#         reads (port 5002, `nc -ll -e dd`); timed from connect to the
+#         receiver's close (all data read): the transport, not the programs'
+#         buffer sizes
+#   h2c-nc the same through busybox nc at both ends (port 5001: its reads
+#         and writes are at most a few KiB; the figure before issue 12's
+#         follow-up, kept to compare)
 #   c2h   a container sends to the test host (curl fetches a file from
 #         busybox httpd in the container, which sends it with sendfile)
 #   c2c   one container sends to another (wget in one fetches the file
@@ -27,6 +34,11 @@
 # per mode: runc (CNI bridge), runm-tap (CNI bridge, TAP + tc redirect),
 # runm-user (user-mode NAT: h2c through a port published with
 # io.runm.ports, c2c through 10.0.2.2 with io.runm.host-loopback).
+# For runm, h2c, h2c-nc and c2h also record QEMU's CPU time (all its
+# threads, and the busiest one: the vCPU under TCG) and the time its
+# threads waited for a host CPU, from /proc/PID/task/*/schedstat: per MiB,
+# that cost does not depend on the machine's load the way the wall-clock
+# figure does.
 # Start: `ctr run --rm` of `true`, wall time, median of STARTS, for runm
 # with nerdctl's hooks (TAP mode) and without (user mode), and for runc
 # with and without them (what CNI itself costs).
@@ -110,12 +122,15 @@ c = json.load(open(base))
 c["root"] = {"path": os.path.join(os.path.dirname(base), "rootfs"), "readonly": True}
 c["hostname"] = cid
 # busybox nc ends a connection when its stdin ends: the listener's stdin
-# is a FIFO that never does (the sender's end decides).
+# is a FIFO that never does (the sender's end decides). On 5002 dd reads
+# the socket itself (1 MiB reads) and ends at the sender's EOF; -ll keeps
+# the listener up between connections (one child per connection).
 # httpd sends a file with sendfile: what the container sends is not slowed
 # by busybox nc's small writes (c2h, c2c).
 c["process"]["args"] = ["sh", "-c", "mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/blob bs=1M count=%s 2>/dev/null && "
                         "httpd -p 8080 -h /tmp/www && mkfifo /tmp/f && exec 3<>/tmp/f && "
-                        "(while true; do nc -l -p 5001 <&3 >/dev/null; done) & exec sleep 100000" % os.environ["MIB"]]
+                        "(while true; do nc -l -p 5001 <&3 >/dev/null; done) & "
+                        "nc -ll -p 5002 -e dd of=/dev/null bs=1M 2>/dev/null & exec sleep 100000" % os.environ["MIB"]]
 c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})
 c["annotations"] = json.loads(ann)
 if mode == "cni":
@@ -146,11 +161,22 @@ rm_c() { local id; for id in "$@"; do TCTR task kill -s KILL "$id" >/dev/null 2>
 # secs CMD...: wall seconds of CMD (fails when CMD does); CMD may print
 # its own seconds instead (in_secs), which then win.
 secs() {
-  local t0 t1 o
+  local t0 t1 o c0 c1
+  c0=$(qemu_cpu)
   t0=$(now_ns)
   o=$("$@" 2>>"$RAW/cmd.err") || return 1
   t1=$(now_ns)
+  c1=$(qemu_cpu)
+  [ -z "$c0" ] || [ -z "$c1" ] || echo "$c0 $c1" >>"$WORK/cpu"
   if [[ "$o" =~ ^[0-9.]+$ ]]; then echo "$o"; else $PY -c "print(($t1 - $t0) / 1e9)"; fi
+}
+# qemu_cpu: for QPID (a runm task's QEMU; empty for runc) the sum over its
+# threads of CPU time and of run-queue wait, and the busiest thread's CPU
+# time (the vCPU under TCG), all ns, from /proc/QPID/task/*/schedstat.
+QPID=
+qemu_cpu() {
+  [ -n "$QPID" ] || return 0
+  cat /proc/"$QPID"/task/*/schedstat 2>/dev/null | awk '{ c += $1; w += $2; if ($1 > m) m = $1 } END { if (NR) printf "%.0f %.0f %.0f", c, w, m }'
 }
 # in_secs ID CMD: CMD in the container, timed there (/proc/uptime: 10 ms
 # steps; an exec's own cost, large under TCG, stays out); prints seconds.
@@ -159,22 +185,48 @@ in_secs() {
   o=$(cx "$1" sh -c "read a _ </proc/uptime && $2 && read b _ </proc/uptime && echo \$a \$b") || return 1
   $PY -c 'import sys; a, b = map(float, sys.argv[1:3]); print(max(b - a, 0.01))' $o
 }
+# h2c_send HOST PORT: MIB MiB in 1 MiB writes, then half-close and wait for
+# the receiver to close (it has read everything); prints the seconds.
+h2c_send() {
+  $PY - "$1" "$2" "$MIB" <<'PY'
+import socket, sys, time
+host, port, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+buf = bytes(1 << 20)
+t0 = time.monotonic()
+s = socket.create_connection((host, port), timeout=120)
+for _ in range(mib):
+    s.sendall(buf)
+s.shutdown(socket.SHUT_WR)
+while s.recv(1 << 16):
+    pass
+print(time.monotonic() - t0)
+PY
+}
 # A figure: RUNS transfers of MIB; MiB/s of the best and the median, with
 # the empty-exec baseline B (seconds) subtracted.
 figure() { # NAME BASELINE CMD...
   local name=$1 base=$2 i t ts=()
   shift 2
+  : >"$WORK/cpu"
   for i in $(seq 1 "$RUNS"); do
     t=$(secs "$@") || { fail "$name: transfer $i failed"; return; }
     ts+=("$t")
   done
-  $PY - "$name" "$MIB" "$base" "${ts[@]}" >>"$RAW/figures.jsonl" <<'PY'
+  $PY - "$name" "$MIB" "$base" "$WORK/cpu" "$(cut -d' ' -f1 /proc/loadavg)" "${ts[@]}" >>"$RAW/figures.jsonl" <<'PY'
 import json, statistics, sys
-name, mib, base = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-ts = [float(x) for x in sys.argv[4:]]
+name, mib, base, cpuf, load = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+ts = [float(x) for x in sys.argv[6:]]
 net = [max(t - base, 1e-3) for t in ts]
-print(json.dumps({"name": name, "mib": mib, "baseline_s": base, "runs_s": ts,
-                  "best_mib_s": mib / min(net), "median_mib_s": mib / statistics.median(net)}))
+r = {"name": name, "mib": mib, "baseline_s": base, "runs_s": ts, "load": load,
+     "best_mib_s": mib / min(net), "median_mib_s": mib / statistics.median(net)}
+# QEMU's CPU and run-queue wait per transfer (runm only), ms per MiB.
+cpu = [list(map(int, l.split())) for l in open(cpuf) if l.strip()]
+if cpu:
+    per = lambda i: [(c[3 + i] - c[i]) / 1e6 / mib for c in cpu]
+    r["qemu_cpu_ms_per_mib"], r["qemu_wait_ms_per_mib"], r["qemu_vcpu_ms_per_mib"] = per(0), per(1), per(2)
+    r["qemu_cpu_ms_per_mib_median"] = statistics.median(r["qemu_cpu_ms_per_mib"])
+    r["qemu_vcpu_ms_per_mib_median"] = statistics.median(r["qemu_vcpu_ms_per_mib"])
+print(json.dumps(r))
 PY
   say "$name: $(tail -1 "$RAW/figures.jsonl")"
 }
@@ -191,18 +243,23 @@ for r in "${RUNTIMES_T[@]}"; do
     if [ "$m" = cni ]; then
       run_d cni "$r" "$a" && run_d cni "$r" "$b" || { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
       ia=$(ip_of "$a")
+      QPID=
+      [ "$r" = runm ] && QPID=$(CTR task ls | awk -v id="$a" '$1 == id { print $2 }')
     else
-      pa=15901 pa2=15902
-      run_d plain "$r" "$a" "{\"io.runm.ports\": \"127.0.0.1:$pa:5001,127.0.0.1:$pa2:8080\", \"io.runm.host-loopback\": \"true\"}" &&
+      pa=15901 pa2=15902 pa3=15903
+      run_d plain "$r" "$a" "{\"io.runm.ports\": \"127.0.0.1:$pa:5001,127.0.0.1:$pa2:8080,127.0.0.1:$pa3:5002\", \"io.runm.host-loopback\": \"true\"}" &&
         run_d plain "$r" "$b" '{"io.runm.host-loopback": "true"}' ||
         { fail "$label: containers did not start: $(cat "$RAW/$a.err" "$RAW/$b.err" 2>/dev/null | head -c 300)"; rm_c "$a" "$b"; continue; }
       ia=127.0.0.1
+      QPID=$(CTR task ls | awk -v id="$a" '$1 == id { print $2 }')
     fi
     if [ "$m" = cni ]; then to_a=$ia:8080 guest_to_a=$ia:8080; else to_a=127.0.0.1:$pa2 guest_to_a=10.0.2.2:$pa2; fi
     wait_http() { local i; for i in $(seq 1 100); do curl -s -o /dev/null -m 2 "http://$1/" && return 0; sleep 0.2; done; return 1; }
     wait_http "$to_a" || fail "$label: httpd in $a does not answer at $to_a"
-    figure "$label h2c" 0 sh -c "dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | busybox nc $ia $([ "$m" = cni ] && echo 5001 || echo $pa)"
+    figure "$label h2c" 0 h2c_send "$ia" "$([ "$m" = cni ] && echo 5002 || echo $pa3)"
+    figure "$label h2c-nc" 0 sh -c "dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | busybox nc $ia $([ "$m" = cni ] && echo 5001 || echo $pa)"
     figure "$label c2h" 0 curl -sf -o /dev/null "http://$to_a/blob"
+    QPID=  # c2c: two VMs; their CPU is not attributed
     figure "$label c2c" 0 in_secs "$b" "wget -q -O /dev/null http://$guest_to_a/blob"
     rm_c "$a" "$b"
   done
@@ -251,16 +308,30 @@ st = {(s["runtime"], s["mode"]): s for s in load("starts.jsonl")}
 failed = [l.strip() for l in open(os.path.join(raw, "failed.txt")) if l.strip()]
 res = {"mib": int(mib), "runs": int(runs), "starts": int(starts), "throughput": figs,
        "start": {f"{r}-{m}": v for (r, m), v in st.items()}, "failed": failed}
-L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer; test host -> container: busybox nc; "
+L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer; test host -> container: 1 MiB writes "
+     f"and reads at both ends (python sender, `nc -ll -e dd` in the container), and busybox nc at both ends (its small reads); "
      f"from a container: busybox httpd (sendfile) to curl or wget):\n",
      "| path | runc (bridge) | runm TAP (bridge) | runm user-mode NAT | TAP / NAT |", "|---|---|---|---|---|"]
-for d, what in (("h2c", "test host -> container"), ("c2h", "container -> test host"), ("c2c", "container -> container")):
+for d, what in (("h2c", "test host -> container (dd 1 MiB)"), ("h2c-nc", "test host -> container (busybox nc)"),
+                ("c2h", "container -> test host"), ("c2c", "container -> container")):
     cell = lambda k: (f"{figs[k]['best_mib_s']:.1f} / {figs[k]['median_mib_s']:.1f}" if k in figs else "n/a")
     tap, nat = figs.get(f"runm-tap {d}"), figs.get(f"runm-user {d}")
     ratio = f"{tap['median_mib_s'] / nat['median_mib_s']:.1f}x" if tap and nat else "n/a"
     L.append(f"| {what} | {cell('runc ' + d)} | {cell('runm-tap ' + d)} | {cell('runm-user ' + d)} | {ratio} |")
 res["tap_over_nat"] = {d: (figs[f"runm-tap {d}"]["median_mib_s"] / figs[f"runm-user {d}"]["median_mib_s"])
-                       for d in ("h2c", "c2h", "c2c") if f"runm-tap {d}" in figs and f"runm-user {d}" in figs}
+                       for d in ("h2c", "h2c-nc", "c2h", "c2c") if f"runm-tap {d}" in figs and f"runm-user {d}" in figs}
+L.append("\nQEMU's CPU time per MiB (all threads / the busiest, the vCPU; medians), runm: what the wall-clock "
+         "figures cost whatever the machine's load; NAT / TAP is the ratio an idle host's throughput would approach "
+         "where the vCPU is the bound:\n")
+L.append("| path | TAP: ms/MiB (vCPU) | NAT: ms/MiB (vCPU) | NAT / TAP (all; vCPU) | load at the end |")
+L.append("|---|---|---|---|---|")
+for d in ("h2c", "h2c-nc", "c2h"):
+    tap, nat = figs.get(f"runm-tap {d}", {}), figs.get(f"runm-user {d}", {})
+    if min(tap.get("qemu_cpu_ms_per_mib_median", 0), tap.get("qemu_vcpu_ms_per_mib_median", 0)) > 0 and \
+            "qemu_cpu_ms_per_mib_median" in nat:
+        a, av, b, bv = (tap["qemu_cpu_ms_per_mib_median"], tap["qemu_vcpu_ms_per_mib_median"],
+                        nat["qemu_cpu_ms_per_mib_median"], nat["qemu_vcpu_ms_per_mib_median"])
+        L.append(f"| {d} | {a:.2f} ({av:.2f}) | {b:.2f} ({bv:.2f}) | {b / a:.1f}x; {bv / av:.1f}x | {tap['load']:.1f} / {nat['load']:.1f} |")
 L.append(f"\nStart, `ctr run --rm ... true`, seconds (median / best of {starts}):\n")
 L.append("| runtime | with nerdctl's CNI hooks | without | difference (medians) |")
 L.append("|---|---|---|---|")

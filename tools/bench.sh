@@ -23,11 +23,13 @@
 #   BENCH_TIMEOUT=S      limit for any one ctr command (default 180)
 #   BENCH_STDIO_REPS=N   stdout and stdin runs per runtime (default 3)
 #   BENCH_SECTIONS="..." only these sections (of boot cold running many pods
-#                        warm recheck libvirt bindfs net; default all): to
+#                        warm recheck libvirt sharefs bindfs net; default all): to
 #                        re-measure what a change touched, not for published
 #                        figures
 #   BENCH_LIBVIRT=N      boots and cold starts per VM backend in the libvirt
 #                        section (default: BENCH_BOOTS; report OUT/libvirt.md)
+#   BENCH_SHAREFS=N      runs per share mode (9p, virtio-fs) in the sharefs
+#                        section (default 3; report OUT/sharefs.md)
 #   RUNM_CTRD_DIR, RUNM_CTRD_NS   the private containerd (default
 #                        /tmp/runm-ctrd-bench, namespace bench)
 # Sections: tools/bench/{boot,cold,running,many}.sh, tools/bench-bindfs.sh,
@@ -64,6 +66,7 @@ TIMING=
 . "$ROOT/tools/bench/many.sh"
 . "$ROOT/tools/bench/pods.sh"
 . "$ROOT/tools/bench/libvirt.sh"
+. "$ROOT/tools/bench/sharefs.sh"
 
 # ---- prerequisites ----------------------------------------------------------
 for v in PODS:"$PODS" RUNS:"$RUNS" BOOTS:"$BOOTS" PINGS:"$PINGS" STDIO_MIB:"$STDIO_MIB" MANY:"$MANY" TIMEOUT:"$LIMIT"; do
@@ -208,6 +211,7 @@ measure() {
   esac
   section warm bench_warm "$RUNS"
   section libvirt bench_libvirt "${BENCH_LIBVIRT:-$BOOTS}"
+  section sharefs bench_sharefs "${BENCH_SHAREFS:-3}"
   # Last: the runc-v2 baseline again, to see whether the load drifted.
   section recheck bench_recheck "$RUNS"
   ctrd_stop || fail "containerd-env.sh stop left something behind"

@@ -21,6 +21,9 @@ PKGS=(
   libvirt-dev libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon libvirt-daemon-system
   # test_libvirt_xml parses the domain XML back with libxml2
   libxml2-dev
+  # share_fs = virtiofs: Debian 12's virtiofsd (/usr/lib/qemu/virtiofsd)
+  # ships in qemu-system-common (docs/security-parts/virtiofs.md)
+  qemu-system-common
 )
 
 missing=()

@@ -33,5 +33,7 @@
 /* Shares (guest/init/shares.c): RUNM_KEY_SHARE followed by the share's
  * index N (runm.shareN=ro|rw:PATH, 9p tag runmN). */
 #define RUNM_KEY_SHARE "runm.share"
+/* "virtiofs": the shares are virtio-fs devices (tag runmN), not 9p. */
+#define RUNM_KEY_SHARE_FS "runm.sharefs"
 
 #endif

@@ -117,6 +117,19 @@ int runm_backend_parse(const char *s, enum runm_vm_backend_kind *out, runm_error
   return 0;
 }
 
+const char *runm_share_fs_name(enum runm_share_fs f)
+{
+  return f == RUNM_SHARE_VIRTIOFS ? "virtiofs" : "9p";
+}
+
+int runm_share_fs_parse(const char *s, enum runm_share_fs *out, runm_error_t *err)
+{
+  if (s == NULL || *s == '\0' || strcmp(s, "9p") == 0) *out = RUNM_SHARE_9P;
+  else if (strcmp(s, "virtiofs") == 0) *out = RUNM_SHARE_VIRTIOFS;
+  else return runm_make_error(err, EINVAL, "unknown share_fs `%s` (9p, virtiofs)", s);
+  return 0;
+}
+
 const struct runm_vm_backend *runm_vm_backend_get(enum runm_vm_backend_kind kind)
 {
   return kind == RUNM_BACKEND_LIBVIRT ? &runm_vm_backend_libvirt : &runm_vm_backend_qemu;

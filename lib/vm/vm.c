@@ -205,6 +205,12 @@ static int plan_vm(const struct runm_vm_config *cfg, const struct runm_logger *l
   if (cfg->n_shares > RUNM_VM_MAX_SHARES)
     return runm_make_error(err, E2BIG, "%zu shares requested; at most %d", cfg->n_shares,
                            RUNM_VM_MAX_SHARES);
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS && cfg->n_shares > 0) {
+    size_t used = strlen(plan->append);
+    n = snprintf(plan->append + used, sizeof(plan->append) - used, " " RUNM_KEY_SHARE_FS "=virtiofs");
+    if (n < 0 || (size_t)n >= sizeof(plan->append) - used)
+      return runm_make_error(err, E2BIG, "kernel command line is too long");
+  }
   for (size_t i = 0; i < cfg->n_shares; i++) {
     size_t used = strlen(plan->append);
     const char *gp = cfg->shares[i].guest_path ? cfg->shares[i].guest_path : cfg->shares[i].path;
@@ -341,6 +347,9 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
     return runm_make_error(err, ENOTSUP, "network `tap` (a task with its own network namespace: CNI, "
                                          "nerdctl, CRI) is not supported by the libvirt backend yet; "
                                          "use vm_backend = qemu or io.runm.net=user");
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS && cfg->backend == RUNM_BACKEND_LIBVIRT)
+    return runm_make_error(err, ENOTSUP, "share_fs = virtiofs is not supported by the libvirt "
+                                         "backend; use vm_backend = qemu or share_fs = 9p");
   if (cfg->n_ports > RUNM_PORTS_MAX)
     return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
                            RUNM_PORTS_MAX);

@@ -18,6 +18,9 @@ enum runm_accel { RUNM_ACCEL_AUTO = 0, RUNM_ACCEL_KVM, RUNM_ACCEL_TCG };
 enum runm_transport { RUNM_TRANSPORT_AUTO = 0, RUNM_TRANSPORT_SERIAL, RUNM_TRANSPORT_VSOCK };
 /* Who starts QEMU: runm itself, or libvirt as a transient domain. */
 enum runm_vm_backend_kind { RUNM_BACKEND_QEMU = 0, RUNM_BACKEND_LIBVIRT };
+/* How the shares reach the guest: QEMU's virtio-9p server, or virtio-fs
+ * served by one virtiofsd per share (vm_virtiofsd.c; qemu backend only). */
+enum runm_share_fs { RUNM_SHARE_9P = 0, RUNM_SHARE_VIRTIOFS };
 #define RUNM_LIBVIRT_URI_DEFAULT "qemu:///system"
 
 #define RUNM_VM_ID_MAX 64
@@ -82,6 +85,7 @@ struct runm_vm_config {
   bool host_loopback;
   enum runm_vm_backend_kind backend;
   const char *libvirt_uri; /* NULL: RUNM_LIBVIRT_URI_DEFAULT */
+  enum runm_share_fs share_fs;
   /* net == RUNM_NET_TAP: an open TAP device (TUNSETIFF IFF_TAP|IFF_NO_PI|
    * IFF_VNET_HDR) QEMU gets as its NIC's backend (its fd 6), and the host
    * network namespace QEMU runs in (setns before exec; -1 = the caller's).
@@ -109,6 +113,8 @@ int runm_accel_parse(const char *s, enum runm_accel *out, runm_error_t *err);
 int runm_transport_parse(const char *s, enum runm_transport *out, runm_error_t *err);
 const char *runm_backend_name(enum runm_vm_backend_kind b);
 int runm_backend_parse(const char *s, enum runm_vm_backend_kind *out, runm_error_t *err);
+const char *runm_share_fs_name(enum runm_share_fs f);
+int runm_share_fs_parse(const char *s, enum runm_share_fs *out, runm_error_t *err);
 
 bool runm_vm_id_valid(const char *id);
 /* A share path must be absolute, normalised, and free of characters that
@@ -197,6 +203,9 @@ struct runm_vm {
   struct runm_vm_netfilter *netfilter;
   const struct runm_vm_backend *backend;
   struct runm_libvirt_vm *lv; /* the libvirt backend's part, else NULL */
+  /* share_fs == virtiofs: each share's virtiofsd (runm's children), or -1. */
+  pid_t fsd_pid[RUNM_VM_MAX_SHARES];
+  size_t n_fsd;
 };
 
 /* Boot, wait for the first Ping. On failure nothing is left: no process, no

@@ -50,6 +50,17 @@ void runm_qemu_term(struct runm_vm *vm);
 void runm_qemu_kill(struct runm_vm *vm);
 int runm_qemu_wait(struct runm_vm *vm, int *status, runm_error_t *err);
 
+/* vm_virtiofsd.c: share_fs = virtiofs. start spawns one virtiofsd per
+ * share on <dir>/vfsN.sock (its stdout and stderr on out_fd) and records
+ * them in vm->fsd_pid; on failure nothing of it is left. stop kills and
+ * reaps them (after QEMU: they serve until it is gone). */
+#define RUNM_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
+const char *runm_virtiofsd_path(void); /* $RUNM_VIRTIOFSD or the default */
+void runm_virtiofsd_sock(const struct runm_vm_plan *plan, size_t i, char *out, size_t len);
+int runm_virtiofsd_start(const struct runm_vm_config *cfg, struct runm_vm *vm, int out_fd,
+                         runm_error_t *err);
+void runm_virtiofsd_stop(struct runm_vm *vm);
+
 /* vm_libvirt_xml.c: the transient domain for the plan; pure, unit-tested.
  * Every string from cfg/plan is XML-escaped; a control character is an
  * error (XML 1.0 cannot carry it). */

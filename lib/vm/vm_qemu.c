@@ -107,7 +107,19 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-name");
   add(&b, "runm-%s", cfg->id);
   add(&b, "-M");
-  add(&b, "microvm,acpi=off,isa-serial=on");
+  /* virtio-fs: virtiofsd reads and writes guest RAM itself (vhost-user),
+   * so the RAM is a shared memfd it maps. */
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS) {
+    add(&b, "microvm,acpi=off,isa-serial=on,memory-backend=mem");
+    add(&b, "-object");
+    add(&b, "memory-backend-memfd,id=mem,size=%uM,share=on", cfg->mem_mib ? cfg->mem_mib : 256);
+    /* virtiofsd's libvhost-user serves modern (virtio 1.0) devices only;
+     * microvm's virtio-mmio transport is legacy unless told. */
+    add(&b, "-global");
+    add(&b, "virtio-mmio.force-legacy=off");
+  } else {
+    add(&b, "microvm,acpi=off,isa-serial=on");
+  }
   add(&b, "-accel");
   /* TCG's translation cache grows with the guest code it has ever
    * translated (QEMU 7.2 reserves 1 GiB and touches it as it goes): 66 MiB
@@ -209,6 +221,20 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
      * (runc chowns and creates files in rootfs and volumes). A share spans
      * mounts (the rootfs under a bundle, a pooled VM's binds): remap keeps
      * inode numbers from different host devices from colliding. */
+    if (cfg->share_fs == RUNM_SHARE_VIRTIOFS) {
+      /* The share is virtiofsd's (vm_virtiofsd.c); QEMU only connects. */
+      char sock[320];
+      runm_virtiofsd_sock(plan, i, sock, sizeof(sock));
+      if (check_path("virtiofsd socket", sock, err) < 0) {
+        runm_argv_free(b.v);
+        return -1;
+      }
+      add(&b, "-chardev");
+      add(&b, "socket,id=vfs%zu,path=%s", i, sock);
+      add(&b, "-device");
+      add(&b, "vhost-user-fs-device,chardev=vfs%zu,tag=runm%zu", i, i);
+      continue;
+    }
     add(&b, "-fsdev");
     add(&b, "local,id=fs%zu,path=%s,security_model=passthrough,multidevs=remap%s", i, cfg->shares[i].path,
         cfg->shares[i].readonly ? ",readonly=on" : "");

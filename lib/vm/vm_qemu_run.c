@@ -22,7 +22,9 @@ int runm_qemu_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   const char *rw[2 * RUNM_VM_MAX_SHARES];
   int ret;
 
-  for (size_t i = 0; i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
+  /* virtio-fs: virtiofsd opens the share's files, QEMU none; its view of
+   * the host stays read-only throughout. */
+  for (size_t i = 0; cfg->share_fs == RUNM_SHARE_9P && i < cfg->n_shares && i < RUNM_VM_MAX_SHARES; i++) {
     const struct runm_vm_share *s = &cfg->shares[i];
     if (s->rw_paths) {
       for (size_t k = 0; k < s->n_rw_paths; k++) {
@@ -53,9 +55,11 @@ int runm_qemu_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
     sp.stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (sp.stdin_fd < 0) ret = runm_make_error(err, errno, "open /dev/null");
   }
+  if (ret == 0) ret = runm_virtiofsd_start(cfg, vm, sp.stderr_fd, err);
   if (ret == 0) {
     vm->spawn_ns = runm_now_ns();
     ret = runm_vm_spawn_confined(argv, &sp, &vm->pid, err);
+    if (ret < 0) runm_virtiofsd_stop(vm);
   }
   if (sp.stdin_fd >= 0) close(sp.stdin_fd);
   if (sp.stdout_fd >= 0) close(sp.stdout_fd);
@@ -78,6 +82,7 @@ void runm_qemu_kill(struct runm_vm *vm)
   while (waitpid(vm->pid, &status, 0) < 0 && errno == EINTR) {
   }
   vm->pid = -1;
+  runm_virtiofsd_stop(vm);
   /* QEMU is gone: keep its last words, then the files are complete. */
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
@@ -95,5 +100,6 @@ int runm_qemu_wait(struct runm_vm *vm, int *status, runm_error_t *err)
   while (waitpid(vm->pid, status, 0) < 0) {
     if (errno != EINTR) return runm_make_error(err, errno, "wait for VM `%s`", vm->id);
   }
+  runm_virtiofsd_stop(vm);
   return 0;
 }

@@ -5,7 +5,8 @@
 # runm container in the guest's pid namespace: every capability in the
 # guest, the guest's own mounts through /proc/1/root, and its mount
 # namespace through nsenter (with the image's static busybox copied there).
-#   exports  every 9p share the guest has is exactly the expected set (the
+#   exports  every share (9p, or virtio-fs with RUNM_SHARE_FS=virtiofs) the
+#            guest has is exactly the expected set (the
 #            rootfs and one per volume, never the bundle); what it writes
 #            where the bundle was (`work` -> a sentinel dir, a new
 #            shim-binary-path, address) stays in the guest: the host bundle's
@@ -106,9 +107,12 @@ case_exports() {
 
   # Every 9p share of the guest: the rootfs at <bundle>/rootfs, one per
   # volume and one for resolv.conf under /run/runm/exports, nothing else.
-  mps=$(GX $id "awk '\$3 == \"9p\" { print \$2 }' /proc/1/mounts" | sort)
+  # (virtio-fs announces the host mounts inside the share as submounts of
+  # it, source "none", at /run/runm/share/N: the same export, not another
+  # share.)
+  mps=$(GX $id "awk '(\$3 == \"9p\" || \$3 == \"virtiofs\") && \$2 !~ /^\\/run\\/runm\\/share\\// { print \$2 }' /proc/1/mounts" | sort)
   want=$(printf '%s\n' /run/runm/share "$b/rootfs" /run/runm/exports/{1..5} | sort)
-  tags=$(GX $id "awk '\$3 == \"9p\" { print \$1 }' /proc/1/mounts | sort -u")
+  tags=$(GX $id "awk '(\$3 == \"9p\" || \$3 == \"virtiofs\") && \$1 != \"none\" { print \$1 }' /proc/1/mounts | sort -u")
   root=$(GX $id "ls -A /proc/1/root/run/runm/share" | tr '\n' ' ')
   if [ "$mps" = "$want" ] && [ "$tags" = runm0 ] && [ "$root" = "0 1 2 3 4 5 " ]; then
     ok "exports: one 9p share (the export root: items 0-5), bound at the rootfs and 5 single items only"
@@ -116,7 +120,7 @@ case_exports() {
     not_ok "exports: one 9p share, bound at the rootfs and 5 single items only" "got: $(echo $mps)" "want: $(echo $want)" \
       "tags: $(echo $tags), share root: $root"
   fi
-  out=$(GX $id "awk '\$3 == \"9p\" && \$2 == \"$b\"' /proc/1/mounts; ls -A /proc/1/root$b")
+  out=$(GX $id "awk '(\$3 == \"9p\" || \$3 == \"virtiofs\") && \$2 == \"$b\"' /proc/1/mounts; ls -A /proc/1/root$b")
   if [ "$(echo "$out" | sort | tr '\n' ' ')" = "config.json rootfs " ]; then
     ok "exports: the guest's bundle is its own dir (config.json, rootfs), not a share"
   else
@@ -144,8 +148,8 @@ rw file" ]; then
   # Writes next to the exports and into the ro ones, also after remounts
   # in the guest's own mount namespace and in the container's.
   cat >"$TMP/remount.sh" <<'SH'
-# Every 9p mount the guest has (whatever the host exported), and every bind.
-for d in $(awk '$3 == "9p" { print $2 }' /proc/mounts) /run/runm/exports/*; do
+# Every 9p or virtio-fs mount the guest has (whatever the host exported), and every bind.
+for d in $(awk '$3 == "9p" || $3 == "virtiofs" { print $2 }' /proc/mounts) /run/runm/exports/*; do
   mount -o remount,rw "$d"; touch "$d/pwn-new"; mkdir "$d/pwn-dir"
   for f in "$d"/*; do [ -f "$f" ] && echo pwn >>"$f"; done
   echo pwn >"$d/a"; echo pwn >"$d/new"
@@ -213,7 +217,7 @@ case_pool() {
     not_ok "pool: a non-root container user reads /etc/resolv.conf" "$out"; fi
 
   # Finding 12: the pool share's root is not the guest's to write.
-  share=$(GX $id "awk '\$3 == \"9p\" && \$2 ~ /\\/shares\\/pool_/ { print \$2 }' /proc/1/mounts" | head -1)
+  share=$(GX $id "awk '(\$3 == \"9p\" || \$3 == \"virtiofs\") && \$2 ~ /\\/shares\\/pool_/ { print \$2 }' /proc/1/mounts" | head -1)
   out=$(GX $id "cd /proc/1/root$share && for n in 9 15 16 99 x; do ln -s '$TMP/sentmnt' \$n && echo planted \$n; done;
     touch pwn && echo wrote; ln -s '$TMP/sentmnt' /rw/0; ln -s '$TMP/sentmnt' /proc/1/root$share/0/1 2>/dev/null; true")
   if [ -n "$share" ] && ! echo "$out" | grep -q -e planted -e wrote; then ok "pool: guest root cannot create anything in the pool share's root"; else

@@ -22,6 +22,7 @@ int fake_mount(const char *src, const char *dst, const char *type, unsigned long
     mounts[n_mounts].flags = flags;
   }
   n_mounts++;
+  if (strcmp(type, "virtiofs") == 0) return data == NULL ? 0 : -1;
   return strcmp(type, "9p") == 0 ? 0 : -1;
 }
 
@@ -68,6 +69,11 @@ int main(void)
   is_int(shares("runm.share15=ro:/last runm.share16=ro:/ignored", msg, sizeof(msg)), 0, "share 15 is the last");
   is_int(n_mounts, 1, "runm.share16 and above are not read");
 
+  is_int(shares("runm.sharefs=virtiofs runm.share0=rw:/srv/x", msg, sizeof(msg)), 0,
+         "runm.sharefs=virtiofs: the share mounts (as virtiofs, no options)");
+  ok(n_mounts == 1 && strcmp(mounts[0].src, "runm0") == 0, "virtiofs: the source is the tag");
+  refused("runm.sharefs=nfs runm.share0=rw:/srv", "runm.sharefs=`nfs` is not 9p or virtiofs",
+          "an unknown runm.sharefs refused, named");
   refused("runm.share0=/srv", "runm.share0=`/srv` is not ro:PATH or rw:PATH", "no mode refused, named");
   refused("runm.share1=rx:/srv", "is not ro:PATH or rw:PATH", "unknown mode refused");
   refused("runm.share0=rw:srv", "is not ro:PATH or rw:PATH", "relative path refused");

@@ -28,6 +28,7 @@ int main(void)
   setenv("RUNM_CONFIG", path, 1);
   is_int(shim_config_load(&cfg, NULL, &err), 0, "empty config loads");
   ok(cfg.vm_backend == RUNM_BACKEND_QEMU, "default backend: qemu");
+  ok(cfg.share_fs == RUNM_SHARE_9P, "default share_fs: 9p");
   is_str(cfg.libvirt_uri, "qemu:///system", "default libvirt_uri: qemu:///system");
 
   write_conf(path, "[runm]\nvm_backend = \"libvirt\"\nlibvirt_uri = \"qemu:///embed?root=/var/lib/runm/libvirt\"\n");
@@ -42,6 +43,19 @@ int main(void)
   is_str(cfg.libvirt_uri, "qemu:///session", "RUNM_LIBVIRT_URI overrides the file");
   unsetenv("RUNM_VM_BACKEND");
   unsetenv("RUNM_LIBVIRT_URI");
+
+  write_conf(path, "share_fs = \"virtiofs\"\n");
+  is_int(shim_config_load(&cfg, NULL, &err), 0, "share_fs config loads");
+  ok(cfg.share_fs == RUNM_SHARE_VIRTIOFS, "share_fs = virtiofs");
+  setenv("RUNM_SHARE_FS", "9p", 1);
+  is_int(shim_config_load(&cfg, NULL, &err), 0, "RUNM_SHARE_FS loads");
+  ok(cfg.share_fs == RUNM_SHARE_9P, "RUNM_SHARE_FS overrides the file");
+  setenv("RUNM_SHARE_FS", "nfs", 1);
+  ok(shim_config_load(&cfg, NULL, &err) < 0 && err && strstr(err->msg, "RUNM_SHARE_FS") &&
+         strstr(err->msg, "share_fs `nfs`"),
+     "a bad RUNM_SHARE_FS is an error naming the variable and the value");
+  runm_error_release(&err);
+  unsetenv("RUNM_SHARE_FS");
 
   write_conf(path, "vm_backend = \"xen\"\n");
   ok(shim_config_load(&cfg, NULL, &err) < 0 && err && strstr(err->msg, "unknown VM backend `xen`") &&

@@ -107,8 +107,33 @@ int main(void)
                 "local,id=fs1,path=/srv/vol,security_model=passthrough,multidevs=remap,readonly=on"),
        "ro share is read-only at the fsdev");
     ok(argv_has(argv, "-device", "virtio-9p-device,fsdev=fs1,mount_tag=runm1"), "9p tag runm1");
+    ok(!argv_has_sub(argv, "-object", "memory-backend-memfd"), "9p: guest RAM is QEMU's own");
     runm_argv_free(argv);
     argv = NULL;
+    /* share_fs = virtiofs: vhost-user-fs devices on virtiofsd's sockets,
+     * guest RAM a shared memfd, modern virtio-mmio, no 9p. */
+    cfg.share_fs = RUNM_SHARE_VIRTIOFS;
+    is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "virtiofs argv builds");
+    ok(argv_has(argv, "-M", "microvm,acpi=off,isa-serial=on,memory-backend=mem") &&
+           argv_has(argv, "-object", "memory-backend-memfd,id=mem,size=512M,share=on"),
+       "virtiofs: guest RAM is a shared memfd of -m's size");
+    ok(argv_has(argv, "-global", "virtio-mmio.force-legacy=off"), "virtiofs: modern virtio-mmio");
+    ok(argv_has(argv, "-chardev", "socket,id=vfs1,path=/s/vm/t1/vfs1.sock") &&
+           argv_has(argv, "-device", "vhost-user-fs-device,chardev=vfs1,tag=runm1"),
+       "virtiofs: share 1 is a vhost-user-fs device on <dir>/vfs1.sock, tag runm1");
+    ok(!argv_has(argv, "-fsdev", NULL) && !argv_has_sub(argv, "-device", "virtio-9p"), "virtiofs: no 9p");
+    runm_argv_free(argv);
+    argv = NULL;
+    cfg.share_fs = RUNM_SHARE_9P;
+    {
+      enum runm_share_fs f;
+      ok(runm_share_fs_parse("virtiofs", &f, &err) == 0 && f == RUNM_SHARE_VIRTIOFS &&
+             runm_share_fs_parse("9p", &f, &err) == 0 && f == RUNM_SHARE_9P,
+         "share_fs parses 9p and virtiofs");
+      ok(runm_share_fs_parse("nfs", &f, &err) < 0 && strstr(err->msg, "share_fs `nfs`"),
+         "an unknown share_fs is refused, naming it");
+      runm_error_release(&err);
+    }
     cfg.shares = NULL;
     cfg.n_shares = 0;
     ok(runm_vm_share_check("/a/b", &err) == 0, "plain share path ok");

@@ -32,6 +32,7 @@ runtime_of() {
   runc) echo io.containerd.runc.v2 ;;
   runm) echo io.containerd.runm.v1 ;;
   runmlv) echo io.containerd.runmlv.v1 ;; # runm on the libvirt backend (libvirt.sh)
+  runmvfs) echo io.containerd.runmvfs.v1 ;; # runm with share_fs = virtiofs (sharefs.sh)
   *) die "unknown runtime $1" ;;
   esac
 }
