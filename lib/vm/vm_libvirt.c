@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -114,6 +115,9 @@ void runm_libvirt_vm_free(struct runm_libvirt_vm *lv)
   if (lv == NULL) return;
   /* A held connection's domain is AUTODESTROY: closing ends it. */
   if (lv->conn) virConnectClose(lv->conn);
+  /* A keeper whose QEMU is gone has ended: collected. One whose QEMU runs
+   * on (the VM handed to another owner) keeps reaping it. */
+  if (lv->keeper > 0) (void)waitpid(lv->keeper, NULL, WNOHANG);
   free(lv);
 }
 
@@ -124,6 +128,24 @@ void runm_vm_libvirt_uri(const struct runm_vm *vm, char *uri, size_t ulen, char 
 }
 
 static void read_cgroup(pid_t pid, char *out, size_t len);
+
+/* Signals QEMU (through its pidfd when there is one: no pid reuse) and
+ * waits up to wait_ms for it to end. Its keeper (embed) reaps it. */
+static void end_qemu(pid_t pid, int pidfd, int sig, int wait_ms)
+{
+  int own = -1, r;
+  struct pollfd p;
+  if (pid <= 0) return;
+  if (pidfd < 0) pidfd = own = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd >= 0) r = (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+  else r = kill(pid, sig);
+  if (r == 0 && pidfd >= 0) {
+    p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+    while (poll(&p, 1, wait_ms) < 0 && errno == EINTR) {
+    }
+  }
+  if (own >= 0) close(own);
+}
 
 static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lfd, runm_error_t *err)
 {
@@ -154,8 +176,10 @@ static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   vm->spawn_ns = runm_now_ns();
   if (embed) {
     char answer[1024];
-    if (runm_lv_helper_call(uri, "create", lv->name, xml, CONNECT_TIMEOUT_MS, answer, sizeof(answer), err) < 0)
-      goto out;
+    int r;
+    r = runm_lv_helper_call(uri, "create", lv->name, xml, CONNECT_TIMEOUT_MS, answer, sizeof(answer),
+                            &lv->keeper, err);
+    if (r < 0) goto out;
     created = true;
   } else {
     lv->conn = runm_lv_open(uri, CONNECT_TIMEOUT_MS, err);
@@ -199,9 +223,11 @@ out:
   }
   if (ret < 0 && created) {
     cleanup_error runm_error_t e2 = NULL;
+    if (pid > 0) end_qemu(pid, -1, SIGKILL, 5000);
     if (lv->conn) runm_lv_destroy_on(lv->conn, uri, lv->name, &e2);
     else runm_libvirt_destroy(uri, lv->name, 10000, &e2);
   }
+  if (ret < 0) runm_lv_reap_keeper(lv->keeper, 5000);
   if (dom) virDomainFree(dom);
   if (lv->conn && ret < 0) {
     virConnectClose(lv->conn);
@@ -283,19 +309,30 @@ static void lv_destroy(struct runm_vm *vm)
   if (lv == NULL || lv->destroyed) return;
   r = lv->conn ? runm_lv_destroy_on(lv->conn, lv->uri, lv->name, &e)
                : runm_libvirt_destroy(lv->uri, lv->name, 15000, &e);
-  if (r < 0 && vm->pid > 0) kill(vm->pid, SIGKILL);
+  /* Through the pidfd: QEMU may be gone already, its pid free. */
+  if (r < 0 && vm->pid > 0 && vm->pidfd >= 0) (void)syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
   lv->destroyed = true;
 }
 
+/* QEMU ends on SIGTERM as in the qemu backend (a host signal powers it
+ * off despite libvirt's -no-shutdown). Not through libvirt: its destroy
+ * sends the same signal and then polls every 200 ms; lv_kill has libvirt
+ * tidy up after QEMU is gone. */
 static void lv_term(struct runm_vm *vm)
 {
-  lv_destroy(vm);
+  if (vm->pid <= 0) return;
+  if (vm->pidfd >= 0) (void)syscall(SYS_pidfd_send_signal, vm->pidfd, SIGTERM, NULL, 0);
+  else kill(vm->pid, SIGTERM);
 }
 
+/* QEMU first, as the qemu backend does (SIGKILL, waited for; its keeper
+ * reaps it), then
+ * libvirt ends the domain: with QEMU gone, it only releases what it made
+ * for it (its status, runtime files, cgroup). */
 static void lv_kill(struct runm_vm *vm)
 {
+  if (vm->pid > 0) end_qemu(vm->pid, vm->pidfd, SIGKILL, 5000);
   if (vm->lv) lv_destroy(vm);
-  else if (vm->pid > 0) kill(vm->pid, SIGKILL);
   if (vm->pid > 0 && vm->pidfd >= 0) {
     struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
     int r;
@@ -304,6 +341,10 @@ static void lv_kill(struct runm_vm *vm)
     while (r < 0 && errno == EINTR);
   }
   vm->pid = -1;
+  if (vm->lv) {
+    runm_lv_reap_keeper(vm->lv->keeper, 2000);
+    vm->lv->keeper = 0;
+  }
   if (vm->lv && vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
   runm_vm_console_stop(vm->console);
   vm->console = NULL;

@@ -20,6 +20,7 @@ struct runm_libvirt_vm {
   char name[RUNM_VM_ID_MAX + 8];
   bool destroyed;   /* libvirt has ended the domain (term) */
   char cgroup[512]; /* libvirt's cgroup for the domain, relative ("" unknown) */
+  pid_t keeper;     /* embed: the create helper reaping QEMU, or 0 */
 };
 
 /* qemu:///embed?...: the in-process driver (calls go through a helper). */
@@ -32,8 +33,14 @@ virConnectPtr runm_lv_open(const char *uri, int64_t timeout_ms, runm_error_t *er
 /* Destroys domain `name` on c; 0 when it is gone or was not there. */
 int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_error_t *err);
 /* One call (create | destroy) in a helper process, for embed
- * URIs; `in` goes to its stdin; *answer gets its "OK ..." line. */
+ * URIs; `in` goes to its stdin; *answer gets its "OK ..." line. With
+ * `keeper` (create): the helper stays, as the reaper of the QEMU it
+ * started, and *keeper gets its pid (runm_lv_reap_keeper). */
 int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
-                        int64_t timeout_ms, char *answer, size_t alen, runm_error_t *err);
+                        int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper,
+                        runm_error_t *err);
+/* Waits up to wait_ms for a keeper to end (its QEMU has), then kills
+ * and reaps it. */
+void runm_lv_reap_keeper(pid_t keeper, int wait_ms);
 
 #endif

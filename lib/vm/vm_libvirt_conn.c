@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,7 +220,7 @@ int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_
  * in a helper process (see the top); `in` goes to its stdin. Its answer:
  * "OK [detail]" or "ERR message", one line. */
 int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
-                       int64_t timeout_ms, char *answer, size_t alen, runm_error_t *err)
+                       int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper, runm_error_t *err)
 {
   char exe[PATH_MAX];
   char *argv[] = {exe, (char *)RUNM_LIBVIRT_HELPER_ARG, (char *)op, (char *)uri, (char *)name, NULL};
@@ -280,8 +282,14 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
   answer[got] = '\0';
   answer[strcspn(answer, "\n")] = '\0';
   close(outp[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (keeper && strncmp(answer, "OK", 2) == 0) {
+    *keeper = pid; /* it lives as long as QEMU; runm_lv_reap_keeper */
+    return 0;
   }
+  if (keeper) runm_lv_reap_keeper(pid, 5000);
+  else
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   if (strncmp(answer, "OK", 2) == 0) return 0;
   if (strncmp(answer, "ERR ", 4) == 0) return runm_make_error(err, EIO, "%s", answer + 4);
   return runm_make_error(err, EIO, "libvirt `%s`: helper `%s %s` ended (status %d) without an answer",
@@ -294,12 +302,68 @@ fail_pipes:
   return runm_make_error(err, e, "libvirt `%s`: start helper", uri);
 }
 
+void runm_lv_reap_keeper(pid_t keeper, int wait_ms)
+{
+  int fd, status;
+  if (keeper <= 0) return;
+  fd = (int)syscall(SYS_pidfd_open, keeper, 0);
+  if (fd >= 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    do
+      r = poll(&p, 1, wait_ms);
+    while (r < 0 && errno == EINTR);
+    /* A keeper still there has a QEMU still there (or a stuck one): it
+     * goes; the QEMU then falls to init, as without a keeper. */
+    if (r == 0) (void)syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+    close(fd);
+  } else {
+    kill(keeper, SIGKILL);
+  }
+  while (waitpid(keeper, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+/* The create helper, forked in two (see runm_lv_helper_call): the child
+ * makes the domain and answers; this process, a child subreaper, becomes
+ * the parent of the QEMU libvirt daemonises in that child (and of any
+ * other process libvirt starts and orphans there, e.g. its capability
+ * probe's QEMU), reaps each the moment it ends, and exits when none is
+ * left. Without it QEMU's parent is the host's init, and until init reaps
+ * (measured: up to 2 s on the test machine, whose PID 1 reaps orphans
+ * every ~2 s) libvirt's destroy, polling kill(pid, 0) every 200 ms, still
+ * sees QEMU's zombie alive. */
+static int keeper_main(void)
+{
+  pid_t self = getpid(), child;
+  int status, devnull;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return -errno;
+  child = fork();
+  if (child < 0) return -errno;
+  if (child == 0) {
+    /* The create ends with its keeper (killed at the caller's deadline). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != self) _exit(1);
+    return 0;
+  }
+  /* The answer is the child's: the caller reads to end of file. */
+  devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3; fd++)
+    if (devnull >= 0) dup2(devnull, fd);
+  for (;;) {
+    pid_t w = waitpid(-1, &status, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) break; /* ECHILD: QEMU and all else libvirt left are gone */
+  }
+  _exit(0);
+}
+
 int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, runm_error_t *err)
 {
   virConnectPtr c;
   int ret;
   char answer[600];
-  if (runm_lv_is_embed(uri)) return runm_lv_helper_call(uri, "destroy", name, NULL, timeout_ms, answer, sizeof(answer), err);
+  if (runm_lv_is_embed(uri))
+    return runm_lv_helper_call(uri, "destroy", name, NULL, timeout_ms, answer, sizeof(answer), NULL, err);
   c = runm_lv_open(uri, timeout_ms, err);
   if (c == NULL) return -1;
   ret = runm_lv_destroy_on(c, uri, name, err);
@@ -326,6 +390,12 @@ int runm_libvirt_helper_main(int argc, char **argv)
    * at every embed start (its version, probes that fail harmlessly here)
    * would fill the owner's log; a failure comes back in the answer. */
   setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
+  if (strcmp(op, "create") == 0 && (ret = keeper_main()) < 0) {
+    printf("ERR libvirt `%s`: start the keeper of domain `%s`: %s\n", uri, name, strerror(-ret));
+    fflush(stdout);
+    _exit(1);
+  }
+  ret = -1;
   c = runm_lv_open(uri, CONNECT_TIMEOUT_MS, &err);
   if (c && strcmp(op, "create") == 0) {
     cleanup_free char *xml = calloc(1, 1 << 20);
