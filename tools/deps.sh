@@ -22,7 +22,7 @@ PKGS=(
   # test_libvirt_xml parses the domain XML back with libxml2
   libxml2-dev
   # share_fs = virtiofs: Debian 12's virtiofsd (/usr/lib/qemu/virtiofsd)
-  # ships in qemu-system-common (docs/security-parts/virtiofs.md)
+  # ships in qemu-system-common (docs/security.md, virtio-fs shares)
   qemu-system-common
 )
 

@@ -2,7 +2,7 @@
  * runm's child, started before QEMU and ended with it. runm binds the
  * vhost-user socket (<vm dir>/vfsN.sock, 0700 dir) and hands the listening
  * fd to virtiofsd (--fd), so QEMU's connect never races virtiofsd's start.
- * Confinement (docs/security-parts/virtiofs.md):
+ * Confinement (docs/security.md "virtio-fs shares"):
  *  - sandbox=namespace: its own mount, pid and net namespaces, pivot_root
  *    into the share (the export dir, whose ro items are read-only binds on
  *    the host); sandbox=chroot when mounts arrive after the start (a pooled

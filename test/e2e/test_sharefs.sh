@@ -1,6 +1,6 @@
 #!/bin/bash
 # The share mode that is not the default (share_fs = virtiofs, Debian's
-# virtiofsd; docs/performance.md, docs/security-parts/virtiofs.md) runs the
+# virtiofsd; docs/performance.md, docs/security.md "virtio-fs shares") runs the
 # basics, through the real containerd and ctr, with RUNM_SHARE_FS=virtiofs
 # in the shims' environment:
 #   - the rootfs and the volumes are virtio-fs mounts in the container, the
