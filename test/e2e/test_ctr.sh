@@ -110,7 +110,6 @@ our_mounts() {
 }
 
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-task_running() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 == "RUNNING" { f = 1 } END { exit !f }'; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
 
 # runm state that is not an empty top-level dir.
@@ -335,7 +334,7 @@ c_sigfwd() {
   # runm comes after the process printed (runc start in the guest, then the
   # reply): wait until containerd says RUNNING (Start answered), then give
   # ctr a moment. Signal ctr itself, not timeout(1).
-  wait_until "$STEP_WAIT" task_running "$ID"
+  wait_until "$STEP_WAIT" status_is "$ID" RUNNING
   sleep 0.5
   c=$(pgrep -P "$p" -x ctr)
   kill -TERM "${c:-$p}"
