@@ -316,10 +316,12 @@ image: $(INITRD) $(MBIN)
 $(INITRD): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-mounter
 	@mkdir -p $(SHARE)
 	build/bin/runm-mkimage initramfs --out $@ --file $(GUEST_BUILD)/runm-linux-mounter:init
+# --raw-data: the guest reads init, runc and busybox without decompressing
+# them under emulation (boot and runc's sealed copy, docs/performance.md).
 $(MBIN): build/bin/runm-mkimage $(GUEST_BUILD)/runm-linux-init $(GUEST_BUILD)/runm-fork-exec-proxy
 	@mkdir -p $(SHARE)
 	strip -o $(GUEST_BUILD)/runm-linux-init.stripped $(GUEST_BUILD)/runm-linux-init
-	build/bin/runm-mkimage mbin --out $@ --compressor zstd \
+	build/bin/runm-mkimage mbin --out $@ --compressor zstd --raw-data \
 	  --elf $(GUEST_BUILD)/runm-linux-init.stripped:bin/runm-linux-init \
 	  --file $(GUEST_BUILD)/runm-fork-exec-proxy:bin/runm-fork-exec-proxy \
 	  --elf $$(command -v runc):bin/runc \

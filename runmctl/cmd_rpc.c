@@ -236,6 +236,7 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
       runm_json_double(&j, "init_start", tl ? tl->init_start_ns / 1e9 : 0);
       runm_json_double(&j, "serving", tl ? tl->serving_ns / 1e9 : 0);
       runm_json_double(&j, "first_rpc", tl ? tl->first_rpc_ns / 1e9 : 0);
+      runm_json_double(&j, "runc_sealed", tl ? tl->runc_sealed_ns / 1e9 : 0);
       runm_json_end_object(&j);
       if (t.have_info) runm_json_double(&j, "host_spawn_to_first_ping_seconds", boot_s);
       if (kernel_s > 0) runm_json_double(&j, "host_spawn_to_kernel_start_seconds", kernel_s);
@@ -259,6 +260,8 @@ int cmd_info(struct runmctl *ctl, int argc, char **argv)
       printf("  init start     %.3f\n", tl ? tl->init_start_ns / 1e9 : 0);
       printf("  serving        %.3f\n", tl ? tl->serving_ns / 1e9 : 0);
       printf("  first RPC      %.3f\n", tl ? tl->first_rpc_ns / 1e9 : 0);
+      printf("  runc sealed    %.3f%s\n", tl ? tl->runc_sealed_ns / 1e9 : 0,
+             tl && tl->runc_sealed_ns ? "" : " (not yet)");
       if (t.have_info) printf("host: QEMU spawn to first Ping %.3f s\n", boot_s);
       if (kernel_s > 0) printf("host: QEMU spawn to kernel start ~%.3f s (estimated)\n", kernel_s);
     }

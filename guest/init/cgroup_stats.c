@@ -126,3 +126,15 @@ int cgroup_stats(const char *cgroup, Runm__V1__StatsResponse *out, runm_error_t 
   if (read_file(cgroup, "io.stat", buf, CG_FILE_MAX) >= 0) io_stat(buf, out);
   return 0;
 }
+
+bool cgroup_frozen(const char *cgroup)
+{
+  char path[PATH_MAX + 32];
+  char buf[8] = "";
+  cleanup_close int fd = -1;
+  if (cgroup[0] == '\0') return false;
+  snprintf(path, sizeof(path), "%s/cgroup.freeze", cgroup);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0) return false;
+  return strtoull(buf, NULL, 10) == 1;
+}

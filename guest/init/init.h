@@ -31,6 +31,7 @@ struct boot_timeline {
   int64_t init_start_ns;
   int64_t serving_ns;
   int64_t first_rpc_ns; /* written once by the first call, atomically */
+  int64_t runc_sealed_ns; /* written once by runc_exe's thread, atomically */
 };
 
 /* The network as configured before serving (net.c), and in the namespace

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
   }
   if (init_relay_start(&ctx, &err) < 0) return fatal(&ctx, &err, "host channel");
   ctx.timeline.serving_ns = init_boottime_ns();
-  runc_exe_start(&ctx.log, ctx.reaper);
+  runc_exe_start(&ctx.log, ctx.reaper, &ctx.timeline.runc_sealed_ns);
   runm_log(&ctx.log, RUNM_LOG_INFO, "serving on %s (%s), %.3f s after boot",
            strcmp(ctx.cfg.transport, "vsock") == 0 ? "vsock" : ctx.cfg.port_name,
            ctx.cfg.transport, ctx.timeline.serving_ns / 1e9);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "reaper.h"
 #include "runc.h"
 
@@ -67,6 +68,7 @@ int runc_exe_seal(const char *path, runm_error_t *err)
 struct seal_job {
   struct runm_logger *log;
   struct reaper *reaper;
+  int64_t *sealed_ns; /* the boot timeline's entry (Info) */
 };
 
 static void *seal_thread(void *arg)
@@ -82,6 +84,7 @@ static void *seal_thread(void *arg)
   }
   fd = runc_exe_seal(RUNC_PATH, &err);
   reaper_set_exe(j->reaper, fd);
+  if (fd >= 0) __atomic_store_n(j->sealed_ns, runm_clock_ns(CLOCK_BOOTTIME), __ATOMIC_SEQ_CST);
   if (fd < 0)
     runm_log_error(j->log, err, "runc from a sealed memfd (runc will clone itself at every start)");
   else
@@ -90,7 +93,7 @@ static void *seal_thread(void *arg)
   return NULL;
 }
 
-void runc_exe_start(struct runm_logger *log, struct reaper *reaper)
+void runc_exe_start(struct runm_logger *log, struct reaper *reaper, int64_t *sealed_ns)
 {
   struct seal_job *j = malloc(sizeof(*j));
   pthread_t t;
@@ -102,6 +105,7 @@ void runc_exe_start(struct runm_logger *log, struct reaper *reaper)
   }
   j->log = log;
   j->reaper = reaper;
+  j->sealed_ns = sealed_ns;
   reaper_expect_exe(reaper, RUNC_PATH);
   ret = pthread_create(&t, NULL, seal_thread, j);
   if (ret != 0) {

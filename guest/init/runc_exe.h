@@ -3,6 +3,8 @@
 #ifndef RUNM_RUNC_EXE_H
 #define RUNM_RUNC_EXE_H
 
+#include <stdint.h>
+
 #include "error.h"
 #include "log.h"
 
@@ -13,6 +15,6 @@ struct reaper;
 int runc_exe_seal(const char *path, runm_error_t *err);
 /* runc_exe_seal(RUNC_PATH) on a detached thread, then the reaper's alias
  * for RUNC_PATH (runs of runc wait for it); failures are logged. */
-void runc_exe_start(struct runm_logger *log, struct reaper *reaper);
+void runc_exe_start(struct runm_logger *log, struct reaper *reaper, int64_t *sealed_ns);
 
 #endif

@@ -158,6 +158,7 @@ static int do_info(void *opaque, struct runm_rpc_call *call, const ProtobufCMess
   tl->init_start_ns = ctx->timeline.init_start_ns;
   tl->serving_ns = ctx->timeline.serving_ns;
   tl->first_rpc_ns = __atomic_load_n(&ctx->timeline.first_rpc_ns, __ATOMIC_SEQ_CST);
+  tl->runc_sealed_ns = __atomic_load_n(&ctx->timeline.runc_sealed_ns, __ATOMIC_SEQ_CST);
   out->timeline = tl;
   *resp = &out->base;
   if (!out->kernel_release || !out->kernel_version || !out->runc_version || !out->init_version ||

@@ -615,21 +615,6 @@ static int delete_exec(struct registry *reg, struct runm_rpc_call *call,
   return ret;
 }
 
-/* A frozen init cannot act on SIGKILL until thawed. */
-static bool cgroup_frozen(const char *cgroup)
-{
-  uint64_t v = 0;
-  char path[PATH_MAX + 32];
-  char buf[8] = "";
-  cleanup_close int fd = -1;
-  if (cgroup[0] == '\0') return false;
-  snprintf(path, sizeof(path), "%s/cgroup.freeze", cgroup);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0) return false;
-  v = strtoull(buf, NULL, 10);
-  return v == 1;
-}
-
 static int delete_init(struct registry *reg, struct runm_rpc_call *call,
                        const Runm__V1__DeleteRequest *r, ProtobufCMessage **resp, runm_error_t *err)
 {
@@ -673,6 +658,7 @@ static int delete_init(struct registry *reg, struct runm_rpc_call *call,
   }
   if (ret < 0) return ret;
 
+  /* A frozen init cannot act on SIGKILL until thawed. */
   if (st != PROC_STOPPED && cgroup_frozen(c->cgroup)) {
     const char *args[] = {"resume", r->id, NULL};
     struct runc_io io;

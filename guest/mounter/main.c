@@ -60,6 +60,8 @@ static int boot(uint64_t start_ns, runm_error_t *err)
   if (ret < 0) return ret;
   ret = mounter_switch_root(err);
   if (ret < 0) return ret;
+  ret = mounter_enter_time_ns(MOUNTER_MONOTONIC_OFFSET_S, err);
+  if (ret < 0) return ret;
   return mounter_exec_init(cfg.init, start_ns, err);
 }
 

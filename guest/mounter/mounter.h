@@ -33,6 +33,12 @@ int mounter_read_config(struct mounter_config *cfg, runm_error_t *err);
  * "/dev/NAME" into dev. */
 int mounter_find_mbin(const char *name, char *dev, size_t dev_len, runm_error_t *err);
 
+/* timens.c: puts the mounter, and so init and all it starts, in a new time
+ * namespace whose CLOCK_MONOTONIC reads monotonic_offset_s more than the
+ * kernel's. */
+#define MOUNTER_MONOTONIC_OFFSET_S 10
+int mounter_enter_time_ns(unsigned int monotonic_offset_s, runm_error_t *err);
+
 /* newroot.c */
 int mounter_build_newroot(const char *dev, runm_error_t *err);
 int mounter_switch_root(runm_error_t *err);

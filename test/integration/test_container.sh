@@ -36,6 +36,8 @@ run_case exit127 "" "sh: nosuchcmd: not found" 127 sh -c nosuchcmd
 run_case quoting "a b|c  d|'e'" "" 0 sh -c 'printf "%s|" "a b" "c  d"; printf "%s" "'"'e'"'"' 
 run_case env "xterm" "" 0 sh -c 'echo "$TERM"'
 CWD=/tmp run_case cwd "/tmp" "" 0 pwd
+# The mounter's time namespace (guest/mounter/timens.c) reaches containers.
+run_case monotonic-offset "10" "" 0 sh -c 'set -- $(grep monotonic /proc/self/timens_offsets); echo "$2"'
 
 # Binary output, byte for byte, and 32 MiB written just before exit.
 bash "$MK" "$B/bin" cat /data >/dev/null

@@ -34,6 +34,7 @@ check("vm id is ours", i["vm_id"] == "boot1", i["vm_id"])
 check("transport is serial here", i["transport"] == "serial", i["transport"])
 check("accel falls back to tcg here", i.get("accel") == "tcg", str(i.get("accel")))
 check("timeline is ordered", 0 < t["mounter_start"] <= t["init_start"] <= t["serving"] <= t["first_rpc"] <= i["uptime_seconds"], json.dumps(t))
+check("runc is sealed after serving, or not yet", t["runc_sealed"] == 0 or t["serving"] <= t["runc_sealed"] <= i["uptime_seconds"], json.dumps(t))
 check("host boot time recorded", i["host_spawn_to_first_ping_seconds"] > 0, "")
 print("# timeline: " + json.dumps(t) + " host: %.3f s" % i["host_spawn_to_first_ping_seconds"])
 PY

@@ -98,6 +98,14 @@ static void test_stats(void)
   ok(cgroup_of_pid(0x7ffffff0, cg, sizeof(cg), &err) < 0, "cgroup_of_pid of no process is an error");
   runm_error_release(&err);
 
+  /* State's "paused" (control.c): the freezer file, as runc reads it. */
+  ok(!cgroup_frozen(""), "frozen: an unknown cgroup is not frozen");
+  put("cgroup.freeze", "0\n");
+  ok(!cgroup_frozen(dir), "frozen: cgroup.freeze 0 is not frozen");
+  put("cgroup.freeze", "1\n");
+  ok(cgroup_frozen(dir), "frozen: cgroup.freeze 1 is frozen");
+  ok(!cgroup_frozen("/nonexistent-cgroup"), "frozen: a missing cgroup is not frozen");
+
   char cmd[128];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   if (system(cmd) != 0) printf("# could not remove %s\n", dir);

@@ -4,7 +4,7 @@
 # everything below them: QEMUs for runm, the sleeps for runc-v2) sampled
 # every 0.25 s while they start. Sourced by tools/bench.sh.
 #   RAW/many-RT.txt       "T0_US T1_US SECONDS STARTED COUNT"
-#   RAW/many-RT-pss.txt   procs.py sample: "UNIX_S TOTAL_PSS_KIB N_SHIMS"
+#   RAW/many-RT-pss.txt   procs.py sample: "UNIX_S TOTAL_PSS_KIB N_SHIMS CPU_TICKS"
 
 bench_many() {
   local rt=$1 count=$2 i t0 t1 sampler ok=0 ids=() pids=()

@@ -14,8 +14,9 @@ shim starts). The same rule for both runtimes keeps the comparison fair.
                                              under PCT % for two 1 s windows;
                                              JSON: idle, cpu_pct, waited_s
   procs.py sample --sock SOCK --interval S   until SIGTERM: lines
-                                             "UNIX_S TOTAL_PSS_KIB N_SHIMS" for
-                                             every shim of SOCK and its tree
+                                             "UNIX_S TOTAL_PSS_KIB N_SHIMS CPU_TICKS"
+                                             for every shim of SOCK and its tree
+                                             (CPU: user+system of the live ones)
   procs.py left --mention STR...             pids of QEMUs or shims whose argv
                                              mentions one of STR (leak check)
   procs.py kill-tree PID                     stops PID and everything below it
@@ -155,8 +156,9 @@ def cmd_sample(a):
     parent = os.getppid()
     while not stop and os.getppid() == parent:  # ends with the bench too
         roots = shims(a.sock)
-        total = sum(pss_kib(p) for p in descendants(roots))
-        print(f"{time.time():.3f} {total} {len(roots)}", flush=True)
+        pids = descendants(roots)
+        total = sum(pss_kib(p) for p in pids)
+        print(f"{time.time():.3f} {total} {len(roots)} {cpu_ticks(pids)}", flush=True)
         time.sleep(a.interval)
     return 0
 

@@ -247,11 +247,18 @@ class Report:
             if not r:
                 continue
             t0, t1, s, ok, count = int(r[0]) / 1e6, int(r[1]) / 1e6, float(r[2]), int(r[3]), int(r[4])
-            samples = [(float(a), int(b)) for a, b, _ in read_lines(self.p(f"many-{rt}-pss.txt")) or []]
+            rows = read_lines(self.p(f"many-{rt}-pss.txt")) or []
+            samples = [(float(x[0]), int(x[1])) for x in rows]
             during = [kib for t, kib in samples if t0 <= t <= t1 + 1.5]
             peak = max(during) / 1024 if during else None
+            # CPU the containers' host processes (every one started in this
+            # run) had used once all ran: with the cores, the wall floor of
+            # starting them all at once.
+            ticks = [int(x[3]) for x in rows if len(x) > 3 and t0 <= float(x[0]) <= t1 + 1.5]
+            cpu = max(ticks) / os.sysconf("SC_CLK_TCK") if ticks else None
             m[rt] = {"count": count, "started": ok, "all_running_s": s if ok == count else None,
                      "peak_pss_mib": peak, "peak_pss_per_container_mib": peak / count if peak else None,
+                     "cpu_s": cpu, "cpu_floor_s": cpu / (os.cpu_count() or 1) if cpu is not None else None,
                      "samples": len(samples)}
             with open(os.path.join(self.plot, f"many-{rt}.dat"), "w") as f:
                 f.writelines(f"{t - t0:.3f} {kib / 1024:.1f}\n" for t, kib in samples)
@@ -470,6 +477,11 @@ class Report:
                 L.append(f"- {x['count']} at once, {rt}: {x['started']} started; peak {s(x['peak_pss_mib'], 'MiB', '{:.0f}')} "
                          f"PSS ({s(x['peak_pss_per_container_mib'], 'MiB', '{:.1f}')} per container), "
                          f"{x['samples']} samples")
+                if x.get("cpu_s") is not None:
+                    L.append(f"  - CPU used by their host processes (shims and below) by the time all ran: "
+                             f"{x['cpu_s']:.1f} s, {x['cpu_s'] / x['count']:.2f} s per container; on "
+                             f"{os.cpu_count()} cores no schedule starts them all in less than "
+                             f"{x['cpu_floor_s']:.1f} s (measured {s(x['all_running_s'])})")
         L.append("")
 
         L.append("## Shared directories: runm-bindfs vs Debian bindfs vs the source dir\n")

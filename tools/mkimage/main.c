@@ -20,7 +20,7 @@
 #define MAX_MODULES_LIST (64 * 1024)
 
 static const char usage_text[] =
-    "usage: runm-mkimage mbin --out FILE [--compressor gzip|xz|zstd]\n"
+    "usage: runm-mkimage mbin --out FILE [--compressor gzip|xz|zstd] [--raw-data]\n"
     "                         [--elf SRC:DST]... [--file SRC:DST]... [--symlink TARGET:DST]...\n"
     "       runm-mkimage initramfs --out FILE --file SRC:DST [--file SRC:DST]...\n"
     "                         [--modules-list FILE]\n"
@@ -33,12 +33,13 @@ static const char usage_text[] =
     "  --modules-list FILE  kernel modules to load at boot, one .ko path per line in load\n"
     "                       order: stored as modules/NAME plus modules/load.list\n"
     "  --compressor NAME    squashfs compression (default " MK_SQFS_DEFAULT_COMPRESSOR ")\n"
+    "  --raw-data           store file data uncompressed (metadata stays compressed)\n"
     "\n"
     "Entries are sorted; owners, times and inode numbers are fixed: the same inputs give\n"
     "the same bytes. Output is written to a temporary file and renamed into place.\n";
 
 enum { OPT_OUT = 'o', OPT_ELF = 'e', OPT_FILE = 'f', OPT_SYMLINK = 's', OPT_MODULES = 'm',
-       OPT_COMPRESSOR = 'c', OPT_HELP = 'h' };
+       OPT_COMPRESSOR = 'c', OPT_RAW_DATA = 'r', OPT_HELP = 'h' };
 
 /* Splits "A:B" at the last ':' (source paths may hold colons, image paths
  * never need to). */
@@ -146,6 +147,7 @@ static int run(enum image_kind kind, int argc, char **argv, runm_error_t *err)
       {"symlink", required_argument, NULL, OPT_SYMLINK},
       {"modules-list", required_argument, NULL, OPT_MODULES},
       {"compressor", required_argument, NULL, OPT_COMPRESSOR},
+      {"raw-data", no_argument, NULL, OPT_RAW_DATA},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0},
   };
@@ -153,6 +155,7 @@ static int run(enum image_kind kind, int argc, char **argv, runm_error_t *err)
   cleanup_outfile struct mk_outfile out = MK_OUTFILE_INIT;
   const char *out_path = NULL, *compressor = MK_SQFS_DEFAULT_COMPRESSOR;
   int c, ret, n_files = 0;
+  bool raw_data = false;
 
   ret = mk_tree_new(&root, err);
   if (ret < 0) return ret;
@@ -170,10 +173,12 @@ static int run(enum image_kind kind, int argc, char **argv, runm_error_t *err)
     case OPT_ELF:
     case OPT_SYMLINK:
     case OPT_COMPRESSOR:
+    case OPT_RAW_DATA:
       if (kind != IMAGE_MBIN)
-        return runm_make_error(err, EINVAL, "--elf, --symlink and --compressor are for mbin images");
+        return runm_make_error(err, EINVAL, "--elf, --symlink, --compressor and --raw-data are for mbin images");
       if (c == OPT_ELF) ret = add_elf_spec(root, optarg, err);
       else if (c == OPT_SYMLINK) ret = add_symlink_spec(root, optarg, err);
+      else if (c == OPT_RAW_DATA) raw_data = true;
       else compressor = optarg;
       break;
     case OPT_MODULES:
@@ -206,7 +211,7 @@ static int run(enum image_kind kind, int argc, char **argv, runm_error_t *err)
   ret = mk_outfile_open(&out, out_path, err);
   if (ret < 0) return ret;
   if (kind == IMAGE_MBIN)
-    ret = mk_write_squashfs(root, out.fd, out_path, compressor, err);
+    ret = mk_write_squashfs(root, out.fd, out_path, compressor, raw_data, err);
   else
     ret = mk_write_cpio(root, out.fd, out_path, err);
   if (ret < 0) return ret;

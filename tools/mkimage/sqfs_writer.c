@@ -127,6 +127,7 @@ struct sqfs_out {
   sqfs_super_t super;
   struct mk_node **by_ino; /* inode number - 1 -> node */
   uint32_t n_inodes;
+  uint32_t file_flags; /* SQFS_BLK_DONT_COMPRESS for raw data */
 };
 
 static void sqfs_out_release(struct sqfs_out *o)
@@ -270,7 +271,7 @@ static int write_data(struct sqfs_out *o, struct mk_node *n, runm_error_t *err)
   int ret;
 
   if (n->kind == MK_FILE) {
-    ret = sqfs_block_processor_begin_file(o->proc, &n->inode, NULL, 0);
+    ret = sqfs_block_processor_begin_file(o->proc, &n->inode, NULL, o->file_flags);
     if (ret) return fail(o, ret, "begin file", err);
     ret = append_file(o, n, err);
     if (ret < 0) return ret;
@@ -486,9 +487,9 @@ static void free_file_inodes(struct mk_node *n)
 }
 
 int mk_write_squashfs(struct mk_node *root, int fd, const char *name, const char *compressor,
-                      runm_error_t *err)
+                      bool raw_data, runm_error_t *err)
 {
-  struct sqfs_out o = {.name = name};
+  struct sqfs_out o = {.name = name, .file_flags = raw_data ? SQFS_BLK_DONT_COMPRESS : 0};
   int ret;
 
   ret = sqfs_out_init(&o, fd, compressor, err);

@@ -2,6 +2,8 @@
 #ifndef RUNM_MKIMAGE_SQFS_WRITER_H
 #define RUNM_MKIMAGE_SQFS_WRITER_H
 
+#include <stdbool.h>
+
 #include "error.h"
 #include "tree.h"
 
@@ -13,9 +15,10 @@
 /* Write root (sorted by the caller) to fd, which must be empty. Every
  * inode gets uid/gid 0 and mtime 0, the superblock time is 0, inode numbers
  * follow the tree order, data is written in tree order: the same tree gives
- * the same bytes. compressor is "gzip", "xz" or "zstd"; name is used in
- * messages. */
+ * the same bytes. compressor is "gzip", "xz" or "zstd" (metadata, and file
+ * data unless raw_data: then data blocks are stored as they are); name is
+ * used in messages. */
 int mk_write_squashfs(struct mk_node *root, int fd, const char *name, const char *compressor,
-                      runm_error_t *err);
+                      bool raw_data, runm_error_t *err);
 
 #endif
