@@ -281,6 +281,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   }
   if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
   runm_pb_free(gresp);
+  if (init) shim_timing_mark(s->vm_id, "delete.guest", 0);
   pthread_mutex_lock(&s->lock);
   if (p->started || !init) {
     /* Output drained and exit published first, so that Delete never

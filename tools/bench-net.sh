@@ -10,7 +10,8 @@
 # Runs in a network namespace standing for the host (tools/hostns.sh), with
 # its own private containerd, CNI bridge (10.4.9.0/24) and iptables rules,
 # as test/e2e/test_cni.sh does; nothing of the machine's network is used.
-# Environment: BENCH_NET_MIB (bytes per transfer, default 64),
+# Environment: BENCH_NET_MIB (MiB per transfer, default 64),
+# BENCH_NET_H2C_MIB (MiB per h2c transfer, default 256; 64 with BENCH_QUICK),
 # BENCH_NET_RUNS (transfers per figure, best and median kept, default 3),
 # BENCH_NET_STARTS (starts per mode, default 5), BENCH_QUICK=1 (16 MiB,
 # 2 transfers, 3 starts unless set), BENCH_NET_RUNTIMES (default
@@ -56,8 +57,13 @@ OUT=$(cd "$OUT" && pwd)
 export RUNM_BIN=${RUNM_BIN:-$ROOT/build/bin}
 case "$RUNM_BIN" in /*) ;; *) RUNM_BIN=$ROOT/$RUNM_BIN ;; esac
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then d_mib=16 d_runs=2 d_starts=3; else d_mib=64 d_runs=3 d_starts=5; fi
+if [ "$QUICK" = 1 ]; then d_mib=16 d_h2c=64 d_runs=2 d_starts=3; else d_mib=64 d_h2c=256 d_runs=3 d_starts=5; fi
 MIB=${BENCH_NET_MIB:-$d_mib}
+# h2c's transfer: each connection also pays a fixed cost in the guest (nc
+# forks and execs dd, then dd exits and the socket closes: ~20 ms under
+# TCG, the h2c-conn figure), which at 64 MiB was ~11 % of the TAP
+# transfer's time and ~3 % of NAT's; at 256 MiB it weighs ~4x less on both.
+H2C_MIB=${BENCH_NET_H2C_MIB:-$d_h2c}
 RUNS=${BENCH_NET_RUNS:-$d_runs}
 STARTS=${BENCH_NET_STARTS:-$d_starts}
 read -r -a RUNTIMES <<<"${BENCH_NET_RUNTIMES:-runc runm}"
@@ -256,7 +262,14 @@ for r in "${RUNTIMES_T[@]}"; do
     if [ "$m" = cni ]; then to_a=$ia:8080 guest_to_a=$ia:8080; else to_a=127.0.0.1:$pa2 guest_to_a=10.0.2.2:$pa2; fi
     wait_http() { local i; for i in $(seq 1 100); do curl -s -o /dev/null -m 2 "http://$1/" && return 0; sleep 0.2; done; return 1; }
     wait_http "$to_a" || fail "$label: httpd in $a does not answer at $to_a"
-    figure "$label h2c" 0 h2c_send "$ia" "$([ "$m" = cni ] && echo 5002 || echo $pa3)"
+    MIB=$H2C_MIB figure "$label h2c" 0 h2c_send "$ia" "$([ "$m" = cni ] && echo 5002 || echo $pa3)"
+    # The connection alone: connect, the receiver's fork and exec, its exit
+    # and close, no data (seconds, RUNS of them).
+    cs=()
+    for i in $(seq 1 "$RUNS"); do cs+=("$(MIB=0 h2c_send "$ia" "$([ "$m" = cni ] && echo 5002 || echo $pa3)")"); done
+    $PY -c 'import json, statistics, sys; c = [float(x) for x in sys.argv[2:] if x]
+print(json.dumps({"name": sys.argv[1], "conn_s": c, "median_s": statistics.median(c) if c else None}))' "$label h2c-conn" "${cs[@]}" >>"$RAW/figures.jsonl"
+    say "$label h2c-conn: $(tail -1 "$RAW/figures.jsonl")"
     figure "$label h2c-nc" 0 sh -c "dd if=/dev/zero bs=1M count=$MIB 2>/dev/null | busybox nc $ia $([ "$m" = cni ] && echo 5001 || echo $pa)"
     figure "$label c2h" 0 curl -sf -o /dev/null "http://$to_a/blob"
     QPID=  # c2c: two VMs; their CPU is not attributed
@@ -308,7 +321,8 @@ st = {(s["runtime"], s["mode"]): s for s in load("starts.jsonl")}
 failed = [l.strip() for l in open(os.path.join(raw, "failed.txt")) if l.strip()]
 res = {"mib": int(mib), "runs": int(runs), "starts": int(starts), "throughput": figs,
        "start": {f"{r}-{m}": v for (r, m), v in st.items()}, "failed": failed}
-L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer; test host -> container: 1 MiB writes "
+h2c_mib = figs.get("runm-tap h2c", figs.get("runc h2c", {})).get("mib", mib)
+L = [f"Throughput, MiB/s (best / median of {runs}; {mib} MiB per transfer, {h2c_mib} MiB for dd 1 MiB; test host -> container: 1 MiB writes "
      f"and reads at both ends (python sender, `nc -ll -e dd` in the container), and busybox nc at both ends (its small reads); "
      f"from a container: busybox httpd (sendfile) to curl or wget):\n",
      "| path | runc (bridge) | runm TAP (bridge) | runm user-mode NAT | TAP / NAT |", "|---|---|---|---|---|"]
@@ -320,6 +334,12 @@ for d, what in (("h2c", "test host -> container (dd 1 MiB)"), ("h2c-nc", "test h
     L.append(f"| {what} | {cell('runc ' + d)} | {cell('runm-tap ' + d)} | {cell('runm-user ' + d)} | {ratio} |")
 res["tap_over_nat"] = {d: (figs[f"runm-tap {d}"]["median_mib_s"] / figs[f"runm-user {d}"]["median_mib_s"])
                        for d in ("h2c", "h2c-nc", "c2h", "c2c") if f"runm-tap {d}" in figs and f"runm-user {d}" in figs}
+conn = {k: figs[f"{k} h2c-conn"]["median_s"] for k in ("runc", "runm-tap", "runm-user")
+        if figs.get(f"{k} h2c-conn", {}).get("median_s") is not None}
+if conn:
+    L.append("\nA test host -> container connection with no data (connect; in the container nc forks and execs dd, "
+             "which exits at EOF; close), median ms, included once in every h2c transfer: " +
+             ", ".join(f"{k} {v * 1000:.1f}" for k, v in conn.items()) + ".")
 L.append("\nQEMU's CPU time per MiB (all threads / the busiest, the vCPU; medians), runm: what the wall-clock "
          "figures cost whatever the machine's load; NAT / TAP is the ratio an idle host's throughput would approach "
          "where the vCPU is the bound:\n")

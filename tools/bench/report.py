@@ -33,7 +33,8 @@ COLD_PHASES = [
     ("runc start in the guest", "start.begin", "start.end"),
     ("/bin/true runs, exits, output drained", "start.end", "exit.published"),
     ("exit to Delete call (ctr, containerd)", "exit.published", "delete.begin"),
-    ("Delete: guest delete, VM stop, unmount", "delete.begin", "delete.end"),
+    ("Delete: runc delete in the guest", "delete.begin", "delete.guest"),
+    ("Delete: VM stop, unmount", "delete.guest", "delete.end"),
     ("after Delete (shim exit, container removal)", "delete.end", "t1"),
 ]
 
