@@ -198,8 +198,8 @@ if build; then
         bash test/e2e/test_ctr.sh
     fi
     # vm_backend = libvirt (docs/libvirt.md) on a private embed root: the
-    # whole suite (runc-v2 against runm on libvirt domains; 175 s at load
-    # ~3, once: not under the ASan shim).
+    # whole suite (runc-v2 against runm on libvirt domains; 145-175 s at
+    # load 1.5-3, once: not under the ASan shim).
     if wanted test_ctr; then
       run_tap "e2e [libvirt] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_ctr.sh
