@@ -73,6 +73,29 @@ trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# lib.sh's TCTR, which also records a ctr that hit LIMIT (timeout's 124, or
+# 137 once it had to SIGKILL ctr, 5 s later; a ctr run whose task was
+# SIGKILLed also exits 137, sooner) in $TMP/timed-out: run_case then fails
+# the case for it and ends what the case left running, so that one slow
+# case does not also fail every hygiene check after it.
+TCTR() {
+  local t0 rc ms
+  t0=$(now_ms)
+  timeout -k 5 "$LIMIT" ctr --address "$SOCK" --namespace "$NS" "$@"
+  rc=$?
+  ms=$(($(now_ms) - t0))
+  if [ $rc -eq 124 ] || { [ $rc -eq 137 ] && [ $ms -ge $(((LIMIT + 5) * 1000)) ]; }; then
+    echo "ctr $1 $2 (exit $rc after $ms ms)" >>"$TMP/timed-out"
+  fi
+  return $rc
+}
+# end_task ID: SIGKILL, wait, delete a container whatever state it is in.
+end_task() {
+  CTR task kill -s KILL "$1" >/dev/null 2>&1
+  wait_until "$STEP_WAIT" eval "! status_is $1 RUNNING"
+  CTR task delete -f "$1" >/dev/null 2>&1
+  CTR containers rm "$1" >/dev/null 2>&1
+}
 runc_sock() { echo "/run/containerd/s/$(printf '%s' "$SOCK/$NS/$1" | sha256sum | cut -d' ' -f1)"; }
 
 runtime_of() {
@@ -241,7 +264,16 @@ run_case() {
     IDS+=("$ID" "$ID-2")
     mkdir -p "$D"
     t0=$(now_ms)
+    rm -f "$TMP/timed-out"
     "c_$name"
+    if [ -s "$TMP/timed-out" ]; then
+      # The comparison below fails too (an exit code 124 or 137 differs).
+      mapfile -t lines <"$TMP/timed-out"
+      not_ok "$title: $l: every ctr within the $LIMIT s limit (its containers then ended)" "${lines[@]}"
+      rm -f "$TMP/timed-out"
+      end_task "$ID"
+      end_task "$ID-2"
+    fi
     times+=("$l $(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.2f", ms / 1000 }') s")
     normalize "$D" "$ID"
     if [ -z "$ref" ]; then

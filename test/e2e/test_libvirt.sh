@@ -7,7 +7,8 @@
 #   specials     `runmctl vm start --backend libvirt` with XML-special
 #                characters (& < > ') in the state dir: boots, answers Ping,
 #                the domain's <metadata> carries runm's id, `virsh list`
-#                shows it while it runs and not after `runmctl vm stop`
+#                shows it while it runs and not after `runmctl vm stop`;
+#                its vCPU has the CPUID words of the qemu backend's
 #   ctr          through containerd: `virsh list` shows the task's domain
 #                while the task runs and not after `ctr task delete`; the
 #                shim's reported pid is the domain's QEMU
@@ -43,6 +44,24 @@ has_domain() { domains | grep -qx -- "$1"; }
 no_domain() { [ -z "$(all_domains)" ]; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
+# The vCPU's CPUID words (QEMU's QOM feature-words) as sorted JSON, from a
+# QMP reply on stdin.
+cpu_words() { python3 -c 'import json, sys
+for l in sys.stdin:
+    r = json.loads(l).get("return") if l.startswith("{") else None
+    if isinstance(r, list): print(json.dumps(sorted(r, key=lambda w: json.dumps(w, sort_keys=True)), sort_keys=True))'; }
+QOM_WORDS='{"execute":"qom-get","arguments":{"path":"/machine/unattached/device[0]","property":"feature-words"}}'
+# Those of a paused QEMU given the CPU-shaping options (-machine, -accel,
+# -cpu) of the running QEMU with pid $1 (the qemu backend's).
+cpu_words_like() {
+  local a=() prev=""
+  while IFS= read -r -d '' x; do
+    case "$prev" in -machine | -M | -accel | -cpu) a+=("$prev" "$x") ;; esac
+    prev=$x
+  done <"/proc/$1/cmdline"
+  printf '%s\n' '{"execute":"qmp_capabilities"}' "$QOM_WORDS" '{"execute":"quit"}' |
+    timeout 30 qemu-system-x86_64 -S -nodefaults -display none -qmp stdio "${a[@]}" 2>/dev/null | cpu_words
+}
 vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
 
 # ---- unreachable --------------------------------------------------------------
@@ -100,6 +119,16 @@ if want specials; then
     # A qemu-backend VM beside it: `vm ls` lists both.
     "$RUNMCTL" --state-dir "$sd" vm start --id lv.q_1 --backend qemu --timeout 90 >/dev/null 2>"$TMP/q.err" ||
       not_ok "specials: a qemu-backend VM boots beside it" "$(cat "$TMP/q.err")"
+    # The guest's CPU is the qemu backend's: the same CPUID words (QEMU's
+    # default qemu64 under TCG; the domain's XML drops libvirt's
+    # cpu-unavailable-features, which changes only how libvirt reads it).
+    lw=$(virsh -q -c "$URI" qemu-monitor-command runm-lv.s_1 "$QOM_WORDS" 2>&1 | cpu_words)
+    qw=$(cpu_words_like "$(awk -F= '$1 == "qemu_pid" { print $2 }' "$sd/vm/lv.q_1/vm.info")")
+    if [ -n "$lw" ] && [ "$lw" = "$qw" ]; then
+      ok "specials: the guest's CPUID words are the qemu backend's ($(grep -o cpuid-register <<<"$lw" | wc -l) words)"
+    else
+      not_ok "specials: the guest's CPUID words are the qemu backend's" "libvirt: ${lw:0:200}" "qemu: ${qw:0:200}"
+    fi
     x=$("$RUNMCTL" --state-dir "$sd" vm ls 2>&1)
     if grep -qE '^lv\.s_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +libvirt ' <<<"$x" &&
       grep -qE '^lv\.q_1 +running +[0-9]+ +[a-z]+ +[a-z]+ +qemu ' <<<"$x"; then

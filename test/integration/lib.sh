@@ -17,7 +17,8 @@ T_N=0
 T_FAILED=0
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
-not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+# (its loop variable is local: a caller's $l, e.g. test_ctr.sh's run_case, survives)
+not_ok() { local l; T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 check() { # check NAME CMD...: passes when CMD succeeds
   local name=$1; shift
   if "$@"; then ok "$name"; else not_ok "$name" "command failed: $*"; fi

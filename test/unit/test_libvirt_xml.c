@@ -135,6 +135,10 @@ int main(void)
   ok(has_arg(doc, "filter-redirector,id=nf0,netdev=net0,queue=rx,outdev=nfout,indev=nfin"),
      "qemu:commandline: the network filter's redirector");
   ok(count(doc, "//qemu:commandline/qemu:arg") == 16, "qemu:commandline holds those items only");
+  ok(count(doc, "/domain/cpu") == 0, "TCG: no <cpu>, QEMU's default CPU as in the qemu backend");
+  ok(count(doc, "/domain/qemu:capabilities/qemu:del[@capability='cpu-unavailable-features']") == 1,
+     "qemu:capabilities: libvirt reads the guest CPU back without ~400 qom-gets");
+  ok(count(doc, "/domain/qemu:capabilities/*") == 1, "qemu:capabilities holds that item only");
   xmlFreeDoc(doc);
   free(xml);
   xml = NULL;
@@ -155,6 +159,8 @@ int main(void)
     ok(count(doc, "/domain/devices/channel") == 0, "no virtio-serial ports with vsock");
     ok(!has_arg(doc, "-netdev"), "network none: no NIC");
     ok(count(doc, "/domain/features/tcg") == 0, "KVM: no TCG settings");
+    ok(count(doc, "/domain/qemu:capabilities/qemu:del[@capability='cpu-unavailable-features']") == 1,
+       "KVM: the same CPU read-back");
     xmlFreeDoc(doc);
   }
   free(xml);
