@@ -1,6 +1,7 @@
 /* Hooks the host runs by itself (hooks.h): the poststop hooks of a task
  * whose guest can no longer run them (its QEMU was killed, or the shim
- * died and `shim delete` cleans up). In the namespace mode they are what
+ * died and `shim delete` cleans up), or need not (the task's last
+ * container is deleted and its VM stops: host-shim/task.c). In the namespace mode they are what
  * undoes CNI's work on the host (IP release, portmap's iptables rules), so
  * they run on the host as runc would have run them: the spec's command,
  * env and timeout, status "stopped", the state's pid only while the task's
@@ -47,7 +48,9 @@ int hooks_run_poststop(struct hooks *h, bool force)
     hk->ran = true;
     pthread_mutex_unlock(&h->lock);
     if (!mine) continue;
-    if (hooks_state_json(h, "1.0.2", "stopped", &state, &err) < 0) {
+    /* The ociVersion runc 1.1 puts in its states (runtime-spec 1.0.2-dev):
+     * a hook sees the same state whoever runs it. */
+    if (hooks_state_json(h, "1.0.2-dev", "stopped", &state, &err) < 0) {
       runm_log_error(h->log, err, "poststop hook state");
       continue;
     }

@@ -246,15 +246,15 @@ static void container_deleted(struct shim *s, struct shim_container *c)
 /* Whether deleting c, a task's init, ends its VM with nothing for runc in
  * the guest to do first. Then the shim does not ask for `runc delete`: a
  * start of runc's Go binary under TCG (~0.3 s of every cold start) that
- * would only tidy a guest about to be stopped. Not when the spec lists
- * hooks (runc runs poststop ones at delete), in a pod (another container
- * may still come), or while a process of c has not exited or never
- * started (runc-v2's delete refuses or kills; the guest's does too). */
+ * would only tidy a guest about to be stopped. Its one effect beyond the
+ * guest, the spec's poststop hooks, the host runs itself (t_delete). Not
+ * in a pod (another container may still come), or while a process of c
+ * has not exited or never started (runc-v2's delete refuses or kills; the
+ * guest's does too). */
 static bool delete_ends_vm(struct shim *s, struct shim_container *c)
 {
   bool ends;
 
-  if (s->hooks && hooks_count(s->hooks) > 0) return false;
   pthread_mutex_lock(&s->lock);
   ends = !s->pod && container_count_locked(s) == 1;
   for (struct shim_process *q = c->procs; ends && q; q = q->next)
@@ -289,7 +289,13 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   /* runc runs poststop hooks when it deletes the container. */
   if (init) hooks_set_phase(s->hooks, HOOK_PHASE_DELETE);
   if (init && delete_ends_vm(s, c)) {
-    /* Nothing to ask the guest: the VM stops below. */
+    /* Nothing to ask the guest: the VM stops below. runc would run the
+     * poststop hooks now, after the container's processes are gone; the
+     * host runs them (allow-listed from the spec, state "stopped"), as it
+     * does for a VM that died (task_net_teardown). Without a pid, as runc
+     * gives it: the container's processes are gone. */
+    hooks_set_pid(s->hooks, 0);
+    hooks_run_poststop(s->hooks, true);
   } else if (guest_call(s, "Delete", &gr.base, &gresp, LIFE_GUEST_CONTROL_MS, err) < 0) {
     if (init) hooks_set_phase(s->hooks, HOOK_PHASE_NONE);
     /* The VM is gone, or its guest does not answer: deleting must still
