@@ -529,9 +529,12 @@ class Report:
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: report.py OUT", file=sys.stderr)
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        print("usage: report.py OUT (a bench results folder, with raw/ in it)", file=sys.stderr)
         return 2
+    if not os.path.isdir(os.path.join(sys.argv[1], "raw")):
+        print(f"report.py: {sys.argv[1]}: not a bench results folder (no raw/ in it)", file=sys.stderr)
+        return 1
     Report(sys.argv[1]).run()
     return 0
 
