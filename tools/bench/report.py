@@ -211,7 +211,7 @@ class Report:
 
     # ---- running container: exec, stdio, idle memory -----------------------
     def running(self):
-        ex, out, inp, idle, prod = {}, {}, {}, {}, {}
+        ex, out, inp, idle, prod, cons = {}, {}, {}, {}, {}, {}
         for rt in ("runc", "runm"):
             rows = read_lines(self.p(f"exec-{rt}.txt")) or []
             ex[rt] = summary([float(r[0]) for r in rows])
@@ -228,6 +228,9 @@ class Report:
             rows = read_lines(self.p(f"producer-{rt}.txt")) or []
             rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
             prod[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
+            rows = read_lines(self.p(f"consumer-{rt}.txt")) or []
+            rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
+            cons[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
             t = read_json(self.p(f"idle-{rt}.json"))
             if t:
                 by = {}
@@ -240,6 +243,7 @@ class Report:
         self.res["stdout"] = out
         self.res["stdin"] = inp
         self.res["stdout_producer"] = prod
+        self.res["stdin_consumer"] = cons
         self.res["idle_memory"] = idle
 
     def many(self):
@@ -411,6 +415,10 @@ class Report:
         L.append(f"| stdin throughput ({m.get('stdio_mib', '?')} MiB through one exec, median of runs) | {s(tp(si, 'runc'), 'MiB/s', '{:.1f}')} | "
                  f"{s(tp(si, 'runm'), 'MiB/s', '{:.1f}')} | {ratio(tp(si, 'runm'), tp(si, 'runc'))} | ≥ 0.5× | "
                  f"{rstatus(tp(si, 'runm'), tp(si, 'runc'), 0.5, False)} |")
+        cn = r.get("stdin_consumer") or {}
+        L.append(f"| stdin figure's consumer alone (`wc -c` fed through a pipe by `dd bs=1M` in the container) | "
+                 f"{s(tp(cn, 'runc'), 'MiB/s', '{:.1f}')} | {s(tp(cn, 'runm'), 'MiB/s', '{:.1f}')} | "
+                 f"{ratio(tp(cn, 'runm'), tp(cn, 'runc'))} | | the most stdin can reach |")
         L.append(f"| guest RPC round trip (Ping), p50 / p99 | – | "
                  f"{s(ping and ping.get('p50_us'), '', '{:.0f}')} / {s(ping and ping.get('p99_us'), 'µs', '{:.0f}')} | | p50 ≤ 1000 µs | "
                  f"{status(ping and ping.get('p50_us'), 1000.0)} |")

@@ -13,6 +13,10 @@
 #                           alone (`head -c BYTES /dev/zero > /dev/null`
 #                           inside the container, timed there): the most
 #                           any transport could carry from that program
+#   RAW/consumer-RT.txt     "BYTES SECONDS": the stdin figure's consumer
+#                           alone (`wc -c` fed through a pipe by `dd bs=1M`
+#                           inside the container, timed there): the most
+#                           any transport could deliver to that program
 STDIO_REPS=${BENCH_STDIO_REPS:-3} # stdout and stdin runs per runtime
 
 # stdio_once RT ID N BYTES: one stdout and one stdin run, appended.
@@ -43,6 +47,17 @@ producer_once() {
     fail "producer: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
 }
 
+# consumer_once RT ID N BYTES: the stdin consumer alone, fed by a cheap
+# writer (1 MiB writes) through a pipe, as the guest's relay feeds it.
+consumer_once() {
+  local rt=$1 id=$2 n=$3 bytes=$4 out
+  out=$(CTR task exec --exec-id "cons$n" "$id" sh -c \
+    "time sh -c 'dd if=/dev/zero bs=1048576 count=$((bytes >> 20)) 2>/dev/null | wc -c >/dev/null'" </dev/null 2>&1)
+  awk -v b="$((bytes >> 20 << 20))" '/^real/ { v = $2 $3; sub(/s$/, "", v); split(v, a, "m"); print b, a[1] * 60 + a[2]; f = 1 }
+    END { exit !f }' <<<"$out" >>"$RAW/consumer-$rt.txt" ||
+    fail "consumer: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
+}
+
 # bench_running RUNS BYTES
 bench_running() {
   local runs=$1 bytes=$2 rt i t0 t1 up=()
@@ -52,6 +67,7 @@ bench_running() {
     : >"$RAW/stdout-$rt.txt"
     : >"$RAW/stdin-$rt.txt"
     : >"$RAW/producer-$rt.txt"
+    : >"$RAW/consumer-$rt.txt"
     if start_sleeper "$rt" "run-$rt"; then
       up+=("$rt")
     else
@@ -82,6 +98,7 @@ bench_running() {
     for rt in "${up[@]}"; do
       stdio_once "$rt" "run-$rt" "$i" "$bytes"
       producer_once "$rt" "run-$rt" "$i" "$bytes"
+      consumer_once "$rt" "run-$rt" "$i" "$bytes"
     done
   done
 
