@@ -311,6 +311,10 @@ for f in "$RUNM_TIMING_DIR"/*-st-runm-cni-*.timing; do
     printf "%.1f\n", ((t["net.ready"] - t["net.begin"]) + (t["net.configured"] - t["net.connect"])) / 1e6 }' "$f" >>"$RAW/nsown.txt"
 done
 
+# The runm starts' records, kept (per step, CNI against plain).
+mkdir -p "$RAW/timing"
+cp "$RUNM_TIMING_DIR"/*-st-runm-*.timing "$RAW/timing/" 2>/dev/null
+
 # ---- report --------------------------------------------------------------------
 $PY - "$RAW" "$OUT" "$MIB" "$RUNS" "$STARTS" <<'PY'
 import json, os, sys
