@@ -47,8 +47,8 @@ void hooks_set_pid(struct hooks *h, pid_t pid);
 /* The namespace mode: the state's annotation nerdctl/network-namespace
  * (the task's host network namespace); NULL = none. */
 void hooks_set_netns(struct hooks *h, const char *path);
-/* The poststop hooks runc in the guest did not run (its VM is gone), run
- * by the host with status "stopped" and the pid set (0 = none): always
+/* The poststop hooks runc in the guest did not run (its VM is gone, or
+ * the shim skipped its `runc delete`: task.c), run by the host with status "stopped" and the pid set (0 = none): always
  * with `force`, else only if a prestart or createRuntime hook ran (the
  * network CNI set up must be torn down). Failures are logged, as runc
  * does for poststop. Returns how many ran. */

@@ -1,9 +1,10 @@
 /* Hooks the host runs by itself (hooks.h): the poststop hooks of a task
  * whose guest can no longer run them (its QEMU was killed, or the shim
  * died and `shim delete` cleans up), or need not (the task's last
- * container is deleted and its VM stops: host-shim/task.c). In the namespace mode they are what
- * undoes CNI's work on the host (IP release, portmap's iptables rules), so
- * they run on the host as runc would have run them: the spec's command,
+ * container is deleted and its VM stops: host-shim/task.c). In the
+ * namespace mode they are what undoes CNI's work on the host (IP release,
+ * portmap's iptables rules), so they run on the host as runc would have
+ * run them: the spec's command,
  * env and timeout, status "stopped", the state's pid only while the task's
  * QEMU still exists (0: omitted) and the namespace's path as
  * nerdctl/network-namespace. */

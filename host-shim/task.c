@@ -272,6 +272,7 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   Containerd__Task__V2__DeleteResponse *out;
   struct shim_process *p;
   bool init = r->exec_id == NULL || r->exec_id[0] == '\0';
+  bool skip_guest;
   uint32_t pid, status;
   int64_t at;
 
@@ -286,9 +287,11 @@ static int t_delete(struct shim *s, const ProtobufCMessage *rq, ProtobufCMessage
   gr.exec_id = r->exec_id;
   /* A created-but-never-started process is killed, as runc-v2 does. */
   gr.force = !p->started;
-  /* runc runs poststop hooks when it deletes the container. */
-  if (init) hooks_set_phase(s->hooks, HOOK_PHASE_DELETE);
-  if (init && delete_ends_vm(s, c)) {
+  skip_guest = init && delete_ends_vm(s, c);
+  /* runc runs poststop hooks when it deletes the container; a guest not
+   * asked to delete has no hook to ask for. */
+  if (init && !skip_guest) hooks_set_phase(s->hooks, HOOK_PHASE_DELETE);
+  if (skip_guest) {
     /* Nothing to ask the guest: the VM stops below. runc would run the
      * poststop hooks now, after the container's processes are gone; the
      * host runs them (allow-listed from the spec, state "stopped"), as it
