@@ -84,11 +84,12 @@ static void *seal_thread(void *arg)
   }
   fd = runc_exe_seal(RUNC_PATH, &err);
   reaper_set_exe(j->reaper, fd);
-  if (fd >= 0) __atomic_store_n(j->sealed_ns, runm_clock_ns(CLOCK_BOOTTIME), __ATOMIC_SEQ_CST);
-  if (fd < 0)
+  if (fd < 0) {
     runm_log_error(j->log, err, "runc from a sealed memfd (runc will clone itself at every start)");
-  else
+  } else {
+    __atomic_store_n(j->sealed_ns, runm_clock_ns(CLOCK_BOOTTIME), __ATOMIC_SEQ_CST);
     runm_log(j->log, RUNM_LOG_DEBUG, "%s runs from a sealed memfd", RUNC_PATH);
+  }
   free(j);
   return NULL;
 }
