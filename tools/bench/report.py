@@ -225,12 +225,10 @@ class Report:
                     d[rt] = {"runs": runs, "mib_per_s": statistics.median(rates) if ok else None,
                              "min_mib_per_s": min(rates) if ok else None,
                              "max_mib_per_s": max(rates) if ok else None}
-            rows = read_lines(self.p(f"producer-{rt}.txt")) or []
-            rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
-            prod[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
-            rows = read_lines(self.p(f"consumer-{rt}.txt")) or []
-            rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
-            cons[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
+            for what, d in (("producer", prod), ("consumer", cons)):
+                rows = read_lines(self.p(f"{what}-{rt}.txt")) or []
+                rates = [int(r[0]) / MIB / float(r[1]) for r in rows if float(r[1]) > 0]
+                d[rt] = {"mib_per_s": statistics.median(rates) if rates else None, "runs": len(rates)}
             t = read_json(self.p(f"idle-{rt}.json"))
             if t:
                 by = {}

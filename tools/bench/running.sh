@@ -37,25 +37,27 @@ stdio_once() {
   [ "$got" = "$bytes" ] || fail "stdin: $rt: the container counted ${got:-nothing} of $bytes bytes: $(tail -2 "$WORK/stdin.err" | tr '\n' ' ')"
 }
 
-# producer_once RT ID N BYTES: the stdout producer alone, timed inside the
-# container by busybox `time` ("real\tXm Y.YYs" on stderr).
-producer_once() {
-  local rt=$1 id=$2 n=$3 bytes=$4 out
-  out=$(CTR task exec --exec-id "prod$n" "$id" sh -c "time head -c $bytes /dev/zero >/dev/null" </dev/null 2>&1)
+# timed_in_container WHAT RT ID EXEC_ID BYTES CMD: runs CMD (a shell
+# command line) in the container, timed there by busybox `time` ("real\tXm
+# Y.YYs" on stderr), and appends "BYTES SECONDS" to RAW/WHAT-RT.txt.
+timed_in_container() {
+  local what=$1 rt=$2 id=$3 eid=$4 bytes=$5 cmd=$6 out
+  out=$(CTR task exec --exec-id "$eid" "$id" sh -c "time sh -c '$cmd'" </dev/null 2>&1)
   awk -v b="$bytes" '/^real/ { v = $2 $3; sub(/s$/, "", v); split(v, a, "m"); print b, a[1] * 60 + a[2]; f = 1 }
-    END { exit !f }' <<<"$out" >>"$RAW/producer-$rt.txt" ||
-    fail "producer: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
+    END { exit !f }' <<<"$out" >>"$RAW/$what-$rt.txt" ||
+    fail "$what: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
+}
+
+# producer_once RT ID N BYTES: the stdout producer alone.
+producer_once() {
+  timed_in_container producer "$1" "$2" "prod$3" "$4" "head -c $4 /dev/zero >/dev/null"
 }
 
 # consumer_once RT ID N BYTES: the stdin consumer alone, fed by a cheap
 # writer (1 MiB writes) through a pipe, as the guest's relay feeds it.
 consumer_once() {
-  local rt=$1 id=$2 n=$3 bytes=$4 out
-  out=$(CTR task exec --exec-id "cons$n" "$id" sh -c \
-    "time sh -c 'dd if=/dev/zero bs=1048576 count=$((bytes >> 20)) 2>/dev/null | wc -c >/dev/null'" </dev/null 2>&1)
-  awk -v b="$((bytes >> 20 << 20))" '/^real/ { v = $2 $3; sub(/s$/, "", v); split(v, a, "m"); print b, a[1] * 60 + a[2]; f = 1 }
-    END { exit !f }' <<<"$out" >>"$RAW/consumer-$rt.txt" ||
-    fail "consumer: $rt: no time from the container: $(tail -2 <<<"$out" | tr '\n' ' ')"
+  timed_in_container consumer "$1" "$2" "cons$3" "$(($4 >> 20 << 20))" \
+    "dd if=/dev/zero bs=1048576 count=$(($4 >> 20)) 2>/dev/null | wc -c >/dev/null"
 }
 
 # bench_running RUNS BYTES
