@@ -169,6 +169,9 @@ static int serve_task(struct shim *s, int lfd, bool debug, sigset_t mask)
   task_cleanup(s);
   container_table_free(s);
   pthread_mutex_unlock(&s->teardown);
+  /* containerd has its replies (it waits for Shutdown's, not for this
+   * process): the VM's tidy no longer delays them. Bounded. */
+  runm_vm_tidy_wait(&s->tidy, &s->log);
   shim_timing_mark(s->vm_id, "shim.exit", 0);
   publisher_free(s->pub);
   runm_ttrpc_server_free(srv);
@@ -200,6 +203,7 @@ static struct shim *shim_new(void)
   pthread_cond_init(&s->changed, &ca);
   pthread_condattr_destroy(&ca);
   s->vm_pidfd = -1;
+  runm_vm_tidy_init(&s->tidy);
   exe_dir(s->exe_dir, sizeof(s->exe_dir));
   return s;
 }

@@ -111,6 +111,9 @@ struct shim {
   double pod_cpus;
   unsigned vm_mem_mib, vm_vcpus;
   bool shutdown_requested;
+  /* What the task's stopped VM left running (the libvirt backend's tidy,
+   * vm.h): waited for once the Shutdown reply is out, before exit. */
+  struct runm_vm_tidy tidy;
 };
 
 #endif

@@ -76,6 +76,7 @@ int task_vm_boot(struct shim *s, struct shim_container *c, const struct spec_inf
   }
   shim_vm_config_base(&s->cfg, &vc);
   vc.id = s->vm_id;
+  vc.tidy = &s->tidy;
   vc.mem_mib = mem;
   vc.vcpus = cpus;
   vc.shares = &root;

@@ -5,6 +5,7 @@
 #ifndef RUNM_VM_H
 #define RUNM_VM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,6 +93,9 @@ struct runm_vm_config {
    * Both stay the caller's: it closes them. */
   int tap_fd;
   int netns_fd;
+  /* Where a stop leaves the backend's tidy that may run on its own after
+   * QEMU ended (runm_vm_tidy below); NULL: the stop does it all. */
+  struct runm_vm_tidy *tidy;
 };
 /* The fd QEMU finds its TAP device at (net == RUNM_NET_TAP). */
 #define RUNM_VM_TAP_FD 6
@@ -187,6 +191,31 @@ struct runm_vm_spawn {
 };
 int runm_vm_spawn_confined(char **argv, const struct runm_vm_spawn *in, pid_t *pid,
                            runm_error_t *err);
+
+/* What stopped VMs left running on their own, which their owner waits
+ * for before it exits: the libvirt backend's tidy after QEMU ended (a
+ * helper destroying the dead domain and removing its cgroup, QEMU's
+ * keeper ending), off the stop's path (docs/libvirt.md, "Stop"). Each
+ * process is bounded: killed at its deadline. */
+struct runm_vm_tidy_proc {
+  pid_t pid;
+  int answer_fd;      /* a helper's answer ("OK" / "ERR ..."), or -1 */
+  int64_t deadline_ns; /* CLOCK_REALTIME, as runm_now_ns */
+  char what[96];
+};
+#define RUNM_VM_TIDY_MAX 8 /* a VM's stop leaves 2 */
+struct runm_vm_tidy {
+  pthread_mutex_t lock;
+  struct runm_vm_tidy_proc procs[RUNM_VM_TIDY_MAX];
+  size_t n;
+};
+void runm_vm_tidy_init(struct runm_vm_tidy *t);
+/* -1 when t is full (the caller then waits itself). */
+int runm_vm_tidy_add(struct runm_vm_tidy *t, pid_t pid, int answer_fd, int64_t deadline_ns,
+                     const char *what);
+/* Waits for each process until its deadline (then kills it), reaps it,
+ * logs a helper's failure; t is empty after. */
+void runm_vm_tidy_wait(struct runm_vm_tidy *t, const struct runm_logger *log);
 
 struct runm_libvirt_vm;
 /* A running VM. */

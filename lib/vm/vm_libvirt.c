@@ -165,6 +165,7 @@ static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   if (lv == NULL) return runm_make_error(err, ENOMEM, "allocate VM");
   snprintf(lv->uri, sizeof(lv->uri), "%s", uri);
   snprintf(lv->name, sizeof(lv->name), "%s", vm->qemu_name);
+  lv->tidy = cfg->tidy;
   if (emulator_path(cfg, emulator, sizeof(emulator), err) < 0 ||
       runm_libvirt_domain_xml(cfg, &vm->plan, lv->name, emulator, &xml, err) < 0)
     goto out;
@@ -308,7 +309,7 @@ static void lv_destroy(struct runm_vm *vm)
   int r;
   if (lv == NULL || lv->destroyed) return;
   r = lv->conn ? runm_lv_destroy_on(lv->conn, lv->uri, lv->name, &e)
-               : runm_libvirt_destroy(lv->uri, lv->name, 15000, &e);
+               : runm_libvirt_destroy(lv->uri, lv->name, DESTROY_TIMEOUT_MS, &e);
   /* Through the pidfd: QEMU may be gone already, its pid free. */
   if (r < 0 && vm->pid > 0 && vm->pidfd >= 0) (void)syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
   lv->destroyed = true;
@@ -325,15 +326,50 @@ static void lv_term(struct runm_vm *vm)
   else kill(vm->pid, SIGTERM);
 }
 
+/* With QEMU gone (embed URI, a config with a tidy): libvirt's part of
+ * the stop, a helper destroying the dead domain and removing its cgroup,
+ * and the keeper's end are left to run on their own, for the owner to wait
+ * for before it exits (runm_vm_tidy_wait): its caller (containerd's
+ * Delete) does not wait for them. The helper is bounded by its own alarm,
+ * also when the owner is killed meanwhile. false: nothing was left. */
+static bool lv_defer(struct runm_vm *vm)
+{
+  struct runm_libvirt_vm *lv = vm->lv;
+  struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+  cleanup_error runm_error_t e = NULL;
+  char what[96 + RUNM_VM_ID_MAX];
+  pid_t pid;
+  int answer;
+  int64_t now = runm_now_ns();
+
+  if (lv->tidy == NULL || lv->conn || lv->destroyed || vm->pidfd < 0 || poll(&p, 1, 0) != 1) return false;
+  /* Two slots: the helper and the keeper. */
+  pthread_mutex_lock(&lv->tidy->lock);
+  bool room = lv->tidy->n + 2 <= RUNM_VM_TIDY_MAX;
+  pthread_mutex_unlock(&lv->tidy->lock);
+  if (!room || runm_lv_destroy_start(lv->uri, lv->name, lv->cgroup, &pid, &answer, &e) < 0) return false;
+  snprintf(what, sizeof(what), "libvirt: destroy domain `%s`", lv->name);
+  runm_vm_tidy_add(lv->tidy, pid, answer, now + DESTROY_TIMEOUT_MS * 1000000LL, what);
+  if (lv->keeper > 0) {
+    snprintf(what, sizeof(what), "libvirt: keeper of domain `%s`", lv->name);
+    runm_vm_tidy_add(lv->tidy, lv->keeper, -1, now + 2000 * 1000000LL, what);
+    lv->keeper = 0;
+  }
+  lv->destroyed = true;
+  return true;
+}
+
 /* QEMU first, as the qemu backend does (SIGKILL, waited for; its keeper
  * reaps it), then
  * libvirt ends the domain: with QEMU gone, it only releases what it made
  * for it (its status, runtime files, cgroup). */
 static void lv_kill(struct runm_vm *vm)
 {
+  bool deferred = false;
   if (vm->pid > 0) end_qemu(vm->pid, vm->pidfd, SIGKILL, 5000);
-  if (vm->lv) lv_destroy(vm);
-  if (vm->pid > 0 && vm->pidfd >= 0) {
+  if (vm->lv) deferred = lv_defer(vm);
+  if (vm->lv && !deferred) lv_destroy(vm);
+  if (vm->pid > 0 && vm->pidfd >= 0 && !deferred) {
     struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
     int r;
     do
@@ -341,11 +377,11 @@ static void lv_kill(struct runm_vm *vm)
     while (r < 0 && errno == EINTR);
   }
   vm->pid = -1;
-  if (vm->lv) {
+  if (vm->lv && !deferred) {
     runm_lv_reap_keeper(vm->lv->keeper, 2000);
     vm->lv->keeper = 0;
+    if (vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
   }
-  if (vm->lv && vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
   runm_vm_console_stop(vm->console);
   vm->console = NULL;
   runm_vm_netfilter_stop(vm->netfilter);

@@ -13,6 +13,11 @@
 #include "vm_backend.h"
 
 #define CONNECT_TIMEOUT_MS 30000
+/* How long the owner waits for a destroy helper, and the helpers' own
+ * bounds (alarm), a little past their callers' deadlines. */
+#define DESTROY_TIMEOUT_MS 15000
+#define HELPER_DESTROY_ALARM_S (DESTROY_TIMEOUT_MS / 1000 + 5)
+#define HELPER_CREATE_ALARM_S (CONNECT_TIMEOUT_MS / 1000 + 10)
 
 struct runm_libvirt_vm {
   virConnectPtr conn; /* held (daemon URIs) or NULL (embed: a helper destroys) */
@@ -21,6 +26,7 @@ struct runm_libvirt_vm {
   bool destroyed;   /* libvirt has ended the domain (term) */
   char cgroup[512]; /* libvirt's cgroup for the domain, relative ("" unknown) */
   pid_t keeper;     /* embed: the create helper reaping QEMU, or 0 */
+  struct runm_vm_tidy *tidy; /* the config's: the stop leaves the tidy to it */
 };
 
 /* qemu:///embed?...: the in-process driver (calls go through a helper). */
@@ -39,6 +45,12 @@ int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_
 int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
                         int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper,
                         runm_error_t *err);
+/* Starts a helper destroying domain `name` at an embed URI and then
+ * removing its cgroup (relative, as vm.info's cgroup=; "" none), without
+ * waiting: *pid is the helper, *answer the read end of its answer line.
+ * The helper ends by itself within HELPER_DESTROY_ALARM_S. */
+int runm_lv_destroy_start(const char *uri, const char *name, const char *cgroup, pid_t *pid, int *answer,
+                          runm_error_t *err);
 /* Waits up to wait_ms for a keeper to end (its QEMU has), then kills
  * and reaps it. */
 void runm_lv_reap_keeper(pid_t keeper, int wait_ms);

@@ -1,6 +1,7 @@
 /* The libvirt backend's connections (docs/libvirt.md): libvirt's event
  * loop, opening a URI against a deadline, the embed driver's helper
  * process, destroying a domain by name. vm_libvirt.c is the backend. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -216,19 +217,16 @@ int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_
   return ret;
 }
 
-/* Runs `op` (create | destroy) for domain `name` at an embed URI
- * in a helper process (see the top); `in` goes to its stdin. Its answer:
- * "OK [detail]" or "ERR message", one line. */
-int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
-                       int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper, runm_error_t *err)
+/* Starts `op` (create | destroy) for domain `name` at an embed URI in a
+ * helper process (see the top), `arg` (or NULL) its last argument, `in`
+ * (or NULL) on its stdin; *out gets the read end of its answer. */
+static int helper_start(const char *uri, const char *op, const char *name, const char *arg,
+                        const char *in, pid_t *pid, int *out, runm_error_t *err)
 {
   char exe[PATH_MAX];
-  char *argv[] = {exe, (char *)RUNM_LIBVIRT_HELPER_ARG, (char *)op, (char *)uri, (char *)name, NULL};
-  int inp[2] = {-1, -1}, outp[2] = {-1, -1}, status, e;
+  char *argv[] = {exe, (char *)RUNM_LIBVIRT_HELPER_ARG, (char *)op, (char *)uri, (char *)name, (char *)arg, NULL};
+  int inp[2] = {-1, -1}, outp[2] = {-1, -1}, e;
   posix_spawn_file_actions_t fa;
-  int64_t deadline = runm_now_ns() + timeout_ms * 1000000LL;
-  size_t got = 0;
-  pid_t pid;
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
   if (n <= 0) return runm_make_error(err, errno, "libvirt `%s`: find this program", uri);
@@ -240,7 +238,7 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
   posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-  e = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+  e = posix_spawn(pid, exe, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(inp[0]);
   close(outp[1]);
@@ -260,10 +258,32 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);
   }
   close(inp[1]);
-  inp[1] = -1;
+  *out = outp[0];
+  return 0;
+fail_pipes:
+  for (int i = 0; i < 2; i++) {
+    if (inp[i] >= 0) close(inp[i]);
+    if (outp[i] >= 0) close(outp[i]);
+  }
+  return runm_make_error(err, e, "libvirt `%s`: start helper", uri);
+}
+
+/* Runs `op` (create | destroy) for domain `name` at an embed URI
+ * in a helper process (see the top); `in` goes to its stdin. Its answer:
+ * "OK [detail]" or "ERR message", one line. */
+int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
+                       int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper, runm_error_t *err)
+{
+  int64_t deadline = runm_now_ns() + timeout_ms * 1000000LL;
+  int status = 0, out;
+  size_t got = 0;
+  pid_t pid;
+  ssize_t n;
+
+  if (helper_start(uri, op, name, NULL, in, &pid, &out, err) < 0) return -1;
   answer[0] = '\0';
   for (;;) {
-    struct pollfd p = {.fd = outp[0], .events = POLLIN};
+    struct pollfd p = {.fd = out, .events = POLLIN};
     int64_t left = (deadline - runm_now_ns()) / 1000000;
     int r = left > 0 ? poll(&p, 1, (int)left) : 0;
     if (r < 0 && errno == EINTR) continue;
@@ -271,17 +291,17 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
       kill(pid, SIGKILL);
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
-      close(outp[0]);
+      close(out);
       return runm_make_error(err, ETIMEDOUT, "libvirt `%s` did not answer within %lld ms", uri,
                              (long long)timeout_ms);
     }
-    n = read(outp[0], answer + got, alen - 1 - got);
+    n = read(out, answer + got, alen - 1 - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || (got += (size_t)n) >= alen - 1) break;
   }
   answer[got] = '\0';
   answer[strcspn(answer, "\n")] = '\0';
-  close(outp[0]);
+  close(out);
   if (keeper && strncmp(answer, "OK", 2) == 0) {
     *keeper = pid; /* it lives as long as QEMU; runm_lv_reap_keeper */
     return 0;
@@ -292,14 +312,8 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
     }
   if (strncmp(answer, "OK", 2) == 0) return 0;
   if (strncmp(answer, "ERR ", 4) == 0) return runm_make_error(err, EIO, "%s", answer + 4);
-  return runm_make_error(err, EIO, "libvirt `%s`: helper `%s %s` ended (status %d) without an answer",
-                         uri, exe, op, status);
-fail_pipes:
-  for (int i = 0; i < 2; i++) {
-    if (inp[i] >= 0) close(inp[i]);
-    if (outp[i] >= 0) close(outp[i]);
-  }
-  return runm_make_error(err, e, "libvirt `%s`: start helper", uri);
+  return runm_make_error(err, EIO, "libvirt `%s`: helper `%s` ended (status %d) without an answer",
+                         uri, op, status);
 }
 
 void runm_lv_reap_keeper(pid_t keeper, int wait_ms)
@@ -341,8 +355,10 @@ static int keeper_main(void)
   child = fork();
   if (child < 0) return -errno;
   if (child == 0) {
-    /* The create ends with its keeper (killed at the caller's deadline). */
+    /* The create ends with its keeper (killed at the caller's deadline),
+     * or on its own a little after that deadline. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != self) _exit(1);
+    alarm(HELPER_CREATE_ALARM_S);
     return 0;
   }
   /* The answer is the child's: the caller reads to end of file. */
@@ -357,13 +373,73 @@ static int keeper_main(void)
   _exit(0);
 }
 
+/* The op ('c'reate, 'd'estroy) of a helper at work for domain `name` at
+ * uri, 0 when none is. */
+static char helper_running(const char *uri, const char *name)
+{
+  cleanup_dir DIR *d = opendir("/proc");
+  cleanup_free char *buf = malloc(8192);
+  struct dirent *de;
+  if (d == NULL || buf == NULL) return 0;
+  while ((de = readdir(d))) {
+    char path[300];
+    const char *args[6] = {0};
+    size_t na = 0;
+    ssize_t n;
+    int fd;
+    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+    snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    n = read(fd, buf, 8191);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n && na < 6; i += (ssize_t)strlen(buf + i) + 1) args[na++] = buf + i;
+    /* exe, RUNM_LIBVIRT_HELPER_ARG, op, uri, name [, cgroup] */
+    if (na >= 5 && strcmp(args[1], RUNM_LIBVIRT_HELPER_ARG) == 0 && strcmp(args[3], uri) == 0 &&
+        strcmp(args[4], name) == 0 && (strcmp(args[2], "create") == 0 || strcmp(args[2], "destroy") == 0))
+      return args[2][0];
+  }
+  return 0;
+}
+
+/* Embed URIs: whether destroying `name` needs a helper at all. Another
+ * process's embed driver knows a domain only by its status file,
+ * <root>/run/qemu/<name>.xml (libvirt writes it as QEMU starts, removes it
+ * when the domain ends, and a fresh driver loads its domains from there):
+ * without one a helper would find nothing, yet cost an exec, a driver
+ * start and its turn at the root's lock. Nor when a destroy helper of the
+ * domain is at work (a stopped VM's tidy, bounded by its own alarm). A
+ * create helper of it still at work may be about to write the file: then
+ * the helper goes (it waits its turn at the root). */
+static bool embed_destroy_needed(const char *uri, const char *name)
+{
+  char root[PATH_MAX], path[PATH_MAX + 400];
+  char op = helper_running(uri, name);
+  if (op == 'c') return true;
+  if (op == 'd') return false;
+  embed_root(uri, root, sizeof(root));
+  if (root[0] != '/' || snprintf(path, sizeof(path), "%s/run/qemu/%s.xml", root, name) >= (int)sizeof(path))
+    return true;
+  return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
+int runm_lv_destroy_start(const char *uri, const char *name, const char *cgroup, pid_t *pid, int *answer,
+                          runm_error_t *err)
+{
+  return helper_start(uri, "destroy", name, cgroup && *cgroup ? cgroup : NULL, NULL, pid, answer, err);
+}
+
 int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, runm_error_t *err)
 {
   virConnectPtr c;
   int ret;
   char answer[600];
-  if (runm_lv_is_embed(uri))
+  if (runm_lv_is_embed(uri)) {
+    if (!embed_destroy_needed(uri, name)) return 0;
     return runm_lv_helper_call(uri, "destroy", name, NULL, timeout_ms, answer, sizeof(answer), NULL, err);
+  }
   c = runm_lv_open(uri, timeout_ms, err);
   if (c == NULL) return -1;
   ret = runm_lv_destroy_on(c, uri, name, err);
@@ -379,13 +455,24 @@ int runm_libvirt_helper_main(int argc, char **argv)
   virConnectPtr c;
   int ret = -1;
 
-  if (argc != 4) {
-    printf("ERR usage: %s create|destroy URI NAME\n", RUNM_LIBVIRT_HELPER_ARG);
+  if (argc != 4 && !(argc == 5 && strcmp(argv[1], "destroy") == 0)) {
+    printf("ERR usage: %s create|destroy URI NAME | destroy URI NAME CGROUP\n", RUNM_LIBVIRT_HELPER_ARG);
     return 2;
   }
   op = argv[1];
   uri = argv[2];
   name = argv[3];
+  /* Bounded on its own, whoever waits for it (or none: an owner killed
+   * after it started a stopped VM's tidy): SIGALRM's default action. Not
+   * inherited by the keeper (fork), which ends with its QEMU. */
+  {
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    signal(SIGALRM, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+    if (strcmp(op, "destroy") == 0) alarm(HELPER_DESTROY_ALARM_S);
+  }
   /* Single-threaded still: libvirt reads this at its start. What it logs
    * at every embed start (its version, probes that fail harmlessly here)
    * would fill the owner's log; a failure comes back in the answer. */
@@ -413,6 +500,9 @@ int runm_libvirt_helper_main(int argc, char **argv)
     }
   } else if (c && strcmp(op, "destroy") == 0) {
     ret = runm_lv_destroy_on(c, uri, name, &err);
+    /* Left when QEMU ended unwatched (docs/libvirt.md); an empty cgroup
+     * goes, one that still holds a process stays. */
+    if (argc == 5) runm_libvirt_remove_cgroup(argv[4]);
   } else if (c) {
     runm_make_error(&err, EINVAL, "unknown libvirt helper call `%s`", op);
   }

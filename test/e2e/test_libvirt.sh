@@ -10,8 +10,13 @@
 #                shows it while it runs and not after `runmctl vm stop`;
 #                its vCPU has the CPUID words of the qemu backend's
 #   ctr          through containerd: `virsh list` shows the task's domain
-#                while the task runs and not after `ctr task delete`; the
-#                shim's reported pid is the domain's QEMU
+#                while the task runs and not after `ctr task delete` (the
+#                shim destroys the dead domain after Delete's reply, before
+#                it exits: once the shim has exited, within 20 s, no domain,
+#                no keeper, no cgroup is left); the shim's reported pid is
+#                the domain's QEMU; two `ctr run --rm` back to back on the
+#                same root (the second's create while the first's tidy may
+#                still hold the root) both run, and leave nothing
 #   crash        kill -9 of the shim: containerd's `shim delete` leaves no
 #                domain, no QEMU
 # Then: nothing left (QEMU, domains, runm state, containerd, shims).
@@ -39,11 +44,16 @@ want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # Running domains (names) of our root; "virsh failed" when virsh does.
 domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
-all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$'; }
+all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
 has_domain() { domains | grep -qx -- "$1"; }
 no_domain() { [ -z "$(all_domains)" ]; }
 task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 task_gone() { [ -z "$(task_status "$1")" ]; }
+# Our libvirt helpers (a create's keeper, a destroy) still running.
+lv_helpers() { pgrep -af -- __runm-libvirt-helper | grep -F -- " $URI " | awk '{ printf "%s ", $1 }'; }
+# The dirs of cgroup $1 (relative, as vm.info's cgroup=) in any hierarchy.
+cgroup_dirs() { [ -n "$1" ] && ls -d /sys/fs/cgroup/*"$1" /sys/fs/cgroup"$1" 2>/dev/null; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # The vCPU's CPUID words (QEMU's QOM feature-words) as sorted JSON, from a
 # QMP reply on stdin.
 cpu_words() { python3 -c 'import json, sys
@@ -166,15 +176,38 @@ if want ctr; then
     else
       not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
     fi
+    sp=$(shim_of "$ID")
+    cg=$(awk -F= '$1 == "cgroup" { print $2 }' "$RUNM_STATE_DIR/vm/$(vm_id_of "$ID")/vm.info" 2>/dev/null)
+    if [ -n "$cg" ] && [ -n "$(cgroup_dirs "$cg")" ]; then ok "ctr: vm.info records the domain's cgroup"; else
+      not_ok "ctr: vm.info records the domain's cgroup" "cgroup=$cg"; fi
     TCTR task kill -s KILL "$ID" >/dev/null 2>&1
     wait_until 30 status_is "$ID" STOPPED
     TCTR task delete "$ID" >/dev/null 2>&1
-    if wait_until 10 no_domain; then ok "ctr: no domain after ctr task delete"; else
-      not_ok "ctr: no domain after ctr task delete" "$(all_domains)"; fi
+    # Delete answers once QEMU is gone; libvirt's tidy (the dead domain's
+    # destroy, the keeper, the cgroup) ends before the shim exits, which
+    # waits for it (bounded by 15 s). After that, nothing may be left.
+    if [ -n "$sp" ] && wait_until 20 pid_gone "$sp"; then ok "ctr: the shim exits after ctr task delete"; else
+      not_ok "ctr: the shim exits after ctr task delete" "shim: ${sp:-not found}"; fi
+    x="$(all_domains)$(lv_helpers)$(cgroup_dirs "$cg")"
+    if [ -z "$x" ]; then ok "ctr: once the shim exited, no domain, keeper or cgroup is left"; else
+      not_ok "ctr: once the shim exited, no domain, keeper or cgroup is left" "$x"; fi
   else
     not_ok "ctr: task runs on the libvirt backend" "status: $(task_status "$ID")" "$(cat "$TMP/ctr.err")"
   fi
   TCTR containers rm "$ID" >/dev/null 2>&1
+  # Back to back on one root: the first's tidy may still run (and hold
+  # the embed root) while the second creates its domain.
+  for i in 1 2; do
+    t0=$(now_ms)
+    out=$(TCTR run --rm --runtime io.containerd.runm.v1 "$IMAGE" "lv-rm$i" echo "run $i" 2>&1 </dev/null)
+    if [ "$out" = "run $i" ]; then ok "ctr: ctr run --rm #$i ($(($(now_ms) - t0)) ms)"; else
+      not_ok "ctr: ctr run --rm #$i" "$out"; fi
+  done
+  no_shims() { [ -z "$(shim_of lv-rm1)$(shim_of lv-rm2)" ]; }
+  wait_until 20 no_shims
+  x="$(shim_of lv-rm1)$(shim_of lv-rm2)$(all_domains)$(lv_helpers)"
+  if [ -z "$x" ]; then ok "ctr: after both, no shim, domain or helper is left"; else
+    not_ok "ctr: after both, no shim, domain or helper is left" "$x"; fi
 fi
 if want crash; then
   ID=lv-crash
