@@ -529,6 +529,10 @@ hygiene() {
   x=$(our_qemus)
   if [ -z "$x" ]; then ok "$what: no QEMU process"; else not_ok "$what: no QEMU process" "pids: $x"; fi
   if [ -n "$LV_ROOT" ]; then
+    # A libvirt shim destroys its dead domain after Delete's reply and
+    # exits once that is done (bounded: 15 s): nothing may be left after.
+    no_shims() { [ -z "$(all_shims)" ]; }
+    wait_until 20 no_shims
     x=$(lv_domains)
     if [ -z "$x" ]; then ok "$what: libvirt knows no domain"; else not_ok "$what: libvirt knows no domain" "$x"; fi
   fi
