@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -120,20 +121,36 @@ struct opener {
   bool done, abandoned;
 };
 
+/* Whether another process holds the embed root's lock (libvirt's
+ * <root>/run/qemu/driver.pid, an fcntl lock on its first byte, held by
+ * whichever process runs the root's driver). A failed open then says only
+ * "qemu state driver is not active" (libvirt logs the lock's error, it
+ * does not return it). */
+static bool embed_root_locked(const char *uri)
+{
+  char root[PATH_MAX], path[PATH_MAX + 32];
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+  int fd, r;
+  embed_root(uri, root, sizeof(root));
+  if (root[0] != '/') return false;
+  snprintf(path, sizeof(path), "%s/run/qemu/driver.pid", root);
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  r = fcntl(fd, F_GETLK, &fl);
+  close(fd);
+  return r == 0 && fl.l_type != F_UNLCK;
+}
+
 static void *open_thread(void *arg)
 {
   struct opener *o = arg;
   virConnectPtr c = NULL;
   char msg[512] = "";
-  for (;;) {
-    c = virConnectOpen(o->uri);
-    if (c) break;
-    snprintf(msg, sizeof(msg), "%s", runm_lv_last_error());
-    /* The embed driver's root is locked by another process: it ends its
-     * short connection soon. */
-    if (strstr(msg, "Failed to acquire pid file") == NULL || runm_now_ns() > o->deadline_ns) break;
-    usleep(20000);
-  }
+  /* Once: an embed driver that failed to start (its root locked by
+   * another process) cannot start again in this process ("Too many
+   * drivers"); the helper retries in a fresh image (helper_retry). */
+  c = virConnectOpen(o->uri);
+  if (c == NULL) snprintf(msg, sizeof(msg), "%s", runm_lv_last_error());
   if (c && !runm_lv_is_embed(o->uri)) virConnectSetKeepAlive(c, 5, 3);
   pthread_mutex_lock(&o->mu);
   if (o->abandoned) {
@@ -447,14 +464,59 @@ int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, 
   return ret;
 }
 
+/* The helper started again in a fresh image (execve: same pid, same
+ * stdout, its alarm still running), the create's XML on stdin again (a
+ * memfd), with RUNM_LV_HELPER_RETRY set: not a second keeper, not a new
+ * alarm. Returns only when the exec failed. */
+static void helper_retry(int argc, char **argv, const char *xml, int attempt)
+{
+  char num[16];
+  char exe[PATH_MAX];
+  char *args[8];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  int i = 0;
+  if (n <= 0 || argc > 5) return;
+  exe[n] = '\0';
+  args[i++] = exe;
+  args[i++] = (char *)RUNM_LIBVIRT_HELPER_ARG;
+  for (int k = 1; k < argc; k++) args[i++] = argv[k];
+  args[i] = NULL;
+  if (xml) {
+    int mfd = memfd_create("runm-domain-xml", MFD_CLOEXEC);
+    size_t len = strlen(xml), off = 0;
+    if (mfd < 0) return;
+    while (off < len) {
+      ssize_t w = write(mfd, xml + off, len - off);
+      if (w <= 0) {
+        close(mfd);
+        return;
+      }
+      off += (size_t)w;
+    }
+    if (lseek(mfd, 0, SEEK_SET) < 0 || dup2(mfd, 0) < 0) {
+      close(mfd);
+      return;
+    }
+    close(mfd);
+  }
+  snprintf(num, sizeof(num), "%d", attempt);
+  setenv("RUNM_LV_HELPER_RETRY", num, 1);
+  usleep(20000);
+  execv(exe, args);
+}
+
 /* The helper's side: one call, its answer on stdout, exit. */
 int runm_libvirt_helper_main(int argc, char **argv)
 {
   cleanup_error runm_error_t err = NULL;
+  cleanup_free char *xml = NULL;
   const char *op, *uri, *name;
   virConnectPtr c;
-  int ret = -1;
+  const char *attempts = getenv("RUNM_LV_HELPER_RETRY");
+  bool retry = attempts != NULL;
+  int ret = -1, attempt = retry ? atoi(attempts) : 0;
 
+  unsetenv("RUNM_LV_HELPER_RETRY");
   if (argc != 4 && !(argc == 5 && strcmp(argv[1], "destroy") == 0)) {
     printf("ERR usage: %s create|destroy URI NAME | destroy URI NAME CGROUP\n", RUNM_LIBVIRT_HELPER_ARG);
     return 2;
@@ -464,34 +526,49 @@ int runm_libvirt_helper_main(int argc, char **argv)
   name = argv[3];
   /* Bounded on its own, whoever waits for it (or none: an owner killed
    * after it started a stopped VM's tidy): SIGALRM's default action. Not
-   * inherited by the keeper (fork), which ends with its QEMU. */
+   * inherited by the keeper (fork), which ends with its QEMU; kept across
+   * a retry's exec. */
   {
     sigset_t alrm;
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
     signal(SIGALRM, SIG_DFL);
     sigprocmask(SIG_UNBLOCK, &alrm, NULL);
-    if (strcmp(op, "destroy") == 0) alarm(HELPER_DESTROY_ALARM_S);
+    if (!retry && strcmp(op, "destroy") == 0) alarm(HELPER_DESTROY_ALARM_S);
   }
   /* Single-threaded still: libvirt reads this at its start. What it logs
    * at every embed start (its version, probes that fail harmlessly here)
    * would fill the owner's log; a failure comes back in the answer. */
   setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
-  if (strcmp(op, "create") == 0 && (ret = keeper_main()) < 0) {
+  if (!retry && strcmp(op, "create") == 0 && (ret = keeper_main()) < 0) {
     printf("ERR libvirt `%s`: start the keeper of domain `%s`: %s\n", uri, name, strerror(-ret));
     fflush(stdout);
     _exit(1);
   }
-  ret = -1;
-  c = runm_lv_open(uri, CONNECT_TIMEOUT_MS, &err);
-  if (c && strcmp(op, "create") == 0) {
-    cleanup_free char *xml = calloc(1, 1 << 20);
+  if (strcmp(op, "create") == 0) {
     size_t got = 0;
     ssize_t n;
-    virDomainPtr d;
+    xml = calloc(1, 1 << 20);
     while (xml && got < (1 << 20) - 1 && (n = read(0, xml + got, (1 << 20) - 1 - got)) > 0)
       got += (size_t)n;
-    d = xml ? virDomainCreateXML(c, xml, 0) : NULL;
+  }
+  /* The embed root is one process's at a time (another helper, a virsh):
+   * its turn first, then, should another process have taken the root
+   * between, again in a fresh image. Bounded by the alarm (the create's
+   * also by its keeper's end at the owner's deadline). */
+  if (runm_lv_is_embed(uri))
+    while (embed_root_locked(uri)) usleep(10000);
+  ret = -1;
+  c = runm_lv_open(uri, CONNECT_TIMEOUT_MS, &err);
+  /* The root taken between (the lock still held, or a driver that could
+   * not start, which is how a lost race reads once the lock is free
+   * again: a few tries for that, a real start failure says the same). */
+  if (c == NULL && runm_lv_is_embed(uri) &&
+      (embed_root_locked(uri) ||
+       (strstr(err && err->msg ? err->msg : "", "state driver is not active") && attempt < 5)))
+    helper_retry(argc, argv, xml, attempt + 1);
+  if (c && strcmp(op, "create") == 0) {
+    virDomainPtr d = xml ? virDomainCreateXML(c, xml, 0) : NULL;
     if (d) {
       virDomainFree(d);
       ret = 0;

@@ -17,6 +17,11 @@
 #                the domain's QEMU; two `ctr run --rm` back to back on the
 #                same root (the second's create while the first's tidy may
 #                still hold the root) both run, and leave nothing
+#   tidy         with the embed root's lock held by another process (as
+#                a libvirt helper holds it), `ctr task delete` still answers
+#                in time, QEMU gone; the shim waits for its tidy; kill -9 of
+#                the shim then, lock released: the helper alone destroys the
+#                domain and removes its cgroup
 #   crash        kill -9 of the shim: containerd's `shim delete` leaves no
 #                domain, no QEMU
 # Then: nothing left (QEMU, domains, runm state, containerd, shims).
@@ -158,7 +163,7 @@ if want specials; then
 fi
 
 # ---- through containerd ----------------------------------------------------------
-if want 'ctr|crash'; then
+if want 'ctr|tidy|crash'; then
   e2e_start
 fi
 if want ctr; then
@@ -209,6 +214,58 @@ if want ctr; then
   if [ -z "$x" ]; then ok "ctr: after both, no shim, domain or helper is left"; else
     not_ok "ctr: after both, no shim, domain or helper is left" "$x"; fi
 fi
+if want tidy; then
+  ID=lv-tidy
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/tidy.err"
+  if wait_until 30 status_is "$ID" RUNNING && sp=$(shim_of "$ID") && [ -n "$sp" ]; then
+    vmid=$(vm_id_of "$ID")
+    dom="runm-$vmid"
+    qpid=$(task_pid "$ID")
+    cg=$(awk -F= '$1 == "cgroup" { print $2 }' "$RUNM_STATE_DIR/vm/$vmid/vm.info" 2>/dev/null)
+    TCTR task kill -s KILL "$ID" >/dev/null 2>&1
+    wait_until 30 status_is "$ID" STOPPED
+    # libvirt's pid file lock (fcntl, byte 0), held as a running libvirt
+    # process of the root holds it: every helper waits its turn.
+    coproc LOCKER { python3 -c 'import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, 0)
+print("locked", flush=True)
+sys.stdin.read()' "$LV_ROOT/run/qemu/driver.pid"; }
+    line=""
+    read -r -t 30 line <&"${LOCKER[0]}"
+    t0=$(now_ms)
+    TCTR task delete "$ID" >/dev/null 2>"$TMP/tidy.del"
+    rc=$?
+    x=$(cat "$TMP/tidy.del")
+    t=$(($(now_ms) - t0))
+    if [ "$line" = locked ] && [ "$rc" -eq 0 ] && [ "$t" -lt 10000 ] && [ -n "$qpid" ] && pid_gone "$qpid"; then
+      ok "tidy: ctr task delete answers in $t ms with the root locked, QEMU gone"
+    else
+      not_ok "tidy: ctr task delete answers within 10 s with the root locked, QEMU gone" \
+        "lock: $line, $t ms, status $rc: $x, QEMU $qpid: $(pid_gone "$qpid" && echo gone || echo running)"
+    fi
+    if [ -e "$LV_ROOT/run/qemu/$dom.xml" ] && ! pid_gone "$sp" && [ -n "$(lv_helpers)" ]; then
+      ok "tidy: meanwhile the domain's destroy waits for the root, and the shim for it"
+    else
+      not_ok "tidy: meanwhile the domain's destroy waits for the root, and the shim for it" \
+        "status file: $(ls "$LV_ROOT/run/qemu/"), shim $sp: $(pid_gone "$sp" && echo gone), helpers: $(lv_helpers)"
+    fi
+    kill -KILL "$sp" 2>/dev/null
+    exec {LOCKER[1]}>&-
+    wait "$LOCKER_PID" 2>/dev/null
+    # The helper goes on alone (its own bound: 20 s).
+    tidy_done() { [ -z "$(lv_helpers)" ] && [ ! -e "$LV_ROOT/run/qemu/$dom.xml" ]; }
+    wait_until 25 tidy_done
+    x="$(lv_helpers)$(all_domains)$(cgroup_dirs "$cg")"
+    [ -n "$cg" ] || x+="vm.info had no cgroup"
+    if [ -z "$x" ]; then ok "tidy: the shim killed meanwhile, its helper leaves no domain, keeper or cgroup"; else
+      not_ok "tidy: the shim killed meanwhile, its helper leaves no domain, keeper or cgroup" "$x"; fi
+  else
+    not_ok "tidy: task runs, its shim found" "status: $(task_status "$ID")" "$(cat "$TMP/tidy.err")"
+  fi
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+fi
 if want crash; then
   ID=lv-crash
   TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
@@ -244,7 +301,7 @@ if want crash; then
   TCTR containers rm "$ID" >/dev/null 2>&1
 fi
 
-if want 'ctr|crash'; then
+if want 'ctr|tidy|crash'; then
   e2e_stop_check
 fi
 x=$(all_domains)
