@@ -322,6 +322,14 @@ static void lv_destroy(struct runm_vm *vm)
 static void lv_term(struct runm_vm *vm)
 {
   if (vm->pid <= 0) return;
+  if (vm->lv && vm->pidfd >= 0 && vm->lv->cgroup[0] == '\0') {
+    /* The start's read found no cgroup: once more while QEMU lives (the
+     * pidfd says the pid is still its), for the tidy after it. */
+    struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+    char cg[sizeof(vm->lv->cgroup)];
+    read_cgroup(vm->pid, cg, sizeof(cg));
+    if (cg[0] && poll(&p, 1, 0) == 0) snprintf(vm->lv->cgroup, sizeof(vm->lv->cgroup), "%s", cg);
+  }
   if (vm->pidfd >= 0) (void)syscall(SYS_pidfd_send_signal, vm->pidfd, SIGTERM, NULL, 0);
   else kill(vm->pid, SIGTERM);
 }
