@@ -16,7 +16,8 @@
 #                no keeper, no cgroup is left); the shim's reported pid is
 #                the domain's QEMU; two `ctr run --rm` back to back on the
 #                same root (the second's create while the first's tidy may
-#                still hold the root) both run, and leave nothing
+#                still hold the root) both run, and leave nothing; so do
+#                two at once
 #   tidy         with the embed root's lock held by another process (as
 #                a libvirt helper holds it), `ctr task delete` still answers
 #                in time, QEMU gone; the shim waits for its tidy; kill -9 of
@@ -208,11 +209,21 @@ if want ctr; then
     if [ "$out" = "run $i" ]; then ok "ctr: ctr run --rm #$i ($(($(now_ms) - t0)) ms)"; else
       not_ok "ctr: ctr run --rm #$i" "$out"; fi
   done
-  no_shims() { [ -z "$(shim_of lv-rm1)$(shim_of lv-rm2)" ]; }
+  # And two at once: their create helpers meet at the root's lock.
+  t0=$(now_ms)
+  for i in 3 4; do
+    TCTR run --rm --runtime io.containerd.runm.v1 "$IMAGE" "lv-rm$i" echo "run $i" >"$TMP/rm$i.out" 2>&1 </dev/null &
+  done
+  wait
+  for i in 3 4; do
+    if [ "$(cat "$TMP/rm$i.out")" = "run $i" ]; then ok "ctr: concurrent ctr run --rm #$i ($(($(now_ms) - t0)) ms for both)"; else
+      not_ok "ctr: concurrent ctr run --rm #$i" "$(cat "$TMP/rm$i.out")"; fi
+  done
+  no_shims() { [ -z "$(shim_of lv-rm1)$(shim_of lv-rm2)$(shim_of lv-rm3)$(shim_of lv-rm4)" ]; }
   wait_until 20 no_shims
-  x="$(shim_of lv-rm1)$(shim_of lv-rm2)$(all_domains)$(lv_helpers)"
-  if [ -z "$x" ]; then ok "ctr: after both, no shim, domain or helper is left"; else
-    not_ok "ctr: after both, no shim, domain or helper is left" "$x"; fi
+  x="$(shim_of lv-rm1)$(shim_of lv-rm2)$(shim_of lv-rm3)$(shim_of lv-rm4)$(all_domains)$(lv_helpers)"
+  if [ -z "$x" ]; then ok "ctr: after all four, no shim, domain or helper is left"; else
+    not_ok "ctr: after all four, no shim, domain or helper is left" "$x"; fi
 fi
 if want tidy; then
   ID=lv-tidy
