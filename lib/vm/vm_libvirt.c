@@ -16,7 +16,8 @@
  * RUNM_LIBVIRT_HELPER_ARG (runm_libvirt_helper_main), which exits when the
  * call is done; the domain is not AUTODESTROY (its QEMU outlives the
  * helper; `shim delete` destroys it by name after a crash). A root locked
- * by another helper is retried until the deadline.
+ * by another process is waited for, and retried in a fresh image of the
+ * helper (the embed driver cannot start twice in one process).
  *
  * Every libvirt call that may wait runs against a deadline: a helper
  * process is killed when it passes; an in-process connection is opened by
