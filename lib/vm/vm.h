@@ -201,7 +201,7 @@ struct runm_vm_tidy_proc {
   pid_t pid;
   int answer_fd;      /* a helper's answer ("OK" / "ERR ..."), or -1 */
   int64_t deadline_ns; /* CLOCK_REALTIME, as runm_now_ns */
-  char what[96];
+  char what[160];
 };
 #define RUNM_VM_TIDY_MAX 8 /* a VM's stop leaves 2 */
 struct runm_vm_tidy {
