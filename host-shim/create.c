@@ -116,6 +116,7 @@ static int prepare_spec(struct shim *s, struct shim_container *c, bool member, s
     /* A pooled VM's shim made the hooks' channel when it booted the VM. */
     if (s->hooks == NULL) ret = hooks_new(&s->log, &s->hooks, err);
     if (ret == 0) ret = hooks_load(s->hooks, spec, c->id, c->bundle, err);
+    if (ret == 0) hooks_set_timing_id(s->hooks, s->vm_id);
   }
   /* On the parsed copy only: the bundle's config.json is never written.
    * The container's export dir: its resolv.conf under user networking

@@ -35,6 +35,7 @@
 #include "rpc.h"
 #include "rpc_service.h"
 #include "runm/v1/host.pb-c.h"
+#include "timing.h"
 #include "vm.h"
 
 static const char *const phase_names[] = {"no lifecycle call", "create", "start", "delete"};
@@ -161,7 +162,8 @@ static int rpc_run_hook(void *opaque, struct runm_rpc_call *call, const Protobuf
   cleanup_free char *state = NULL;
   struct hook_result res;
   struct hook_cmd cmd;
-  char what[300], shown[200];
+  char what[300], shown[200], tid[sizeof(h->timing_id)], mark[64];
+  int ret;
 
   hooks_printable(r->path, shown, sizeof(shown));
   snprintf(what, sizeof(what), "%.32s hook #%u (`%s`)", r->kind, r->index, shown);
@@ -178,7 +180,16 @@ static int rpc_run_hook(void *opaque, struct runm_rpc_call *call, const Protobuf
                           .dir = strcmp(r->kind, "createContainer") == 0 ? h->root : h->bundle,
                           .timeout_s = hk->timeout_s, .started = hooks_started,
                           .ended = hooks_ended, .arg = h};
-  if (hook_run(&cmd, state, call, &res, err) < 0) {
+  /* r->kind is one of the spec's hook kinds (admit checked it). */
+  pthread_mutex_lock(&h->lock);
+  snprintf(tid, sizeof(tid), "%s", h->timing_id);
+  pthread_mutex_unlock(&h->lock);
+  snprintf(mark, sizeof(mark), "hook.%.32s.begin", r->kind);
+  if (tid[0]) shim_timing_mark(tid, mark, 0);
+  ret = hook_run(&cmd, state, call, &res, err);
+  snprintf(mark, sizeof(mark), "hook.%.32s.end", r->kind);
+  if (tid[0]) shim_timing_mark(tid, mark, 0);
+  if (ret < 0) {
     cleanup_free char *msg = runm_error_string(*err);
     runm_log(h->log, RUNM_LOG_WARN, "%s: %s", what, msg ? msg : "error");
     hook_result_free(&res);

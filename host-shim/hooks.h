@@ -47,6 +47,9 @@ void hooks_set_pid(struct hooks *h, pid_t pid);
 /* The namespace mode: the state's annotation nerdctl/network-namespace
  * (the task's host network namespace); NULL = none. */
 void hooks_set_netns(struct hooks *h, const char *path);
+/* The VM id under which each hook's run is marked in the shim's timing
+ * records (hook.KIND.begin/end, timing.h): what a hook costs a start. */
+void hooks_set_timing_id(struct hooks *h, const char *vm_id);
 /* The poststop hooks runc in the guest did not run (its VM is gone, or
  * the shim skipped its `runc delete`: task.c), run by the host with status "stopped" and the pid set (0 = none): always
  * with `force`, else only if a prestart or createRuntime hook ran (the

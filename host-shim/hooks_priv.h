@@ -39,6 +39,7 @@ struct hooks {
   enum hook_phase phase;
   pid_t pid; /* the state's pid: the task's QEMU (hooks_set_pid) */
   char *netns; /* nerdctl/network-namespace for the state (hooks_set_netns), or NULL */
+  char timing_id[128]; /* the task's VM id for shim_timing_mark; "" = none */
   struct runm_rpc_server *srv;
   struct host_vsock *vsock;
 };

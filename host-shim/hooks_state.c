@@ -112,6 +112,14 @@ void hooks_set_netns(struct hooks *h, const char *path)
   pthread_mutex_unlock(&h->lock);
 }
 
+void hooks_set_timing_id(struct hooks *h, const char *vm_id)
+{
+  if (h == NULL) return;
+  pthread_mutex_lock(&h->lock);
+  snprintf(h->timing_id, sizeof(h->timing_id), "%s", vm_id ? vm_id : "");
+  pthread_mutex_unlock(&h->lock);
+}
+
 void hooks_set_pid(struct hooks *h, pid_t pid)
 {
   if (h == NULL) return;

@@ -380,6 +380,31 @@ if own:
     L.append(f"\nrunm's namespace mode's own steps in a start, from the shim's timing marks (namespace and TAP "
              f"before QEMU; connecting CNI's interface with netlink and tc; the guest's ConfigureNetwork): "
              f"median {statistics.median(own):.1f} ms, max {max(own):.1f} ms over {len(own)} starts (target: 50 ms).")
+# Per shim step, runm's starts with nerdctl's hooks against plain ones
+# (the timing marks kept in net-raw/timing): where a hooked start's time goes.
+import glob, statistics
+steps = [("VM boot", "vm.spawn", "vm.ready"), ("runc create in the guest", "vm.owned", "guest.created"),
+         ("createRuntime hook on the host", "hook.createRuntime.begin", "hook.createRuntime.end"),
+         ("runc start", "start.begin", "start.end"), ("Delete (postStop: CNI DEL)", "delete.begin", "delete.end")]
+per = {}
+for f in glob.glob(os.path.join(raw, "timing", "*-st-runm-*.timing")):
+    mode = "cni" if "-st-runm-cni-" in f else "plain"
+    t = {}
+    for l in open(f):
+        k, _, v = l.partition(" ")
+        if v.strip().isdigit():
+            t[k] = int(v)
+    for name, a, b in steps:
+        if a in t and b in t:
+            per.setdefault((name, mode), []).append((t[b] - t[a]) / 1e6)
+if per:
+    res["runm_start_steps_ms"] = {f"{n} ({m})": v for (n, m), v in per.items()}
+    L.append("\nrunm's starts per shim step, median ms (min-max), with nerdctl's hooks and without:\n")
+    L.append("| step | with the hooks | plain |")
+    L.append("|---|---|---|")
+    cell = lambda v: f"{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})" if v else "-"
+    for name, _, _ in steps:
+        L.append(f"| {name} | {cell(per.get((name, 'cni'), []))} | {cell(per.get((name, 'plain'), []))} |")
 if failed:
     L.append("\nFailed: " + "; ".join(failed))
 json.dump(res, open(os.path.join(out, "net.json"), "w"), indent=2)

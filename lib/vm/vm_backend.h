@@ -40,7 +40,7 @@ extern const struct runm_vm_backend runm_vm_backend_libvirt;
 const struct runm_vm_backend *runm_vm_backend_get(enum runm_vm_backend_kind kind);
 void runm_argv_free(char **argv);
 /* TCG translation cache size (MiB), both backends: see vm_qemu.c. */
-#define RUNM_VM_TCG_TB_MIB 64
+#define RUNM_VM_TCG_TB_MIB 96
 /* vm_qemu.c: QEMU's -netdev for user networking (shared by both backends). */
 int runm_qemu_user_netdev(const struct runm_vm_config *cfg, char **out, runm_error_t *err);
 /* vm_qemu_run.c: the qemu backend's process side. */

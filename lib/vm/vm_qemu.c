@@ -123,9 +123,13 @@ static int qemu_build_argv(const struct runm_vm_config *cfg, const struct runm_v
   add(&b, "-accel");
   /* TCG's translation cache grows with the guest code it has ever
    * translated (QEMU 7.2 reserves 1 GiB and touches it as it goes): 66 MiB
-   * once a container runs, 90-140 MiB after a few execs. 64 MiB holds the
-   * working set of a boot and of runc (CPU per exec unchanged, A/B in
-   * docs/performance.md); 32 MiB does not (2.5x the CPU per exec). */
+   * once a container runs, 90-140 MiB after a few execs. When it is full
+   * QEMU flushes it all and the guest pays for retranslating what it runs
+   * next. 64 MiB held a plain boot and runc, but not a start with OCI
+   * hooks (runc's hook path, runm-fork-exec-proxy, init's host channel):
+   * there the flush fell in `runc start`, 3-4x its CPU (+0.2-0.4 s per
+   * nerdctl start); 96 MiB holds it. 32 MiB: 2.5x the CPU per exec.
+   * A/Bs in docs/performance.md. */
   if (kvm)
     add(&b, "kvm");
   else

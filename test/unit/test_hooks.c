@@ -14,6 +14,7 @@
 #include "../../host-shim/hooks_allow.c"
 #include "../../host-shim/hooks_orphans.c"
 #include "../../host-shim/hooks_state.c"
+#include "../../host-shim/timing.c"
 
 static const char *const SPEC =
     "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"

@@ -96,7 +96,7 @@ int main(void)
   is_xp(doc, "/domain/metadata/runm:vm/runm:id", "t1.x_y-z", "runm's id in <metadata>");
   is_xp(doc, "/domain/metadata/runm:vm/runm:state-dir", plan.dir, "state dir in <metadata>, escaped and back");
   is_xp(doc, "/domain/os/type/@machine", "microvm", "microvm");
-  is_xp(doc, "/domain/features/tcg/tb-cache", "64", "TCG: the qemu backend's 64 MiB translation cache");
+  is_xp(doc, "/domain/features/tcg/tb-cache", "96", "TCG: the qemu backend's 96 MiB translation cache");
   is_xp(doc, "/domain/os/kernel", kernel, "kernel path with & < > \" ' round trips");
   is_xp(doc, "/domain/os/initrd", "/k/initrd]]>.cpio", "initrd path with ]]> round trips");
   is_xp(doc, "/domain/os/cmdline", plan.append, "kernel command line round trips");

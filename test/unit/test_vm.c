@@ -55,7 +55,7 @@ int main(void)
   is_int(runm_vm_backend_qemu.build_argv(&cfg, &plan, 3, &argv, &err), 0, "argv builds");
   is_str(argv[0], "qemu-system-x86_64", "default QEMU binary");
   ok(argv_has_sub(argv, "-M", "microvm,acpi=off"), "microvm without ACPI");
-  ok(argv_has(argv, "-accel", "tcg,tb-size=64"), "TCG accelerator, translation cache capped");
+  ok(argv_has(argv, "-accel", "tcg,tb-size=96"), "TCG accelerator, translation cache capped at 96 MiB");
   ok(!argv_has(argv, "-cpu", "host"), "no -cpu host under TCG");
   ok(argv_has(argv, "-no-reboot", NULL), "-no-reboot so a guest reboot ends QEMU");
   ok(argv_has(argv, "-nodefaults", NULL), "-nodefaults");
