@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "proc_find.h"
 #include "vm_libvirt.h"
 
 #define ACCEPT_TIMEOUT_MS 10000
@@ -45,36 +46,27 @@
 /* The QEMU libvirt started for domain `name` of state dir `dir`: the
  * process whose arguments hold both `guest=<name>,` (libvirt's -name) and
  * runm's fw_cfg naming the dir. */
+struct qemu_want {
+  char name[RUNM_VM_ID_MAX + 16], dir[320];
+};
+
+static bool is_qemu(const char *args, size_t len, void *arg)
+{
+  const struct qemu_want *w = arg;
+  bool has_name = false, has_dir = false;
+  for (size_t i = 0; i < len; i += strlen(args + i) + 1) {
+    if (strncmp(args + i, w->name, strlen(w->name)) == 0) has_name = true;
+    if (strcmp(args + i, w->dir) == 0) has_dir = true;
+  }
+  return has_name && has_dir;
+}
+
 static pid_t find_qemu(const char *name, const char *dir)
 {
-  cleanup_dir DIR *d = opendir("/proc");
-  struct dirent *de;
-  char want_name[RUNM_VM_ID_MAX + 16], want_dir[320];
-  cleanup_free char *buf = malloc(65536);
-
-  if (d == NULL || buf == NULL) return -1;
-  snprintf(want_name, sizeof(want_name), "guest=%s,", name);
-  snprintf(want_dir, sizeof(want_dir), "name=opt/runm/state-dir,string=%s", dir);
-  while ((de = readdir(d))) {
-    char path[300];
-    bool has_name = false, has_dir = false;
-    ssize_t n;
-    int fd;
-    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
-    snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    n = read(fd, buf, 65535);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
-      if (strncmp(buf + i, want_name, strlen(want_name)) == 0) has_name = true;
-      if (strcmp(buf + i, want_dir) == 0) has_dir = true;
-    }
-    if (has_name && has_dir) return (pid_t)atoi(de->d_name);
-  }
-  return -1;
+  struct qemu_want w;
+  snprintf(w.name, sizeof(w.name), "guest=%s,", name);
+  snprintf(w.dir, sizeof(w.dir), "name=opt/runm/state-dir,string=%s", dir);
+  return runm_proc_find(65536, is_qemu, &w);
 }
 
 /* One connection QEMU made to a socket the owner listens on. */

@@ -1,7 +1,6 @@
 /* The libvirt backend's connections (docs/libvirt.md): libvirt's event
  * loop, opening a URI against a deadline, the embed driver's helper
  * process, destroying a domain by name. vm_libvirt.c is the backend. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "proc_find.h"
 #include "vm_libvirt.h"
 
 extern char **environ;
@@ -392,33 +392,29 @@ static int keeper_main(void)
 
 /* The op ('c'reate, 'd'estroy) of a helper at work for domain `name` at
  * uri, 0 when none is. */
+struct helper_want {
+  const char *uri, *name;
+  char op;
+};
+
+static bool is_helper(const char *buf, size_t len, void *arg)
+{
+  struct helper_want *w = arg;
+  const char *args[6] = {0};
+  size_t na = 0;
+  for (size_t i = 0; i < len && na < 6; i += strlen(buf + i) + 1) args[na++] = buf + i;
+  /* exe, RUNM_LIBVIRT_HELPER_ARG, op, uri, name [, cgroup] */
+  if (na < 5 || strcmp(args[1], RUNM_LIBVIRT_HELPER_ARG) != 0 || strcmp(args[3], w->uri) != 0 ||
+      strcmp(args[4], w->name) != 0 || (strcmp(args[2], "create") != 0 && strcmp(args[2], "destroy") != 0))
+    return false;
+  w->op = args[2][0];
+  return true;
+}
+
 static char helper_running(const char *uri, const char *name)
 {
-  cleanup_dir DIR *d = opendir("/proc");
-  cleanup_free char *buf = malloc(8192);
-  struct dirent *de;
-  if (d == NULL || buf == NULL) return 0;
-  while ((de = readdir(d))) {
-    char path[300];
-    const char *args[6] = {0};
-    size_t na = 0;
-    ssize_t n;
-    int fd;
-    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
-    snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    n = read(fd, buf, 8191);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    for (ssize_t i = 0; i < n && na < 6; i += (ssize_t)strlen(buf + i) + 1) args[na++] = buf + i;
-    /* exe, RUNM_LIBVIRT_HELPER_ARG, op, uri, name [, cgroup] */
-    if (na >= 5 && strcmp(args[1], RUNM_LIBVIRT_HELPER_ARG) == 0 && strcmp(args[3], uri) == 0 &&
-        strcmp(args[4], name) == 0 && (strcmp(args[2], "create") == 0 || strcmp(args[2], "destroy") == 0))
-      return args[2][0];
-  }
-  return 0;
+  struct helper_want w = {.uri = uri, .name = name, .op = 0};
+  return runm_proc_find(8192, is_helper, &w) > 0 ? w.op : 0;
 }
 
 /* Embed URIs: whether destroying `name` needs a helper at all. Another
