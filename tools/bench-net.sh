@@ -303,14 +303,6 @@ print(json.dumps({"runtime": sys.argv[1], "mode": sys.argv[2], "runs_s": ts, "me
   done
 done
 
-# The namespace mode's own steps in each runm start with CNI (ms).
-: >"$RAW/nsown.txt"
-for f in "$RUNM_TIMING_DIR"/*-st-runm-cni-*.timing; do
-  [ -f "$f" ] || continue
-  awk '{ t[$1] = $2 } END { if ("net.begin" in t && "net.ready" in t && "net.connect" in t && "net.configured" in t)
-    printf "%.1f\n", ((t["net.ready"] - t["net.begin"]) + (t["net.configured"] - t["net.connect"])) / 1e6 }' "$f" >>"$RAW/nsown.txt"
-done
-
 # The runm starts' records, kept (per step, CNI against plain).
 mkdir -p "$RAW/timing"
 cp "$RUNM_TIMING_DIR"/*-st-runm-*.timing "$RAW/timing/" 2>/dev/null
@@ -373,27 +365,31 @@ if res.get("start_extra_ms", {}).keys() >= {"runc", "runm"}:
              f"{own:+.0f} ms (starts under TCG vary by more than that; see the runs in net.json).")
 L.append("\nFor runm the difference is the namespace mode's cost (the host namespace, TAP, tc, "
          "the hooks, CNI's plugins) against user-mode NAT; runc's row is what CNI's plugins cost by themselves.")
-own = [float(l) for l in open(os.path.join(raw, "nsown.txt")) if l.strip()]
-if own:
-    import statistics
-    res["namespace_mode_steps_ms"] = {"runs": own, "median": statistics.median(own), "max": max(own)}
-    L.append(f"\nrunm's namespace mode's own steps in a start, from the shim's timing marks (namespace and TAP "
-             f"before QEMU; connecting CNI's interface with netlink and tc; the guest's ConfigureNetwork): "
-             f"median {statistics.median(own):.1f} ms, max {max(own):.1f} ms over {len(own)} starts (target: 50 ms).")
-# Per shim step, runm's starts with nerdctl's hooks against plain ones
-# (the timing marks kept in net-raw/timing): where a hooked start's time goes.
+# The starts' shim records (net-raw/timing), read once: the namespace
+# mode's own steps in each start with CNI, and every start per step.
 import glob, statistics
-steps = [("VM boot", "vm.spawn", "vm.ready"), ("runc create in the guest", "vm.owned", "guest.created"),
-         ("createRuntime hook on the host", "hook.createRuntime.begin", "hook.createRuntime.end"),
-         ("runc start", "start.begin", "start.end"), ("Delete (postStop: CNI DEL)", "delete.begin", "delete.end")]
-per = {}
-for f in glob.glob(os.path.join(raw, "timing", "*-st-runm-*.timing")):
-    mode = "cni" if "-st-runm-cni-" in f else "plain"
+recs = []
+for f in sorted(glob.glob(os.path.join(raw, "timing", "*-st-runm-*.timing"))):
     t = {}
     for l in open(f):
         k, _, v = l.partition(" ")
         if v.strip().isdigit():
             t[k] = int(v)
+    recs.append(("cni" if "-st-runm-cni-" in f else "plain", t))
+own = [round(((t["net.ready"] - t["net.begin"]) + (t["net.configured"] - t["net.connect"])) / 1e6, 1)
+       for m, t in recs if m == "cni" and {"net.begin", "net.ready", "net.connect", "net.configured"} <= t.keys()]
+if own:
+    res["namespace_mode_steps_ms"] = {"runs": own, "median": statistics.median(own), "max": max(own)}
+    L.append(f"\nrunm's namespace mode's own steps in a start, from the shim's timing marks (namespace and TAP "
+             f"before QEMU; connecting CNI's interface with netlink and tc; the guest's ConfigureNetwork): "
+             f"median {statistics.median(own):.1f} ms, max {max(own):.1f} ms over {len(own)} starts (target: 50 ms).")
+# Per shim step, runm's starts with nerdctl's hooks against plain ones:
+# where a hooked start's time goes.
+steps = [("VM boot", "vm.spawn", "vm.ready"), ("runc create in the guest", "vm.owned", "guest.created"),
+         ("createRuntime hook on the host", "hook.createRuntime.begin", "hook.createRuntime.end"),
+         ("runc start", "start.begin", "start.end"), ("Delete (postStop: CNI DEL)", "delete.begin", "delete.end")]
+per = {}
+for mode, t in recs:
     for name, a, b in steps:
         if a in t and b in t:
             per.setdefault((name, mode), []).append((t[b] - t[a]) / 1e6)
