@@ -213,6 +213,9 @@ void runm_vm_tidy_init(struct runm_vm_tidy *t);
 /* -1 when t is full (the caller then waits itself). */
 int runm_vm_tidy_add(struct runm_vm_tidy *t, pid_t pid, int answer_fd, int64_t deadline_ns,
                      const char *what);
+/* Waits for child `pid` until deadline_ns (CLOCK_REALTIME, as
+ * runm_now_ns), kills it then, and reaps it: 0 when it ended in time. */
+int runm_vm_child_end(pid_t pid, int64_t deadline_ns);
 /* Waits for each process until its deadline (then kills it), reaps it,
  * logs a helper's failure; t is empty after. */
 void runm_vm_tidy_wait(struct runm_vm_tidy *t, const struct runm_logger *log);

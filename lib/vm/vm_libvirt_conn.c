@@ -335,24 +335,10 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
 
 void runm_lv_reap_keeper(pid_t keeper, int wait_ms)
 {
-  int fd, status;
-  if (keeper <= 0) return;
-  fd = (int)syscall(SYS_pidfd_open, keeper, 0);
-  if (fd >= 0) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r;
-    do
-      r = poll(&p, 1, wait_ms);
-    while (r < 0 && errno == EINTR);
-    /* A keeper still there has a QEMU still there (or a stuck one): it
-     * goes; the QEMU then falls to init, as without a keeper. */
-    if (r == 0) (void)syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-    close(fd);
-  } else {
-    kill(keeper, SIGKILL);
-  }
-  while (waitpid(keeper, &status, 0) < 0 && errno == EINTR) {
-  }
+  /* A keeper still there at the deadline has a QEMU still there (or a
+   * stuck one): it goes; the QEMU then falls to init, as without a
+   * keeper. */
+  if (keeper > 0) (void)runm_vm_child_end(keeper, runm_now_ns() + wait_ms * 1000000LL);
 }
 
 /* The create helper, forked in two (see runm_lv_helper_call): the child

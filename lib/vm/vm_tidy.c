@@ -36,16 +36,14 @@ int runm_vm_tidy_add(struct runm_vm_tidy *t, pid_t pid, int answer_fd, int64_t d
   return ret;
 }
 
-/* Waits for p until its deadline, kills it then; reaps it. 0 when it
- * ended in time. */
-static int end_one(const struct runm_vm_tidy_proc *p)
+int runm_vm_child_end(pid_t pid, int64_t deadline_ns)
 {
-  int fd = (int)syscall(SYS_pidfd_open, p->pid, 0), status, ret = 0;
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0), status, ret = 0;
   if (fd >= 0) {
     struct pollfd pl = {.fd = fd, .events = POLLIN};
     int r;
     for (;;) {
-      int64_t left = (p->deadline_ns - runm_now_ns()) / 1000000;
+      int64_t left = (deadline_ns - runm_now_ns()) / 1000000;
       r = left > 0 ? poll(&pl, 1, (int)left) : 0;
       if (r >= 0 || errno != EINTR) break;
     }
@@ -56,16 +54,16 @@ static int end_one(const struct runm_vm_tidy_proc *p)
     close(fd);
   } else {
     /* No pidfd (old kernel): poll its exit. */
-    while (waitpid(p->pid, &status, WNOHANG) == 0) {
-      if (runm_now_ns() > p->deadline_ns) {
-        kill(p->pid, SIGKILL);
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (runm_now_ns() > deadline_ns) {
+        kill(pid, SIGKILL);
         ret = -1;
         break;
       }
       usleep(10000);
     }
   }
-  while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return ret;
 }
@@ -75,7 +73,7 @@ void runm_vm_tidy_wait(struct runm_vm_tidy *t, const struct runm_logger *log)
   pthread_mutex_lock(&t->lock);
   for (size_t i = 0; i < t->n; i++) {
     struct runm_vm_tidy_proc *p = &t->procs[i];
-    bool in_time = end_one(p) == 0;
+    bool in_time = runm_vm_child_end(p->pid, p->deadline_ns) == 0;
     if (p->answer_fd >= 0) {
       /* One line, written before the helper exited: it is in the pipe.
        * Not waited for: a process libvirt left may hold the pipe too. */
