@@ -320,6 +320,11 @@ case_hooks() { # KILL: both (the shim and QEMU) or qemu (QEMU alone)
   msgs+=($(expect "poststop_status_$(jget "$st" 's.get("status")')" [ "$(jget "$st" 's.get("status")')" = stopped ]))
   msgs+=($(expect "poststop_annotation" [ "$(jget "$st" 's["annotations"].get("nerdctl/network-namespace")')" = "$ns" ]))
   report "hooks: $who ran the poststop hook on the host (no pid, the namespace's path)" "${msgs[@]}"
+  # The poststop hook runs before the cleanup that follows it in the same
+  # shim delete (task_net_delete): the state file can be there while the
+  # namespace and the record are still being removed. Bounded, and the
+  # checks below still fail when they are never removed.
+  wait_until 20 bash -c "[ ! -e '$ns' ] && [ ! -e '$RUNM_STATE_DIR/net/$vmid' ]"
   msgs=()
   msgs+=($(expect "namespace_left" [ ! -e "$ns" ]))
   msgs+=($(expect "record_left" [ ! -e "$RUNM_STATE_DIR/net/$vmid" ]))
