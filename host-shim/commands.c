@@ -275,6 +275,7 @@ int cmd_delete(const struct args *a)
   struct shim_config cfg;
   char dir[PATH_MAX], vmid[80], vmdir[PATH_MAX + 100], sock[PATH_MAX], cwd[PATH_MAX];
   struct runm_vm_info info = {0};
+  bool have_info;
   char pool_name[RUNM_VM_ID_MAX + 8] = "";
   Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -303,7 +304,8 @@ int cmd_delete(const struct args *a)
     }
     runm_error_release(&err);
   }
-  if (runm_vm_info_read(vmdir, &info, &err) == 0) {
+  have_info = runm_vm_info_read(vmdir, &info, &err) == 0;
+  if (have_info) {
     /* A pooled VM's shares dir keeps the name it booted with (and a VM
      * that kept its own name was never a spare: nothing of a live spare's
      * is touched). */
@@ -314,14 +316,19 @@ int cmd_delete(const struct args *a)
   /* A libvirt domain is found by name (vm.info's, else the name a fresh
    * VM of this task gets) and destroyed: with the embed driver its QEMU
    * outlived the crashed shim, and libvirt must forget it too. First,
-   * while QEMU lives: libvirt then also removes the domain's cgroup. */
+   * while QEMU lives: libvirt then also removes the domain's cgroup. A
+   * daemon's domain is AUTODESTROY: it ended with the shim's connection,
+   * crashed or not; only a VM dir the shim did not tidy (vm.info still
+   * there) makes this look, and a domain ending on its own is not waited
+   * for (its destroy would poll the dead QEMU's pid every 200 ms). */
   if (strcmp(info.backend, "libvirt") == 0 || cfg.vm_backend == RUNM_BACKEND_LIBVIRT) {
     char dom[RUNM_VM_ID_MAX + 8];
     const char *uri = info.libvirt_uri[0] ? info.libvirt_uri : cfg.libvirt_uri;
     cleanup_error runm_error_t lerr = NULL;
     if (info.qemu_name[0]) snprintf(dom, sizeof(dom), "%s", info.qemu_name);
     else snprintf(dom, sizeof(dom), "runm-%s", vmid);
-    if (runm_libvirt_destroy(uri, dom, 15000, &lerr) < 0) runm_log_error(NULL, lerr, "delete");
+    if ((have_info || runm_libvirt_is_embed(uri)) && runm_libvirt_destroy(uri, dom, 15000, &lerr) < 0)
+      runm_log_error(NULL, lerr, "delete");
   }
   /* Only a QEMU that is this VM's (pids get reused), either backend's.
    * Waited for (briefly): its TAP device and network namespace go with

@@ -85,6 +85,9 @@ void runm_libvirt_remove_cgroup(const char *rel);
  * shim's `delete` after a crashed shim and by `runmctl vm stop`. */
 int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms,
                          runm_error_t *err);
+/* Whether uri is libvirt's embed driver (qemu:///embed?root=DIR), whose
+ * domains outlive their owner, against a daemon's AUTODESTROY ones. */
+bool runm_libvirt_is_embed(const char *uri);
 /* The embed driver's helper process (vm_libvirt_conn.c): every binary that
  * links lib/vm and may start libvirt-backed VMs (the shim, runmctl) runs
  * runm_libvirt_helper_main(argc - 1, argv + 1) first thing when argv[1] is

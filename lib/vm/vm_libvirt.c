@@ -366,9 +366,19 @@ static bool lv_defer(struct runm_vm *vm)
  * for it (its status, runtime files, cgroup). */
 static void lv_kill(struct runm_vm *vm)
 {
-  bool deferred = false;
+  bool deferred = false, daemon_ends = false;
   if (vm->pid > 0) end_qemu(vm->pid, vm->pidfd, SIGKILL, 5000);
-  if (vm->lv) deferred = lv_defer(vm);
+  /* A daemon's domain: AUTODESTROY, and the daemon watches its QEMU. With
+   * QEMU gone, closing the connection (runm_libvirt_vm_free) has the
+   * daemon release the rest (status, runtime files, cgroup) on its own
+   * time. A destroy here would wait for it: libvirt's polls a killed
+   * QEMU's pid every 200 ms until its reaper has collected it. */
+  if (vm->lv && vm->lv->conn && vm->pidfd >= 0) {
+    struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+    daemon_ends = poll(&p, 1, 0) == 1;
+    if (daemon_ends) vm->lv->destroyed = true;
+  }
+  if (vm->lv && !daemon_ends) deferred = lv_defer(vm);
   if (vm->lv && !deferred) lv_destroy(vm);
   if (vm->pid > 0 && vm->pidfd >= 0 && !deferred) {
     struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
@@ -381,7 +391,7 @@ static void lv_kill(struct runm_vm *vm)
   if (vm->lv && !deferred) {
     runm_lv_reap_keeper(vm->lv->keeper, 2000);
     vm->lv->keeper = 0;
-    if (vm->lv->cgroup[0]) runm_libvirt_remove_cgroup(vm->lv->cgroup);
+    if (vm->lv->cgroup[0] && !daemon_ends) runm_libvirt_remove_cgroup(vm->lv->cgroup);
   }
   runm_vm_console_stop(vm->console);
   vm->console = NULL;

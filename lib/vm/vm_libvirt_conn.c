@@ -64,6 +64,11 @@ bool runm_lv_is_embed(const char *uri)
   return strncmp(uri, "qemu:///embed", 13) == 0;
 }
 
+bool runm_libvirt_is_embed(const char *uri)
+{
+  return runm_lv_is_embed(uri);
+}
+
 const char *runm_lv_last_error(void)
 {
   const char *m = virGetLastErrorMessage();
