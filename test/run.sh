@@ -203,6 +203,9 @@ if build; then
     if wanted test_ctr; then
       run_tap "e2e [libvirt] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_ctr.sh
+      # And through a private libvirt daemon (the default kind of URI).
+      run_tap "e2e [libvirtd] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirtd \
+        bash test/e2e/test_ctr.sh
     fi
   fi
 fi

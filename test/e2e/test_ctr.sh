@@ -19,6 +19,9 @@
 #       the shims boot each VM as a libvirt domain (docs/libvirt.md) through
 #       a private embed-driver root made here (RUNM_LIBVIRT_URI); hygiene
 #       also checks that libvirt knows no domain of ours
+#   RUNM_E2E_VM_BACKEND=libvirtd bash test/e2e/test_ctr.sh
+#       the same through a private libvirt daemon (tools/libvirtd-env.sh),
+#       stopped at the end: it must leave nothing
 # Output is TAP; `# ...` lines give each case's time per runtime. On a
 # failure every case's results are kept in /tmp/runm-e2e-results.*.
 #
@@ -44,12 +47,19 @@
 e2e_init rc runm-test 60
 # containerd hands its environment to the shims it starts.
 if [ -n "${RUNM_E2E_BIND_MODE:-}" ]; then export RUNM_BIND_MODE=$RUNM_E2E_BIND_MODE; fi
-LV_ROOT=""
+LV_ROOT="" LVD_DIR=""
 if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
   LV_ROOT=$(mktemp -d /tmp/lv.XXXXXX)
   export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+elif [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirtd ]; then
+  # A private libvirtd (tools/libvirtd-env.sh), the default kind of URI;
+  # runm's state dir shared with its mount namespace (the rootfs binds).
+  LV_ROOT=$(mktemp -d /tmp/lvd.XXXXXX) LVD_DIR=$LV_ROOT
+  RUNM_LIBVIRT_URI=$(bash "$ROOT/tools/libvirtd-env.sh" start "$LVD_DIR" "$RUNM_STATE_DIR") ||
+    { not_ok "a private libvirtd starts"; finish; }
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI
 fi
-# The domains libvirt knows (running or not) under our embed root.
+# The domains libvirt knows (running or not) under our embed root or daemon.
 lv_domains() {
   [ -n "$LV_ROOT" ] || return 0
   local out
@@ -66,6 +76,7 @@ e2e_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
   # runc-v2 leaves its socket behind when its shim is SIGKILLed.
   for id in "${IDS[@]}"; do rm -f "$(runc_sock "$id")"; done
+  [ -z "$LVD_DIR" ] || bash "$ROOT/tools/libvirtd-env.sh" stop "$LVD_DIR" >/dev/null 2>&1
   cleanup
   [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
 }
@@ -750,6 +761,10 @@ fi
 hygiene "at the end"
 e2e_stop_check
 [ ! -e "$RUNM_CTRD_DIR" ] || not_ok "containerd dir removed" "$RUNM_CTRD_DIR"
+if [ -n "$LVD_DIR" ]; then
+  if bash "$ROOT/tools/libvirtd-env.sh" stop "$LVD_DIR"; then ok "libvirtd-env.sh stop leaves no process, mount or dir"; else
+    not_ok "libvirtd-env.sh stop leaves no process, mount or dir"; fi
+fi
 if [ "$T_FAILED" -gt 0 ] && [ -d "$TMP/cases" ]; then
   keep=$(mktemp -d /tmp/runm-e2e-results.XXXXXX)
   cp -a "$TMP/cases/." "$keep/" && echo "# results of every case kept in $keep"

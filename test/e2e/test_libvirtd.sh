@@ -1,0 +1,160 @@
+#!/bin/bash
+# The libvirt VM backend (docs/libvirt.md) on a libvirt *daemon*, the kind
+# of URI `libvirt_uri` defaults to (qemu:///system): a private libvirtd
+# (tools/libvirtd-env.sh: its own mount and network namespaces, its socket
+# under a dir made here), reached as qemu:///system?socket=DIR/sock/...
+# test_libvirt.sh covers the embed driver (no daemon).
+#   daemon   the private libvirtd starts and answers
+#   vm       `runmctl vm start --backend libvirt` through the daemon: boots,
+#            answers Ping, `virsh list` shows the domain while it runs and
+#            not after `runmctl vm stop`
+#   ctr      through containerd: the task runs, `virsh list` shows its
+#            domain, its pid is the domain's QEMU, `ctr task exec` works;
+#            after kill and delete the shim exits and the daemon knows no
+#            domain (AUTODESTROY: the shim's connection closed); `ctr run
+#            --rm` prints its output and leaves no domain
+#   crash    kill -9 of the shim: the domain ends with its connection
+#            (AUTODESTROY), containerd's `shim delete` leaves no QEMU and
+#            no VM state
+# Then: the daemon stops leaving nothing (no process in its namespace, no
+# mount, no cgroup of ours), nor containerd, nor runm state.
+#   bash test/e2e/test_libvirtd.sh
+#   RUNM_E2E_CASES='vm|crash' bash test/e2e/test_libvirtd.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+e2e_init ld "${RUNM_CTRD_NS:-runm-libvirtd}" 90
+LVD_DIR=$(mktemp -d /tmp/lvd.XXXXXX)
+LVD=$ROOT/tools/libvirtd-env.sh
+URI=
+
+ld_cleanup() {
+  bash "$ENV" stop >/dev/null 2>&1
+  bash "$LVD" stop "$LVD_DIR" >/dev/null 2>&1
+  cleanup
+}
+trap ld_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
+domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
+all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
+has_domain() { domains | grep -qx -- "$1"; }
+no_domain() { [ -z "$(all_domains)" ]; }
+task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+task_gone() { [ -z "$(task_status "$1")" ]; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+no_qemu() { [ -z "$(our_qemus)" ]; }
+vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
+
+# ---- the daemon -------------------------------------------------------------
+# runm's state dir is shared with the daemon's mount namespace: the shim's
+# rootfs binds under exports/ are made after the daemon started.
+if URI=$(bash "$LVD" start "$LVD_DIR" "$RUNM_STATE_DIR" 2>"$TMP/lvd.err"); then
+  ok "daemon: a private libvirtd answers at $URI"
+else
+  not_ok "daemon: a private libvirtd answers" "$(cat "$TMP/lvd.err")"
+  finish
+fi
+export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI=$URI
+
+# ---- runmctl ------------------------------------------------------------------
+if want vm; then
+  if out=$(timeout 120 "$RUNMCTL" vm start --id ld-vm --backend libvirt --libvirt-uri "$URI" 2>&1) &&
+    timeout 30 "$RUNMCTL" ping ld-vm >/dev/null 2>&1; then
+    ok "vm: boots through the daemon and answers Ping"
+    if has_domain runm-ld-vm; then ok "vm: virsh list shows the domain while it runs"; else
+      not_ok "vm: virsh list shows the domain while it runs" "$(domains)"; fi
+    timeout 60 "$RUNMCTL" vm stop ld-vm >/dev/null 2>&1
+    if wait_until 10 no_domain; then ok "vm: no domain after runmctl vm stop"; else
+      not_ok "vm: no domain after runmctl vm stop" "$(all_domains)"; fi
+  else
+    not_ok "vm: boots through the daemon and answers Ping" "$out"
+    timeout 60 "$RUNMCTL" vm stop ld-vm >/dev/null 2>&1
+  fi
+fi
+
+# ---- through containerd ----------------------------------------------------------
+if want 'ctr|crash'; then
+  e2e_start
+fi
+if want ctr; then
+  ID=ld-ctr
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/ctr.err"
+  if wait_until 30 status_is "$ID" RUNNING; then
+    ok "ctr: task runs on the daemon's domain"
+    dom="runm-$(vm_id_of "$ID")"
+    if has_domain "$dom"; then ok "ctr: virsh list shows the task's domain while it runs"; else
+      not_ok "ctr: virsh list shows the task's domain while it runs" "want $dom, have: $(domains)"; fi
+    pid=$(task_pid "$ID")
+    if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- "guest=$dom,debug-threads=on"; then
+      ok "ctr: the task's pid is the domain's QEMU"
+    else
+      not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
+    fi
+    out=$(TCTR task exec --exec-id e1 "$ID" echo exec-ok 2>&1 </dev/null)
+    if [ "$out" = exec-ok ]; then ok "ctr: task exec in the domain's container"; else
+      not_ok "ctr: task exec in the domain's container" "$out"; fi
+    sp=$(shim_of "$ID")
+    TCTR task kill -s KILL "$ID" >/dev/null 2>&1
+    wait_until 30 status_is "$ID" STOPPED
+    TCTR task delete "$ID" >/dev/null 2>&1
+    if [ -n "$sp" ] && wait_until 20 pid_gone "$sp"; then ok "ctr: the shim exits after ctr task delete"; else
+      not_ok "ctr: the shim exits after ctr task delete" "shim: ${sp:-not found}"; fi
+    if wait_until 10 no_domain; then ok "ctr: then the daemon knows no domain"; else
+      not_ok "ctr: then the daemon knows no domain" "$(all_domains)"; fi
+  else
+    not_ok "ctr: task runs on the daemon's domain" "status: $(task_status "$ID")" "$(cat "$TMP/ctr.err")"
+  fi
+  TCTR containers rm "$ID" >/dev/null 2>&1
+  out=$(TCTR run --rm --runtime io.containerd.runm.v1 "$IMAGE" ld-rm echo hello 2>&1 </dev/null)
+  if [ "$out" = hello ]; then ok "ctr: ctr run --rm through the daemon"; else not_ok "ctr: ctr run --rm through the daemon" "$out"; fi
+  if wait_until 10 no_domain; then ok "ctr: no domain after ctr run --rm"; else
+    not_ok "ctr: no domain after ctr run --rm" "$(all_domains)"; fi
+fi
+if want crash; then
+  ID=ld-crash
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
+  wait_until 30 status_is "$ID" RUNNING
+  sp=$(shim_of "$ID")
+  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
+    vmid=$(vm_id_of "$ID")
+    has_domain "runm-$vmid" || not_ok "crash: the domain runs before the crash" "$(domains)"
+    kill -KILL "$sp"
+    if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
+      not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
+    if wait_until 15 no_domain; then ok "crash: the domain ended with the shim's connection"; else
+      not_ok "crash: the domain ended with the shim's connection" "$(all_domains)"; fi
+    wait_until 15 no_qemu
+    q=$(our_qemus)
+    if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
+    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
+      ok "crash: shim delete removes the VM's state dir and exports"
+    else
+      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
+    fi
+  else
+    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
+  fi
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+fi
+
+if want 'ctr|crash'; then
+  e2e_stop_check
+fi
+x=$(all_domains)
+if [ -z "$x" ]; then ok "the daemon knows no domain at the end"; else not_ok "the daemon knows no domain at the end" "$x"; fi
+if bash "$LVD" stop "$LVD_DIR" 2>"$TMP/lvd-stop.err"; then
+  ok "libvirtd-env.sh stop leaves no process, mount or dir"
+else
+  not_ok "libvirtd-env.sh stop leaves no process, mount or dir" "$(cat "$TMP/lvd-stop.err")"
+fi
+if ! grep -qF " $RUNM_STATE_DIR " /proc/self/mountinfo; then ok "the state dir is no mount point any more"; else
+  not_ok "the state dir is no mount point any more"; fi
+# The daemon's per-domain cgroups go with their domains (this test's VM ids
+# all start `ld`).
+x=$(ls -d /sys/fs/cgroup/*/machine/qemu-*-runm-*ld[.-]* /sys/fs/cgroup/machine/qemu-*-runm-*ld[.-]* 2>/dev/null)
+if [ -z "$x" ]; then ok "no libvirt cgroup of ours left"; else not_ok "no libvirt cgroup of ours left" $x; fi
+find "$RUNM_STATE_DIR" -mindepth 1 -maxdepth 1 -type d -empty -delete
+leak_checks
+finish
