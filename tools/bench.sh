@@ -124,6 +124,8 @@ cleanup() {
   fi
   boot_cleanup
   ctrd_stop || rc=1
+  # The libvirt section's private daemon (its QEMUs, its namespace's mounts).
+  if [ -d "$WORK/lvd" ]; then bash "$ROOT/tools/libvirtd-env.sh" stop "$WORK/lvd" || rc=1; fi
   # Anything of ours still alive (argv naming our dirs) is a bug: say it, end it.
   left=$($PY "$PROCS" left --mention "$CTRD_DIR/" "$WORK/" 2>/dev/null)
   if [ -n "$left" ]; then

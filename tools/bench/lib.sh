@@ -31,7 +31,8 @@ runtime_of() {
   case "$1" in
   runc) echo io.containerd.runc.v2 ;;
   runm) echo io.containerd.runm.v1 ;;
-  runmlv) echo io.containerd.runmlv.v1 ;; # runm on the libvirt backend (libvirt.sh)
+  runmlv) echo io.containerd.runmlv.v1 ;; # runm on the libvirt backend, embed (libvirt.sh)
+  runmlvd) echo io.containerd.runmlvd.v1 ;; # runm on the libvirt backend, daemon (libvirt.sh)
   runmvfs) echo io.containerd.runmvfs.v1 ;; # runm with share_fs = virtiofs (sharefs.sh)
   *) die "unknown runtime $1" ;;
   esac
