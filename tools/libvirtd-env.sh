@@ -51,6 +51,7 @@ stop() {
   while read -r d; do
     umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || { say "cannot unmount $d"; rc=1; }
   done < <(cat "$DIR/shared.list" 2>/dev/null)
+  if [ -e "$DIR/made-run-libvirt" ]; then rmdir /run/libvirt 2>/dev/null || { say "cannot remove /run/libvirt"; rc=1; }; fi
   rm -rf "$DIR" || rc=1
   return $rc
 }
@@ -104,6 +105,9 @@ EOF
   # its own (PR_SET_CHILD_SUBREAPER) that reaps at once, as init does.
   DIR=$DIR setsid unshare --mount --net --propagation slave -- /usr/bin/python3 -c "$REAPER" /bin/bash -c '
     set -e
+    # /run/libvirt is made at run time (no package has it): on a fresh
+    # boot it may be missing; the stop removes what was made here.
+    [ -d /run/libvirt ] || { mkdir /run/libvirt; touch "$DIR/made-run-libvirt"; }
     mount -t tmpfs -o mode=0755 tmpfs /run/libvirt
     mount --bind "$DIR/etc" /etc/libvirt
     mount --bind "$DIR/lib" /var/lib/libvirt
