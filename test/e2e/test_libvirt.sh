@@ -29,6 +29,7 @@
 #   bash test/e2e/test_libvirt.sh
 #   RUNM_E2E_CASES='specials|crash' bash test/e2e/test_libvirt.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib_libvirt.sh"
 
 e2e_init rl "${RUNM_CTRD_NS:-runm-libvirt}" 90
 LV_ROOT=$(mktemp -d /tmp/lv.XXXXXX)
@@ -48,18 +49,10 @@ trap 'exit 130' INT TERM HUP
 
 want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# Running domains (names) of our root; "virsh failed" when virsh does.
-domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
-all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
-has_domain() { domains | grep -qx -- "$1"; }
-no_domain() { [ -z "$(all_domains)" ]; }
-task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-task_gone() { [ -z "$(task_status "$1")" ]; }
 # Our libvirt helpers (a create's keeper, a destroy) still running.
 lv_helpers() { pgrep -af -- __runm-libvirt-helper | grep -F -- " $URI " | awk '{ printf "%s ", $1 }'; }
 # The dirs of cgroup $1 (relative, as vm.info's cgroup=) in any hierarchy.
 cgroup_dirs() { [ -n "$1" ] && ls -d /sys/fs/cgroup/*"$1" /sys/fs/cgroup"$1" 2>/dev/null; }
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # The vCPU's CPUID words (QEMU's QOM feature-words) as sorted JSON, from a
 # QMP reply on stdin.
 cpu_words() { python3 -c 'import json, sys
@@ -78,7 +71,6 @@ cpu_words_like() {
   printf '%s\n' '{"execute":"qmp_capabilities"}' "$QOM_WORDS" '{"execute":"quit"}' |
     timeout 30 qemu-system-x86_64 -S -nodefaults -display none -qmp stdio "${a[@]}" 2>/dev/null | cpu_words
 }
-vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
 
 # ---- unreachable --------------------------------------------------------------
 if want unreachable; then
@@ -173,15 +165,7 @@ if want ctr; then
   TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/ctr.err"
   if wait_until 30 status_is "$ID" RUNNING; then
     ok "ctr: task runs on the libvirt backend ($(($(now_ms) - t0)) ms)"
-    dom="runm-$(vm_id_of "$ID")"
-    if has_domain "$dom"; then ok "ctr: virsh list shows the task's domain while it runs"; else
-      not_ok "ctr: virsh list shows the task's domain while it runs" "want $dom, have: $(domains)"; fi
-    pid=$(task_pid "$ID")
-    if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- "guest=$dom,debug-threads=on"; then
-      ok "ctr: the task's pid is the domain's QEMU"
-    else
-      not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
-    fi
+    lv_domain_checks "$ID"
     sp=$(shim_of "$ID")
     cg=$(awk -F= '$1 == "cgroup" { print $2 }' "$RUNM_STATE_DIR/vm/$(vm_id_of "$ID")/vm.info" 2>/dev/null)
     if [ -n "$cg" ] && [ -n "$(cgroup_dirs "$cg")" ]; then ok "ctr: vm.info records the domain's cgroup"; else
@@ -278,38 +262,7 @@ sys.stdin.read()' "$LV_ROOT/run/qemu/driver.pid"; }
   TCTR containers rm "$ID" >/dev/null 2>&1
 fi
 if want crash; then
-  ID=lv-crash
-  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
-  wait_until 30 status_is "$ID" RUNNING
-  sp=$(shim_of "$ID")
-  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
-    dom="runm-$(vm_id_of "$ID")"
-    # virsh on the embed root waits its turn behind the shim's libvirt helper.
-    wait_until 15 has_domain "$dom" || not_ok "crash: the domain runs before the crash" "$(domains)"
-    vmid=$(vm_id_of "$ID")
-    kill -KILL "$sp"
-    if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
-      not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
-    if wait_until 15 no_domain; then ok "crash: shim delete leaves no domain"; else
-      not_ok "crash: shim delete leaves no domain" "$(all_domains)"; fi
-    # containerd runs shim delete on its own: QEMU may take a moment after
-    # libvirt forgot the domain (it is SIGKILLed, then waited for, next).
-    no_qemu() { [ -z "$(our_qemus)" ]; }
-    wait_until 15 no_qemu
-    q=$(our_qemus)
-    if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
-    # containerd runs `shim delete` in the background: its last steps
-    # (state, exports) come after the domain is gone.
-    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
-      ok "crash: shim delete removes the VM's state dir and exports"
-    else
-      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
-    fi
-  else
-    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
-  fi
-  TCTR task delete "$ID" >/dev/null 2>&1
-  TCTR containers rm "$ID" >/dev/null 2>&1
+  lv_crash_case lv-crash "shim delete leaves no domain"
 fi
 
 if want 'ctr|tidy|crash'; then

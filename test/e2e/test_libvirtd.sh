@@ -21,6 +21,7 @@
 #   bash test/e2e/test_libvirtd.sh
 #   RUNM_E2E_CASES='vm|crash' bash test/e2e/test_libvirtd.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib_libvirt.sh"
 
 e2e_init ld "${RUNM_CTRD_NS:-runm-libvirtd}" 90
 LVD_DIR=$(mktemp -d /tmp/lvd.XXXXXX)
@@ -36,15 +37,6 @@ trap ld_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 want() { [[ "$1" =~ $CASES ]] || [ "$CASES" = . ]; }
-domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
-all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
-has_domain() { domains | grep -qx -- "$1"; }
-no_domain() { [ -z "$(all_domains)" ]; }
-task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-task_gone() { [ -z "$(task_status "$1")" ]; }
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
-no_qemu() { [ -z "$(our_qemus)" ]; }
-vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
 
 # ---- the daemon -------------------------------------------------------------
 # runm's state dir is shared with the daemon's mount namespace: the shim's
@@ -82,15 +74,7 @@ if want ctr; then
   TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/ctr.err"
   if wait_until 30 status_is "$ID" RUNNING; then
     ok "ctr: task runs on the daemon's domain"
-    dom="runm-$(vm_id_of "$ID")"
-    if has_domain "$dom"; then ok "ctr: virsh list shows the task's domain while it runs"; else
-      not_ok "ctr: virsh list shows the task's domain while it runs" "want $dom, have: $(domains)"; fi
-    pid=$(task_pid "$ID")
-    if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- "guest=$dom,debug-threads=on"; then
-      ok "ctr: the task's pid is the domain's QEMU"
-    else
-      not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
-    fi
+    lv_domain_checks "$ID"
     out=$(TCTR task exec --exec-id e1 "$ID" echo exec-ok 2>&1 </dev/null)
     if [ "$out" = exec-ok ]; then ok "ctr: task exec in the domain's container"; else
       not_ok "ctr: task exec in the domain's container" "$out"; fi
@@ -112,31 +96,7 @@ if want ctr; then
     not_ok "ctr: no domain after ctr run --rm" "$(all_domains)"; fi
 fi
 if want crash; then
-  ID=ld-crash
-  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
-  wait_until 30 status_is "$ID" RUNNING
-  sp=$(shim_of "$ID")
-  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
-    vmid=$(vm_id_of "$ID")
-    has_domain "runm-$vmid" || not_ok "crash: the domain runs before the crash" "$(domains)"
-    kill -KILL "$sp"
-    if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
-      not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
-    if wait_until 15 no_domain; then ok "crash: the domain ended with the shim's connection"; else
-      not_ok "crash: the domain ended with the shim's connection" "$(all_domains)"; fi
-    wait_until 15 no_qemu
-    q=$(our_qemus)
-    if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
-    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
-      ok "crash: shim delete removes the VM's state dir and exports"
-    else
-      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
-    fi
-  else
-    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
-  fi
-  TCTR task delete "$ID" >/dev/null 2>&1
-  TCTR containers rm "$ID" >/dev/null 2>&1
+  lv_crash_case ld-crash "the domain ended with the shim's connection"
 fi
 
 if want 'ctr|crash'; then

@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Shared by test_libvirt.sh (the embed driver) and test_libvirtd.sh (a
+# daemon): virsh probes of the libvirt at $URI, task probes, and the crash
+# case. Sourced after lib.sh.
+
+# Running domains (names); "virsh failed" when virsh does.
+domains() { virsh -q -c "$URI" list --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
+all_domains() { virsh -q -c "$URI" list --all --name 2>/dev/null | grep -v '^$' || { [ "${PIPESTATUS[0]}" -eq 0 ] || echo "virsh failed"; }; }
+has_domain() { domains | grep -qx -- "$1"; }
+no_domain() { [ -z "$(all_domains)" ]; }
+task_pid() { CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+task_gone() { [ -z "$(task_status "$1")" ]; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+no_qemu() { [ -z "$(our_qemus)" ]; }
+vm_id_of() { "$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$1" vm-id; }
+
+# lv_crash_case ID DOMAIN_GONE: kill -9 of a running task's shim; containerd
+# drops the task, no domain is left (DOMAIN_GONE says by whose doing), no
+# QEMU, and `shim delete` removes the VM's state dir and exports.
+lv_crash_case() {
+  local ID=$1 gone=$2 sp vmid q
+  TCTR run -d --runtime io.containerd.runm.v1 "$IMAGE" "$ID" sleep 1000 </dev/null >/dev/null 2>"$TMP/crash.err"
+  wait_until 30 status_is "$ID" RUNNING
+  sp=$(shim_of "$ID")
+  if status_is "$ID" RUNNING && [ -n "$sp" ]; then
+    vmid=$(vm_id_of "$ID")
+    # virsh on an embed root waits its turn behind the shim's libvirt helper.
+    wait_until 15 has_domain "runm-$vmid" || not_ok "crash: the domain runs before the crash" "$(domains)"
+    kill -KILL "$sp"
+    if wait_until 15 task_gone "$ID"; then ok "crash: containerd drops the task after kill -9 of the shim"; else
+      not_ok "crash: containerd drops the task after kill -9 of the shim" "status: $(task_status "$ID")"; fi
+    if wait_until 15 no_domain; then ok "crash: $gone"; else not_ok "crash: $gone" "$(all_domains)"; fi
+    # QEMU may take a moment after libvirt forgot the domain (containerd
+    # runs shim delete on its own: SIGKILLed, then waited for).
+    wait_until 15 no_qemu
+    q=$(our_qemus)
+    if [ -z "$q" ]; then ok "crash: no QEMU left"; else not_ok "crash: no QEMU left" "pids: $q"; fi
+    # containerd runs `shim delete` in the background: its last steps
+    # (state, exports) come after the domain is gone.
+    if wait_until 20 eval '[ ! -e "$RUNM_STATE_DIR/vm/$vmid" ] && [ ! -e "$RUNM_STATE_DIR/exports/$vmid" ]'; then
+      ok "crash: shim delete removes the VM's state dir and exports"
+    else
+      not_ok "crash: shim delete removes the VM's state dir and exports" "$(ls -d "$RUNM_STATE_DIR"/*/"$vmid" 2>&1)"
+    fi
+  else
+    not_ok "crash: task runs, its shim found" "status: $(task_status "$ID"), shim: $sp" "$(cat "$TMP/crash.err")"
+  fi
+  TCTR task delete "$ID" >/dev/null 2>&1
+  TCTR containers rm "$ID" >/dev/null 2>&1
+}
+
+# lv_domain_checks ID: for a running task, `virsh list` shows its domain
+# (runm-<vm id>) and the task's pid is the domain's QEMU.
+lv_domain_checks() {
+  local dom pid
+  dom="runm-$(vm_id_of "$1")"
+  if has_domain "$dom"; then ok "ctr: virsh list shows the task's domain while it runs"; else
+    not_ok "ctr: virsh list shows the task's domain while it runs" "want $dom, have: $(domains)"; fi
+  pid=$(task_pid "$1")
+  if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx -- "guest=$dom,debug-threads=on"; then
+    ok "ctr: the task's pid is the domain's QEMU"
+  else
+    not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
+  fi
+}
