@@ -231,6 +231,17 @@ fail: {
 }
 }
 
+int task_net_persist_tap(struct task_net *n, runm_error_t *err)
+{
+  /* A persistent TAP outlives its last fd; unwire deletes it by name in
+   * every teardown, as it does a TAP whose QEMU died with the shim. */
+  if (ioctl(n->tap_fd, TUNSETPERSIST, 1) < 0)
+    return runm_make_error(err, errno, "network namespace `%s`: make TAP device %s persistent", n->ns_path,
+                           NETNS_TAP_NAME);
+  task_net_drop_tap(n);
+  return 0;
+}
+
 void task_net_drop_tap(struct task_net *n)
 {
   if (n->tap_fd >= 0) close(n->tap_fd);

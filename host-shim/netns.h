@@ -45,6 +45,10 @@ int task_net_open(struct task_net *n, const char *state_dir, const char *vm_id, 
  * error naming them), redirects each way with tc and brings the TAP up
  * with that interface's MTU. n->cni then says what the guest must copy. */
 int task_net_connect(struct task_net *n, bool *found, runm_error_t *err);
+/* The libvirt backend (libvirt opens the TAP by name, and a TAP without
+ * IFF_MULTI_QUEUE takes one fd): the TAP made persistent and the shim's
+ * fd closed. */
+int task_net_persist_tap(struct task_net *n, runm_error_t *err);
 /* QEMU holds the TAP now: the shim's copy goes, so the device ends with
  * QEMU. */
 void task_net_drop_tap(struct task_net *n);

@@ -28,6 +28,11 @@ int task_net_prepare(struct shim *s, const struct spec_info *si, struct runm_vm_
   shim_timing_mark(s->vm_id, "net.begin", 0);
   if (s->net == NULL && (s->net = calloc(1, sizeof(*s->net))) == NULL) return runm_make_error(err, ENOMEM, "network");
   if (task_net_open(s->net, s->cfg.state_dir, s->vm_id, si->netns_path, err) < 0) return -1;
+  if (s->cfg.vm_backend == RUNM_BACKEND_LIBVIRT) {
+    /* libvirt opens the TAP by name in the namespace (vm.h, tap_name). */
+    if (task_net_persist_tap(s->net, err) < 0) return -1;
+    vc->tap_name = NETNS_TAP_NAME;
+  }
   vc->tap_fd = s->net->tap_fd;
   vc->netns_fd = s->net->ns_fd;
   hooks_set_netns(s->hooks, s->net->ns_path);

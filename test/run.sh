@@ -207,6 +207,17 @@ if build; then
       run_tap "e2e [libvirtd] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirtd \
         bash test/e2e/test_ctr.sh
     fi
+    # CNI's namespace mode on libvirt domains (embed root; docs/libvirt.md,
+    # "The namespace mode"): nerdctl's contract against runc-v2, and the
+    # namespace's TAP, redirects and teardown (~1.5 min together).
+    if wanted test_cni; then
+      run_tap "e2e [libvirt] test_cni" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        bash test/e2e/test_cni.sh
+    fi
+    if wanted test_netns; then
+      run_tap "e2e [libvirt] test_netns" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        bash test/e2e/test_netns.sh
+    fi
   fi
 fi
 

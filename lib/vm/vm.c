@@ -344,14 +344,25 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
   if (cfg->n_ports > 0 && cfg->net != RUNM_NET_USER)
     return runm_make_error(err, EINVAL, "published ports need user networking (network is `%s`)",
                            runm_net_mode_name(cfg->net));
-  if (cfg->net == RUNM_NET_TAP && cfg->tap_fd < 0)
+  if (cfg->net == RUNM_NET_TAP && cfg->backend != RUNM_BACKEND_LIBVIRT && cfg->tap_fd < 0)
     return runm_make_error(err, EINVAL, "network `tap` needs a TAP device (the shim's namespace mode)");
-  /* The namespace mode hands QEMU an open TAP fd inside a network
-   * namespace: only a QEMU that is runm's own child can inherit them. */
-  if (cfg->net == RUNM_NET_TAP && cfg->backend == RUNM_BACKEND_LIBVIRT)
-    return runm_make_error(err, ENOTSUP, "network `tap` (a task with its own network namespace: CNI, "
-                                         "nerdctl, CRI) is not supported by the libvirt backend yet; "
-                                         "use vm_backend = qemu or io.runm.net=user");
+  /* The namespace mode puts QEMU in the task's network namespace. A
+   * libvirt daemon's QEMU is the daemon's child, in the daemon's namespace:
+   * the hooks would get a pid outside the task's namespace (nerdctl before
+   * 2.0 runs CNI in /proc/<pid>/ns/net). The embed driver's QEMU is a child
+   * of runm's helper, which joins the namespace first. */
+  if (cfg->net == RUNM_NET_TAP && cfg->backend == RUNM_BACKEND_LIBVIRT) {
+    const char *uri = cfg->libvirt_uri && *cfg->libvirt_uri ? cfg->libvirt_uri : RUNM_LIBVIRT_URI_DEFAULT;
+    if (!runm_libvirt_is_embed(uri))
+      return runm_make_error(err, ENOTSUP, "network `tap` (a task with its own network namespace: CNI, "
+                                           "nerdctl, CRI) needs QEMU in that namespace, and libvirt `%s` "
+                                           "starts QEMU in its daemon's; use libvirt_uri = "
+                                           "qemu:///embed?root=DIR, vm_backend = qemu or io.runm.net=user",
+                             uri);
+    if (cfg->tap_name == NULL || cfg->netns_fd < 0)
+      return runm_make_error(err, EINVAL, "network `tap` with vm_backend = libvirt needs a persistent TAP "
+                                          "device's name and its network namespace (the shim's namespace mode)");
+  }
   if (cfg->share_fs == RUNM_SHARE_VIRTIOFS && cfg->backend == RUNM_BACKEND_LIBVIRT)
     return runm_make_error(err, ENOTSUP, "share_fs = virtiofs is not supported by the libvirt "
                                          "backend; use vm_backend = qemu or share_fs = 9p");

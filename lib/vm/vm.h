@@ -90,9 +90,13 @@ struct runm_vm_config {
   /* net == RUNM_NET_TAP: an open TAP device (TUNSETIFF IFF_TAP|IFF_NO_PI|
    * IFF_VNET_HDR) QEMU gets as its NIC's backend (its fd 6), and the host
    * network namespace QEMU runs in (setns before exec; -1 = the caller's).
-   * Both stay the caller's: it closes them. */
+   * Both stay the caller's: it closes them. The libvirt backend (embed
+   * URIs) takes the TAP by name instead (tap_name, tap_fd -1): libvirt
+   * opens it itself, so it must be persistent with no fd held on it; its
+   * create helper joins netns_fd first, and so does the QEMU it starts. */
   int tap_fd;
   int netns_fd;
+  const char *tap_name;
   /* Where a stop leaves the backend's tidy that may run on its own after
    * QEMU ended (runm_vm_tidy below); NULL: the stop does it all. */
   struct runm_vm_tidy *tidy;

@@ -171,7 +171,8 @@ static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   if (embed) {
     char answer[1024];
     int r;
-    r = runm_lv_helper_call(uri, "create", lv->name, xml, CONNECT_TIMEOUT_MS, answer, sizeof(answer),
+    r = runm_lv_helper_call(uri, "create", lv->name, xml, cfg->net == RUNM_NET_TAP ? cfg->netns_fd : -1,
+                            CONNECT_TIMEOUT_MS, answer, sizeof(answer),
                             &lv->keeper, err);
     if (r < 0) goto out;
     created = true;

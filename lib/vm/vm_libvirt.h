@@ -38,11 +38,16 @@ const char *runm_lv_last_error(void);
 virConnectPtr runm_lv_open(const char *uri, int64_t timeout_ms, runm_error_t *err);
 /* Destroys domain `name` on c; 0 when it is gone or was not there. */
 int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_error_t *err);
+/* The create helper's network namespace (the namespace mode): the fd it
+ * finds it at, and the last argument that says so. */
+#define HELPER_NETNS_FD 3
+#define HELPER_NETNS_ARG "netns"
 /* One call (create | destroy) in a helper process, for embed
- * URIs; `in` goes to its stdin; *answer gets its "OK ..." line. With
+ * URIs; `in` goes to its stdin; netns_fd (create, or -1): the network
+ * namespace the helper, and so QEMU, joins; *answer gets its "OK ..." line. With
  * `keeper` (create): the helper stays, as the reaper of the QEMU it
  * started, and *keeper gets its pid (runm_lv_reap_keeper). */
-int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
+int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in, int netns_fd,
                         int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper,
                         runm_error_t *err);
 /* Starts a helper destroying domain `name` at an embed URI and then

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -241,9 +242,10 @@ int runm_lv_destroy_on(virConnectPtr c, const char *uri, const char *name, runm_
 
 /* Starts `op` (create | destroy) for domain `name` at an embed URI in a
  * helper process (see the top), `arg` (or NULL) its last argument, `in`
- * (or NULL) on its stdin; *out gets the read end of its answer. */
+ * (or NULL) on its stdin, netns_fd (or -1) its fd HELPER_NETNS_FD; *out
+ * gets the read end of its answer. */
 static int helper_start(const char *uri, const char *op, const char *name, const char *arg,
-                        const char *in, pid_t *pid, int *out, runm_error_t *err)
+                        const char *in, int netns_fd, pid_t *pid, int *out, runm_error_t *err)
 {
   char exe[PATH_MAX];
   char *argv[] = {exe, (char *)RUNM_LIBVIRT_HELPER_ARG, (char *)op, (char *)uri, (char *)name, (char *)arg, NULL};
@@ -260,6 +262,7 @@ static int helper_start(const char *uri, const char *op, const char *name, const
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
   posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+  if (netns_fd >= 0) posix_spawn_file_actions_adddup2(&fa, netns_fd, HELPER_NETNS_FD);
   e = posix_spawn(pid, exe, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(inp[0]);
@@ -293,7 +296,7 @@ fail_pipes:
 /* Runs `op` (create | destroy) for domain `name` at an embed URI
  * in a helper process (see the top); `in` goes to its stdin. Its answer:
  * "OK [detail]" or "ERR message", one line. */
-int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in,
+int runm_lv_helper_call(const char *uri, const char *op, const char *name, const char *in, int netns_fd,
                        int64_t timeout_ms, char *answer, size_t alen, pid_t *keeper, runm_error_t *err)
 {
   int64_t deadline = runm_now_ns() + timeout_ms * 1000000LL;
@@ -302,7 +305,8 @@ int runm_lv_helper_call(const char *uri, const char *op, const char *name, const
   pid_t pid;
   ssize_t n;
 
-  if (helper_start(uri, op, name, NULL, in, &pid, &out, err) < 0) return -1;
+  if (helper_start(uri, op, name, netns_fd >= 0 ? HELPER_NETNS_ARG : NULL, in, netns_fd, &pid, &out, err) < 0)
+    return -1;
   answer[0] = '\0';
   for (;;) {
     struct pollfd p = {.fd = out, .events = POLLIN};
@@ -432,7 +436,7 @@ static bool embed_destroy_needed(const char *uri, const char *name)
 int runm_lv_destroy_start(const char *uri, const char *name, const char *cgroup, pid_t *pid, int *answer,
                           runm_error_t *err)
 {
-  return helper_start(uri, "destroy", name, cgroup && *cgroup ? cgroup : NULL, NULL, pid, answer, err);
+  return helper_start(uri, "destroy", name, cgroup && *cgroup ? cgroup : NULL, NULL, -1, pid, answer, err);
 }
 
 int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, runm_error_t *err)
@@ -442,7 +446,7 @@ int runm_libvirt_destroy(const char *uri, const char *name, int64_t timeout_ms, 
   char answer[600];
   if (runm_lv_is_embed(uri)) {
     if (!embed_destroy_needed(uri, name)) return 0;
-    return runm_lv_helper_call(uri, "destroy", name, NULL, timeout_ms, answer, sizeof(answer), NULL, err);
+    return runm_lv_helper_call(uri, "destroy", name, NULL, -1, timeout_ms, answer, sizeof(answer), NULL, err);
   }
   c = runm_lv_open(uri, timeout_ms, err);
   if (c == NULL) return -1;
@@ -504,13 +508,28 @@ int runm_libvirt_helper_main(int argc, char **argv)
   int ret = -1, attempt = retry ? atoi(attempts) : 0;
 
   unsetenv("RUNM_LV_HELPER_RETRY");
-  if (argc != 4 && !(argc == 5 && strcmp(argv[1], "destroy") == 0)) {
-    printf("ERR usage: %s create|destroy URI NAME | destroy URI NAME CGROUP\n", RUNM_LIBVIRT_HELPER_ARG);
+  if (argc != 4 && !(argc == 5 && strcmp(argv[1], "destroy") == 0) &&
+      !(argc == 5 && strcmp(argv[1], "create") == 0 && strcmp(argv[4], HELPER_NETNS_ARG) == 0)) {
+    printf("ERR usage: %s create|destroy URI NAME | create URI NAME %s | destroy URI NAME CGROUP\n",
+           RUNM_LIBVIRT_HELPER_ARG, HELPER_NETNS_ARG);
     return 2;
   }
   op = argv[1];
   uri = argv[2];
   name = argv[3];
+  /* The namespace mode: the task's network namespace on fd
+   * HELPER_NETNS_FD, joined while this process has one thread, before the
+   * keeper forks and libvirt starts its threads, so the QEMU libvirt forks
+   * here runs in it and libvirt finds the TAP by name there. A retry's
+   * fresh image is in it already. */
+  if (argc == 5 && strcmp(op, "create") == 0 && !retry) {
+    if (setns(HELPER_NETNS_FD, CLONE_NEWNET) < 0) {
+      printf("ERR libvirt `%s`: domain `%s`: join the task's network namespace: %s\n", uri, name, strerror(errno));
+      fflush(stdout);
+      _exit(1);
+    }
+    close(HELPER_NETNS_FD);
+  }
   /* Bounded on its own, whoever waits for it (or none: an owner killed
    * after it started a stopped VM's tidy): SIGALRM's default action. Not
    * inherited by the keeper (fork), which ends with its QEMU; kept across

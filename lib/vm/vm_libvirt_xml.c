@@ -21,9 +21,9 @@
  *    hostfwd (its <portForward> is passt-only) nor QEMU's filter-redirector,
  *    which vm_netfilter.c needs between the NIC and slirp; so -netdev user
  *    (vm_qemu.c's), virtio-net-device and the redirector's two socket
- *    chardevs (dialling the owner's nf-out.sock / nf-in.sock). A TAP mode
- *    would be libvirt's <interface type='ethernet'> with <target dev=...
- *    managed='no'/> instead (see net_xml below);
+ *    chardevs (dialling the owner's nf-out.sock / nf-in.sock). The TAP
+ *    mode needs none: it is libvirt's <interface type='ethernet'> (see
+ *    tap_xml below);
  *  - `-fw_cfg name=opt/runm/state-dir,...`: names the state dir on QEMU's
  *    command line as the qemu backend does (finding QEMU's pid, pgrep -f).
  * <qemu:capabilities> drops one capability for this domain only:
@@ -97,20 +97,36 @@ static void arg(struct xml *x, const char *value)
   put(x, "    <qemu:arg value='%s'/>\n", value);
 }
 
-/* The NIC. RUNM_NET_NONE: none. User: QEMU's slirp behind the filter (see
- * the top of the file). */
+/* The shim's namespace mode: the persistent TAP device it made in the
+ * task's network namespace, which the create helper and so QEMU join
+ * (vm_libvirt_conn.c); libvirt opens it by name (managed='no': libvirt
+ * neither creates nor deletes nor configures it; the shim brings it up
+ * once CNI has run). What the qemu backend gives the guest: virtio-net on
+ * virtio-mmio, the same placeholder MAC (the guest takes CNI's, runm.v1
+ * ConfigureNetwork), no vhost (driver qemu). */
+static int tap_xml(struct xml *x, const struct runm_vm_config *cfg, runm_error_t *err)
+{
+  size_t n = cfg->tap_name ? strlen(cfg->tap_name) : 0;
+  if (cfg->net != RUNM_NET_TAP) return 0;
+  if (n == 0 || n >= 16 || strspn(cfg->tap_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+    return runm_make_error(err, EINVAL, "network `tap` with vm_backend = libvirt: invalid TAP device name `%s`",
+                           cfg->tap_name ? cfg->tap_name : "");
+  put(x, "    <interface type='ethernet'>\n      <mac address='52:54:00:12:34:56'/>\n"
+         "      <target dev='%s' managed='no'/>\n      <model type='virtio'/>\n"
+         "      <driver name='qemu'/>\n      <address type='virtio-mmio'/>\n    </interface>\n",
+      cfg->tap_name);
+  return 0;
+}
+
+/* The NIC in <qemu:commandline>. RUNM_NET_NONE, RUNM_NET_TAP: none (TAP:
+ * tap_xml). User: QEMU's slirp behind the filter (see the top of the
+ * file). */
 static int net_xml(struct xml *x, const struct runm_vm_config *cfg, const struct runm_vm_plan *plan,
                    runm_error_t *err)
 {
   cleanup_free char *netdev = NULL;
   char chr[400];
 
-  if (cfg->net == RUNM_NET_TAP)
-    /* Would be <interface type='ethernet'><target dev=TAP managed='no'/>
-     * with <model type='virtio'/> on virtio-mmio; the TAP lives in the
-     * task's network namespace, where libvirt's QEMU is not. */
-    return runm_make_error(err, ENOTSUP, "network mode `%s` is not available with vm_backend = libvirt",
-                           runm_net_mode_name(cfg->net));
   if (cfg->net != RUNM_NET_USER) return 0;
   if (runm_qemu_user_netdev(cfg, &netdev, err) < 0) return -1;
   arg(x, "-netdev");
@@ -197,6 +213,10 @@ int runm_libvirt_domain_xml(const struct runm_vm_config *cfg, const struct runm_
     fprintf(x.f, "      <target dir='runm%zu'/>\n", i);
     if (cfg->shares[i].readonly) put(&x, "      <readonly/>\n");
     put(&x, "      <address type='virtio-mmio'/>\n    </filesystem>\n");
+  }
+  if (tap_xml(&x, cfg, err) < 0) {
+    fclose(x.f);
+    return -1;
   }
   put(&x, "    <serial type='unix'>\n      <source mode='connect' path='%s/console.sock'/>\n"
           "      <target type='isa-serial' port='0'>\n        <model name='isa-serial'/>\n"

@@ -37,6 +37,8 @@
 #            sandbox): the container gets that IP; the namespace is left
 #            to its owner
 # Then: nothing left (tasks, shims, QEMU, mounts, runm state, IPs, rules).
+# RUNM_E2E_VM_BACKEND=libvirt: runm's VMs are libvirt domains on a private
+# embed root (docs/libvirt.md, "The namespace mode"); then also no domain.
 #   bash test/e2e/test_cni.sh
 #   RUNM_E2E_RUNTIMES=runm RUNM_E2E_CASES='bridge|release' bash test/e2e/test_cni.sh
 # RUNM_CNI_LOG=FILE keeps containerd's log (with the shims') there.
@@ -67,12 +69,19 @@ NETCONF=$TMP/netconf
 DATA=$TMP/nerdctl
 IPAM=$TMP/ipam
 t_start=$SECONDS
+# containerd hands its environment to the shims it starts.
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lvcni.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
 
 keep_log() { [ -z "${RUNM_CNI_LOG:-}" ] || cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_CNI_LOG" 2>/dev/null; }
 cni_cleanup() {
   keep_log
   bash "$ENV" stop >/dev/null 2>&1
   [ -e "$TMP/crins" ] && umount "$TMP/crins" 2>/dev/null
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
   cleanup
 }
 trap cni_cleanup EXIT
@@ -338,6 +347,18 @@ if [ $PHASE1 = 1 ]; then
     out=$(curl -s -m 20 "http://$GW:${PORT[$r]}/index.html" 2>&1)
     report "bridge ($r): published port $GW:${PORT[$r]} (portmap) answers from the test-host namespace" \
       "$(expect "got \`$out\`" [ "$out" = "page of $r-a" ])"
+    if [ "$r" = runm ] && [ -n "$LV_ROOT" ]; then
+      # The namespace mode on libvirt: the task's pid is its domain's QEMU,
+      # which runs in the namespace CNI configured (the hook's netns).
+      dom="runm-$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$r-a" vm-id)"
+      pid=$(CTR task ls 2>/dev/null | awk -v id="$r-a" '$1 == id { print $2 }')
+      ino=$(result_of "$r-a" | awk '{ print $4 }')
+      doms=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --name 2>&1 | grep -v '^$' | tr '\n' ' ')
+      report "bridge (libvirt): virsh lists the task's domain, the task's pid is its QEMU, in CNI's namespace" \
+        "$(expect "domains: $doms (want $dom)" grep -qw -- "$dom" <<<"$doms"
+           expect "pid $pid is not $dom's QEMU" grep -qaF -- "guest=$dom," "/proc/$pid/cmdline"
+           expect "pid $pid's netns $(stat -L -c %i "/proc/$pid/ns/net" 2>&1), CNI's $ino" [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$ino" ])"
+    fi
   done
   if want bridge && have_rt runc && have_rt runm && status_is runc-a RUNNING && status_is runm-a RUNNING; then
     ra=$(ip_of runc-a) ma=$(ip_of runm-a)
@@ -514,6 +535,10 @@ x=$(awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" -v c="$TMP/" 'index($2, a
 if [ -z "$x" ]; then ok "no mount left (rootfs, netns)"; else not_ok "no mount left" $x; fi
 x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" -o -path "$RUNM_STATE_DIR/net" \) \) 2>/dev/null)
 if [ -z "$x" ]; then ok "runm state dir empty"; else not_ok "runm state dir empty" $x; fi
+if [ -n "$LV_ROOT" ]; then
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
+fi
 keep_log
 if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
   not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi

@@ -13,6 +13,11 @@
 #            after kill and delete the shim exits and the daemon knows no
 #            domain (AUTODESTROY: the shim's connection closed); `ctr run
 #            --rm` prints its output and leaves no domain
+#   netns    a task in a network namespace of its own (CNI's namespace
+#            mode: here a path, as CRI gives) is refused with an error that
+#            names the reason (a daemon's QEMU runs in the daemon's
+#            namespace); nothing is left: no domain, no TAP in the
+#            namespace, no network record
 #   crash    kill -9 of the shim: the domain ends with its connection
 #            (AUTODESTROY), containerd's `shim delete` leaves no QEMU and
 #            no VM state
@@ -66,7 +71,7 @@ if want vm; then
 fi
 
 # ---- through containerd ----------------------------------------------------------
-if want 'ctr|crash'; then
+if want 'ctr|netns|crash'; then
   e2e_start
 fi
 if want ctr; then
@@ -95,11 +100,27 @@ if want ctr; then
   if wait_until 10 no_domain; then ok "ctr: no domain after ctr run --rm"; else
     not_ok "ctr: no domain after ctr run --rm" "$(all_domains)"; fi
 fi
+if want netns; then
+  touch "$TMP/podns" && unshare --net="$TMP/podns" true
+  out=$(TCTR run --rm --runtime io.containerd.runm.v1 --with-ns "network:$TMP/podns" "$IMAGE" ld-ns echo hello 2>&1 </dev/null)
+  if [ $? -ne 0 ] && grep -q "starts QEMU in its daemon's" <<<"$out"; then
+    ok "netns: the namespace mode is refused through a daemon, naming the reason"
+  else
+    not_ok "netns: the namespace mode is refused through a daemon, naming the reason" "$out"
+  fi
+  x=$(all_domains; nsenter --net="$TMP/podns" ip -o link 2>&1 | awk -F': ' '$2 != "lo" { print $2 }'
+      find "$RUNM_STATE_DIR/net" -mindepth 1 2>/dev/null)
+  if [ -z "$x" ]; then ok "netns: nothing left (domain, TAP, network record)"; else
+    not_ok "netns: nothing left (domain, TAP, network record)" "$x"; fi
+  TCTR containers rm ld-ns >/dev/null 2>&1
+  umount "$TMP/podns" 2>/dev/null
+  rm -f "$TMP/podns"
+fi
 if want crash; then
   lv_crash_case ld-crash "the domain ended with the shim's connection"
 fi
 
-if want 'ctr|crash'; then
+if want 'ctr|netns|crash'; then
   e2e_stop_check
 fi
 x=$(all_domains)

@@ -9,6 +9,10 @@
 #          it; while it runs the namespace holds runm's TAP and a tc
 #          redirect each way; after a normal stop both are gone and the
 #          namespace (its owner's) stays.
+#   pathkill  the same, ended by SIGKILL of the shim and QEMU: `shim
+#          delete` removes the TAP and the redirect from the owner's
+#          namespace (a persistent TAP, as the libvirt backend's, outlives
+#          QEMU).
 #   hooks  nerdctl's shape: a new namespace in the spec and a createRuntime
 #          hook that wires it (moving a veth end in through the state's pid,
 #          configuring it through nerdctl/network-namespace). The hook's
@@ -20,6 +24,9 @@
 #   qemu   the same with QEMU alone SIGKILLed: the live shim's Delete runs
 #          the poststop hook the guest could not, and cleans up the same.
 # Also prints the extra start latency of the namespace mode (`#` lines).
+# RUNM_E2E_VM_BACKEND=libvirt: runm's VMs are libvirt domains on a private
+# embed root (docs/libvirt.md); the TAP is then persistent (libvirt opens
+# it by name), and every case also checks that none is left.
 #   bash test/e2e/test_netns.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -51,8 +58,14 @@ mkdir -p "$RUNM_TIMING_DIR"
 PY=/usr/bin/python3
 TAPNAME=tap0_runm
 
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lvnetns.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
 netns_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
   cleanup
 }
 trap netns_cleanup EXIT
@@ -199,8 +212,10 @@ hostile_path() {
 
 # ---- case: path (CRI) --------------------------------------------------------
 
-case_path() {
-  local id=nn-path d=$TMP/path ns=/run/netns/$PODNS msgs=() pid
+case_path() { # END: stop (ctr's kill and delete) or both (SIGKILL of the shim and QEMU)
+  local end=$1 id=nn-path d=$TMP/path ns=/run/netns/$PODNS msgs=() pid sp vmid what
+  local t=path
+  [ "$end" = stop ] || id=nn-path-k d=$TMP/path-k t=pathkill
   mkdir -p "$d"
   ip netns add "$PODNS"
   ip link add vhp type veth peer name eth0 netns "$PODNS"
@@ -215,7 +230,7 @@ case_path() {
   in_ns "$ns" ip -6 addr add fd00:77::2/64 dev eth0 nodad
   $PY "$TMP/spec.py" "$TMP/bb/config.json" "$d/spec.json" path "$TMP" "$ns" p
   if ! run_bg "$id" "$d/spec.json" "$d"; then
-    not_ok "path: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep runm "$RUNM_CTRD_DIR/containerd.log" | tail -8)"
+    not_ok "$t: the container starts" "$(tail -c 600 "$d/stderr")" "$(grep runm "$RUNM_CTRD_DIR/containerd.log" | tail -8)"
     kill "$(cat "$d/ctr.pid")" 2>/dev/null
     return
   fi
@@ -225,14 +240,14 @@ case_path() {
   msgs+=($(expect "no_IPv6_address" grep -q "inet6 fd00:77::2/64" "$d/stdout"))
   # The link-local address comes from CNI's MAC (not the placeholder).
   msgs+=($(expect "link-local_not_from_the_MAC:$(grep -o 'inet6 fe80[^ ]*' "$d/stdout" | tr ' ' _)" grep -q "inet6 fe80::ff:fe77:2/64" "$d/stdout"))
-  report "path: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
+  report "$t: the container's eth0 has the namespace's MAC, IPv4 and IPv6 addresses and default route ($(cat "$d/start.ms") ms to READY)" "${msgs[@]}"
   msgs=()
   msgs+=($(expect "no_TAP" has_link "$ns" "$TAPNAME"))
   msgs+=($(expect "no_redirect_eth0_to_TAP" redirects "$ns" eth0 "$TAPNAME"))
   msgs+=($(expect "no_redirect_TAP_to_eth0" redirects "$ns" "$TAPNAME" eth0))
   pid=$(task_pid "$id")
   msgs+=($(expect "QEMU_pid_${pid}_not_in_the_namespace" [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "$ns")" ]))
-  report "path: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
+  report "$t: the namespace holds runm's TAP, a tc redirect each way, and the task's QEMU" "${msgs[@]}"
   # Offloads (docs/performance.md): the TAP carries virtio-net headers, so
   # QEMU offers the guest checksum and TSO offloads and the host kernel
   # passes 64 KiB TSO/GRO frames instead of 1.5 KiB ones (~4x less CPU
@@ -246,26 +261,38 @@ case_path() {
   for b in 0:CSUM 1:GUEST_CSUM 7:GUEST_TSO4 11:HOST_TSO4 15:MRG_RXBUF; do
     msgs+=($(expect "guest_lacks_${b#*:}:${feat:-no_features_printed}" [ "${feat:${b%%:*}:1}" = 1 ]))
   done
-  report "path: the TAP has vnet_hdr and the guest negotiated checksum and TSO offloads" "${msgs[@]}"
-  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "path: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
-    not_ok "path: the test host pings the container" "$(cat "$d/ping")"
+  report "$t: the TAP has vnet_hdr and the guest negotiated checksum and TSO offloads" "${msgs[@]}"
+  if busybox ping -c 3 -W 5 10.77.0.2 >"$d/ping" 2>&1; then ok "$t: the test host pings the container ($(grep -o 'round-trip.*' "$d/ping"))"; else
+    not_ok "$t: the test host pings the container" "$(cat "$d/ping")"
   fi
-  if busybox ping -6 -c 2 -W 5 fd00:77::2 >"$d/ping6" 2>&1; then ok "path: the test host pings the container over IPv6"; else
-    not_ok "path: the test host pings the container over IPv6" "$(cat "$d/ping6")"
+  if busybox ping -6 -c 2 -W 5 fd00:77::2 >"$d/ping6" 2>&1; then ok "$t: the test host pings the container over IPv6"; else
+    not_ok "$t: the test host pings the container over IPv6" "$(cat "$d/ping6")"
   fi
   net_figures "$id"
-  hostile_path "$id" "$ns" "$d"
-  TCTR task kill -s KILL "$id" >/dev/null 2>&1
+  vmid=$(vm_id_of "$id")
+  what="after the task"
+  if [ "$end" = stop ]; then
+    hostile_path "$id" "$ns" "$d"
+    TCTR task kill -s KILL "$id" >/dev/null 2>&1
+  else
+    # The TAP outlives QEMU here when it is persistent (vm_backend =
+    # libvirt): `shim delete` must remove it from the owner's namespace.
+    sp=$(shim_of "$id")
+    [ -n "$sp" ] && [ -n "$pid" ] && kill -KILL "$sp" "$pid"
+    what="after SIGKILL of the shim ($sp) and QEMU ($pid)"
+  fi
   wait "$(cat "$d/ctr.pid")" 2>/dev/null
   TCTR task rm -f "$id" >/dev/null 2>&1
   TCTR containers rm "$id" >/dev/null 2>&1
+  # containerd runs `shim delete` after a dead shim in the background.
+  [ "$end" = stop ] || wait_until 20 bash -c "[ ! -e '$RUNM_STATE_DIR/net/$vmid' ]"
   msgs=()
   msgs+=($(expect "TAP_left" bash -c "! nsenter --net=$ns ip link show $TAPNAME >/dev/null 2>&1"))
   msgs+=($(expect "tc_left:$(in_ns "$ns" tc qdisc show dev eth0 ingress | tr ' ' _)" [ -z "$(in_ns "$ns" tc qdisc show dev eth0 ingress)" ]))
   msgs+=($(expect "namespace_gone" [ -e "$ns" ]))
   msgs+=($(expect "eth0_gone" has_link "$ns" eth0))
-  msgs+=($(expect "record_left" [ ! -e "$RUNM_STATE_DIR/net/$(vm_id_of $id)" ]))
-  report "path: after the task, no TAP or tc filter is left; the namespace and its eth0 stay (the owner's)" "${msgs[@]}"
+  msgs+=($(expect "record_left" [ ! -e "$RUNM_STATE_DIR/net/$vmid" ]))
+  report "$t: $what, no TAP or tc filter is left; the namespace and its eth0 stay (the owner's)" "${msgs[@]}"
   ip link del vhp 2>/dev/null
   ip netns del "$PODNS"
 }
@@ -347,7 +374,8 @@ net_figures() {
 }
 
 setup
-[[ path =~ $CASES ]] && case_path
+[[ path =~ $CASES ]] && case_path stop
+[[ pathkill =~ $CASES ]] && case_path both
 [[ hooks =~ $CASES ]] && case_hooks both
 [[ qemu =~ $CASES ]] && case_hooks qemu
 if bash "$ENV" stop >"$TMP/stop.out" 2>&1; then ok "containerd and everything it started stopped"; else
@@ -356,5 +384,9 @@ fi
 # The shims' socket dir stays once made (shim start shares it); empty, it
 # holds no socket of ours.
 rmdir "$RUNM_STATE_DIR/s" 2>/dev/null
+if [ -n "$LV_ROOT" ]; then
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
+fi
 leak_checks
 finish

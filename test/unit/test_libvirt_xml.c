@@ -166,11 +166,38 @@ int main(void)
   free(xml);
   xml = NULL;
 
-  /* Refusals */
+  /* The namespace mode: libvirt's own ethernet interface on the TAP the
+   * shim made, nothing on QEMU's command line. */
   cfg.net = RUNM_NET_TAP;
+  cfg.tap_name = "tap0_runm";
+  is_int(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err), 0, "TAP XML builds");
+  doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET) : NULL;
+  ok(doc != NULL, "well-formed");
+  if (doc) {
+    is_xp(doc, "/domain/devices/interface/@type", "ethernet", "TAP: an ethernet interface");
+    is_xp(doc, "/domain/devices/interface/target/@dev", "tap0_runm", "TAP: the shim's device by name");
+    is_xp(doc, "/domain/devices/interface/target/@managed", "no", "TAP: libvirt does not manage it");
+    is_xp(doc, "/domain/devices/interface/model/@type", "virtio", "TAP: virtio-net");
+    is_xp(doc, "/domain/devices/interface/driver/@name", "qemu", "TAP: no vhost");
+    is_xp(doc, "/domain/devices/interface/address/@type", "virtio-mmio", "TAP: on virtio-mmio");
+    is_xp(doc, "/domain/devices/interface/mac/@address", "52:54:00:12:34:56", "TAP: the qemu backend's MAC");
+    ok(count(doc, "/domain/devices/interface") == 1, "TAP: one NIC");
+    ok(!has_arg(doc, "-netdev"), "TAP: no -netdev on QEMU's command line");
+    xmlFreeDoc(doc);
+  }
+  free(xml);
+  xml = NULL;
+
+  /* Refusals */
+  cfg.tap_name = "tap0'><x";
   ok(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err) < 0 && err &&
-         strstr(err->msg, "not available with vm_backend = libvirt"),
-     "the TAP network mode is refused, naming it");
+         strstr(err->msg, "invalid TAP device name") && xml == NULL,
+     "a TAP name that is not an interface name is refused, naming it");
+  runm_error_release(&err);
+  cfg.tap_name = NULL;
+  ok(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err) < 0 && err &&
+         strstr(err->msg, "invalid TAP device name") && xml == NULL,
+     "the TAP mode without a TAP name is refused");
   runm_error_release(&err);
   cfg.net = RUNM_NET_NONE;
   cfg.kernel = "/k/bad\x01name";
