@@ -214,6 +214,12 @@ if build; then
       run_tap "e2e [libvirt] test_cni" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_cni.sh
     fi
+    # The pool's spares as libvirt domains (claims bind into a running
+    # domain's share: docs/libvirt.md, "The pool and pods").
+    if wanted test_pool; then
+      run_tap "e2e [libvirt] test_pool" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        bash test/e2e/test_pool.sh
+    fi
     if wanted test_netns; then
       run_tap "e2e [libvirt] test_netns" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_netns.sh

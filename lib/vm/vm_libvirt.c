@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -140,6 +141,28 @@ static void end_qemu(pid_t pid, int pidfd, int sig, int wait_ms)
   if (own >= 0) close(own);
 }
 
+/* late_mounts (a pool's spare, a pod): the owner binds directories into
+ * the shares after QEMU started. The qemu backend's QEMU then stays in the
+ * host's mount namespace; libvirt always starts QEMU in a mount namespace
+ * of its own, a recursive slave of its parent's, which receives later
+ * mounts only under a mount that is shared in the parent (a host whose `/`
+ * is shared, as systemd makes it, has that already; this test machine's is
+ * private). So each such share is made a shared mount first: a self-bind
+ * when it is no mount point yet (the owner's teardown unmounts the share
+ * dir itself, exports_remove_at). Nothing else is shared: QEMU's copies of
+ * the rest stay as libvirt made them. */
+static int share_propagate(const struct runm_vm_config *cfg, runm_error_t *err)
+{
+  for (size_t i = 0; cfg->late_mounts && i < cfg->n_shares; i++) {
+    const char *p = cfg->shares[i].path;
+    if (mount(NULL, p, NULL, MS_SHARED, NULL) == 0) continue;
+    if (errno != EINVAL) return runm_make_error(err, errno, "share `%s`: make it a shared mount", p);
+    if (mount(p, p, NULL, MS_BIND, NULL) < 0 || mount(NULL, p, NULL, MS_SHARED, NULL) < 0)
+      return runm_make_error(err, errno, "share `%s`: bind it on itself as a shared mount", p);
+  }
+  return 0;
+}
+
 static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lfd, runm_error_t *err)
 {
   struct runm_libvirt_vm *lv = calloc(1, sizeof(*lv));
@@ -160,7 +183,7 @@ static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
   snprintf(lv->name, sizeof(lv->name), "%s", vm->qemu_name);
   lv->tidy = cfg->tidy;
   if (emulator_path(cfg, emulator, sizeof(emulator), err) < 0 ||
-      runm_libvirt_domain_xml(cfg, &vm->plan, lv->name, emulator, &xml, err) < 0)
+      runm_libvirt_domain_xml(cfg, &vm->plan, lv->name, emulator, &xml, err) < 0 || share_propagate(cfg, err) < 0)
     goto out;
   for (int i = 0; i < (user_net ? 3 : 1); i++) {
     snprintf(sock[i], sizeof(sock[i]), "%s/%s", vm->plan.dir, names[i]);

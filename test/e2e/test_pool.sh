@@ -3,15 +3,23 @@
 # pre-booted VM, gets its own clock, entropy, hostname and shares, a task that
 # does not fit boots its own VM, spares end on idle timeout and SIGTERM, a
 # malformed claim is refused, and nothing is left behind.
+# RUNM_E2E_VM_BACKEND=libvirt: the spares are libvirt domains on a private
+# embed root (docs/libvirt.md, "The pool and pods"); then also no domain.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SHIM=$RUNM_BIN/containerd-shim-runm-v1
 e2e_init rp runm-pool 90
 RT=io.containerd.runm.v1
 
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lvpool.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
 pool_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
   for p in $(idle_shims); do kill -9 "$p" 2>/dev/null; done
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
   cleanup
 }
 trap pool_cleanup EXIT
@@ -73,7 +81,9 @@ fi
 qpid=$(sed -n 's/^qemu_pid=//p' "$info" 2>/dev/null)
 if [ -n "$qpid" ] && [ "$qpid" = "$spare_qemu" ]; then ok "it is the spare that was booted ahead"; else
   not_ok "it is the spare that was booted ahead" "spare $spare_qemu, task $qpid"; fi
-nices=$(for t in /proc/"$qpid"/task/*/stat; do awk '{print $19}' "$t"; done 2>/dev/null | sort -u | tr '\n' ' ')
+# Field 19 (nice), counted after the name: a thread's name may hold spaces
+# (libvirt's QEMU names its threads, e.g. "CPU 0/TCG").
+nices=$(for t in /proc/"$qpid"/task/*/stat; do sed 's/.*) //' "$t" | awk '{print $17}'; done 2>/dev/null | sort -u | tr '\n' ' ')
 if [ "$nices" = "0 " ]; then ok "the claimed VM runs at normal priority"; else not_ok "the claimed VM runs at normal priority" "nice: $nices"; fi
 out=$(TCTR task exec --exec-id e1 warm1 hostname 2>&1)
 if [ "$out" = "$VMID" ]; then ok "hostname is the task's VM id"; else not_ok "hostname is the task's VM id" "got: $out"; fi
@@ -210,4 +220,8 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "pool_size"; then ok "pool_size out of 
 if no_idle_shims; then ok "no idle shim left"; else not_ok "no idle shim left" "$(idle_shims)"; fi
 if no_qemus; then ok "no QEMU left"; else not_ok "no QEMU left" "$(our_qemus)"; fi
 if [ -z "$(our_mounts)" ]; then ok "no mount left"; else not_ok "no mount left" "$(our_mounts)"; fi
+if [ -n "$LV_ROOT" ]; then
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
+fi
 finish
