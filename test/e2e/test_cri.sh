@@ -31,10 +31,19 @@ CASES=${RUNM_E2E_CASES:-main fit group}
 PY=/usr/bin/python3
 read -r -a RUNTIMES <<<"${RUNM_E2E_RUNTIMES:-runc runm}"
 
+# RUNM_E2E_VM_BACKEND=libvirt: runm's pod VMs are libvirt domains on a
+# private embed root (a pod's later containers are bound into a running
+# domain's share: docs/libvirt.md, "The pool and pods").
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lvcri.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
 cri_cleanup() {
   # RUNM_E2E_KEEP_LOG=FILE keeps containerd's log (the shims log there).
   [ -n "${RUNM_E2E_KEEP_LOG:-}" ] && cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_E2E_KEEP_LOG" 2>/dev/null
   bash "$ENV" stop >/dev/null 2>&1
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
   cleanup
 }
 trap cri_cleanup EXIT
@@ -136,4 +145,12 @@ if [ -z "$x" ]; then ok "no QEMU process left"; else not_ok "no QEMU process lef
 # The shared dirs runm makes once (vm, s) may stay, empty.
 x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d -empty \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" \) \) 2>/dev/null)
 if [ -z "$x" ]; then ok "runm state dir: nothing left"; else not_ok "runm state dir: nothing left" $x; fi
+if [ -n "$LV_ROOT" ]; then
+  # libvirt keeps a log per domain it started on the root.
+  x=$(ls "$LV_ROOT/log/qemu/" 2>/dev/null | grep -c '^runm-.*\.log$')
+  if [ "$x" -ge 1 ]; then ok "libvirt: the pods' VMs were domains on the embed root ($x)"; else
+    not_ok "libvirt: the pods' VMs were domains on the embed root" "$(ls -R "$LV_ROOT/log" 2>&1 | head -5)"; fi
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
+fi
 finish
