@@ -224,6 +224,10 @@ if build; then
       run_tap "e2e [libvirt] test_cri" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_cri.sh
     fi
+    if wanted test_sharefs; then
+      run_tap "e2e [libvirt] test_sharefs" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        bash test/e2e/test_sharefs.sh
+    fi
     if wanted test_netns; then
       run_tap "e2e [libvirt] test_netns" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
         bash test/e2e/test_netns.sh

@@ -363,9 +363,6 @@ int runm_vm_start(const struct runm_vm_config *cfg, const struct runm_logger *lo
       return runm_make_error(err, EINVAL, "network `tap` with vm_backend = libvirt needs a persistent TAP "
                                           "device's name and its network namespace (the shim's namespace mode)");
   }
-  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS && cfg->backend == RUNM_BACKEND_LIBVIRT)
-    return runm_make_error(err, ENOTSUP, "share_fs = virtiofs is not supported by the libvirt "
-                                         "backend; use vm_backend = qemu or share_fs = 9p");
   if (cfg->n_ports > RUNM_PORTS_MAX)
     return runm_make_error(err, E2BIG, "%zu published ports; at most %d", cfg->n_ports,
                            RUNM_PORTS_MAX);

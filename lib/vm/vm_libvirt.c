@@ -190,6 +190,17 @@ static int lv_spawn(const struct runm_vm_config *cfg, struct runm_vm *vm, int lf
     lfds[i] = runm_listen_unix(sock[i], 1, err);
     if (lfds[i] < 0) goto out;
   }
+  /* share_fs = virtiofs: runm's own confined virtiofsd per share, as in
+   * the qemu backend; libvirt's QEMU connects to its socket. Its stderr:
+   * none here (the qemu backend gives it QEMU's capped log pipe, which
+   * libvirt's QEMU does not have; nothing unbounded is written). */
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS) {
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int r = devnull < 0 ? runm_make_error(err, errno, "open /dev/null")
+                        : runm_virtiofsd_start(cfg, vm, devnull, err);
+    if (devnull >= 0) close(devnull);
+    if (r < 0) goto out;
+  }
   vm->spawn_ns = runm_now_ns();
   if (embed) {
     char answer[1024];
@@ -246,6 +257,7 @@ out:
     else runm_libvirt_destroy(uri, lv->name, 10000, &e2);
   }
   if (ret < 0) runm_lv_reap_keeper(lv->keeper, 5000);
+  if (ret < 0) runm_virtiofsd_stop(vm);
   if (dom) virDomainFree(dom);
   if (lv->conn && ret < 0) {
     virConnectClose(lv->conn);
@@ -412,6 +424,9 @@ static void lv_kill(struct runm_vm *vm)
     while (r < 0 && errno == EINTR);
   }
   vm->pid = -1;
+  /* virtiofsd ends when QEMU's connection closes; this covers one QEMU
+   * never made. */
+  runm_virtiofsd_stop(vm);
   if (vm->lv && !deferred) {
     runm_lv_reap_keeper(vm->lv->keeper, 2000);
     vm->lv->keeper = 0;

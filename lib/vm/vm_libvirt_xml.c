@@ -24,6 +24,9 @@
  *    chardevs (dialling the owner's nf-out.sock / nf-in.sock). The TAP
  *    mode needs none: it is libvirt's <interface type='ethernet'> (see
  *    tap_xml below);
+ *  - `-global virtio-mmio.force-legacy=off` (share_fs = virtiofs only):
+ *    virtiofsd serves virtio 1.0 devices only, and microvm's virtio-mmio
+ *    is legacy by default; libvirt models no such setting;
  *  - `-fw_cfg name=opt/runm/state-dir,...`: names the state dir on QEMU's
  *    command line as the qemu backend does (finding QEMU's pid, pgrep -f).
  * <qemu:capabilities> drops one capability for this domain only:
@@ -173,6 +176,10 @@ int runm_libvirt_domain_xml(const struct runm_vm_config *cfg, const struct runm_
   put(&x, "      <runm:state-dir>%s</runm:state-dir>\n", plan->dir);
   put(&x, "    </runm:vm>\n  </metadata>\n");
   put(&x, "  <memory unit='MiB'>%u</memory>\n", cfg->mem_mib ? cfg->mem_mib : 256);
+  /* virtio-fs: virtiofsd maps guest RAM itself (vhost-user): a shared
+   * memfd, as the qemu backend's memory-backend-memfd,share=on. */
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS)
+    put(&x, "  <memoryBacking>\n    <source type='memfd'/>\n    <access mode='shared'/>\n  </memoryBacking>\n");
   put(&x, "  <vcpu>%u</vcpu>\n", cfg->vcpus ? cfg->vcpus : 1);
   put(&x, "  <os>\n    <type arch='x86_64' machine='microvm'>hvm</type>\n");
   put(&x, "    <kernel>%s</kernel>\n    <initrd>%s</initrd>\n", cfg->kernel, cfg->initrd);
@@ -208,6 +215,18 @@ int runm_libvirt_domain_xml(const struct runm_vm_config *cfg, const struct runm_
       fclose(x.f);
       return -1;
     }
+    if (cfg->share_fs == RUNM_SHARE_VIRTIOFS) {
+      /* runm's own virtiofsd serves it (vm_virtiofsd.c, started by
+       * vm_libvirt.c before the domain); libvirt's QEMU only connects
+       * (libvirt >= 8.x: an externally launched virtiofsd). */
+      char sock[320];
+      runm_virtiofsd_sock(plan, i, sock, sizeof(sock));
+      put(&x, "    <filesystem type='mount'>\n      <driver type='virtiofs'/>\n"
+              "      <source socket='%s'/>\n", sock);
+      fprintf(x.f, "      <target dir='runm%zu'/>\n", i);
+      put(&x, "      <address type='virtio-mmio'/>\n    </filesystem>\n");
+      continue;
+    }
     put(&x, "    <filesystem type='mount' accessmode='passthrough' multidevs='remap'>\n"
             "      <source dir='%s'/>\n", cfg->shares[i].path);
     fprintf(x.f, "      <target dir='runm%zu'/>\n", i);
@@ -226,6 +245,13 @@ int runm_libvirt_domain_xml(const struct runm_vm_config *cfg, const struct runm_
   arg(&x, "isa-serial=off");
   arg(&x, "-action");
   arg(&x, "shutdown=poweroff");
+  if (cfg->share_fs == RUNM_SHARE_VIRTIOFS) {
+    /* virtiofsd serves modern (virtio 1.0) devices only; microvm's
+     * virtio-mmio is legacy unless told, and libvirt has no element for
+     * it (the qemu backend passes the same -global). */
+    arg(&x, "-global");
+    arg(&x, "virtio-mmio.force-legacy=off");
+  }
   if (net_xml(&x, cfg, plan, err) < 0) {
     fclose(x.f);
     return -1;

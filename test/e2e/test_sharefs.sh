@@ -12,6 +12,10 @@
 #     shim with RUNM_VIRTIOFSD pointing nowhere): the create fails naming
 #     it, and leaves nothing;
 # then nothing is left (tasks, QEMU, shims, virtiofsd, state, mounts).
+# RUNM_E2E_VM_BACKEND=libvirt: the same on libvirt domains (a private embed
+# root; runm's virtiofsd, libvirt's QEMU connects: docs/libvirt.md); then
+# also: the task's QEMU is a domain's, with vhost-user-fs, and no domain is
+# left.
 #   bash test/e2e/test_sharefs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,8 +23,14 @@ e2e_init rsf ${RUNM_CTRD_NS:-runm-sharefs} 120
 export RUNM_SHARE_FS=virtiofs
 ID=sharefs-1
 
+LV_ROOT=""
+if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
+  LV_ROOT=$(mktemp -d /tmp/lvsfs.XXXXXX)
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+fi
 sharefs_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
+  [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
   for p in $(our_fsds); do kill -KILL "$p" 2>/dev/null; done
   cleanup
 }
@@ -85,6 +95,15 @@ if [ $rc -ne 0 ] && echo "$err" | grep -qi "read-only" && [ ! -e "$TMP/ro/new" ]
   ok "the ro volume refuses a write (EROFS), nothing on the host"; else
   not_ok "the ro volume refuses a write (EROFS), nothing on the host" "exit $rc: $err"; fi
 
+if [ -n "$LV_ROOT" ]; then
+  pid=$(CTR task ls 2>/dev/null | awk -v id="$ID" '$1 == id { print $2 }')
+  args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+  if grep -q "guest=runm-" <<<"$args" && grep -q '"driver":"vhost-user-fs-device"' <<<"$args" &&
+    grep -q "memory-backend-memfd" <<<"$args"; then
+    ok "libvirt: the task's QEMU is a domain's, with vhost-user-fs on shared memfd RAM"; else
+    not_ok "libvirt: the task's QEMU is a domain's, with vhost-user-fs on shared memfd RAM" "pid $pid: $(head -c 600 <<<"$args")"; fi
+fi
+
 # One virtiofsd (and its sandboxed worker) on the export dir, sandboxed, no xattr.
 fsd=$(for p in $(our_fsds); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo; done | sort -u)
 if [ "$(echo "$fsd" | wc -l)" -eq 1 ] && echo "$fsd" | grep -q "source=$RUNM_STATE_DIR/exports/[^ ]*/x " &&
@@ -121,4 +140,8 @@ x=$(awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" -v c="$TMP/" \
   'index($2, a) == 1 || index($2, b) == 1 || index($2, c) == 1 { print $2 }' /proc/mounts)
 if [ -z "$x" ]; then ok "no mount left"; else not_ok "no mount left" $x; fi
 e2e_stop_check
+if [ -n "$LV_ROOT" ]; then
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
+fi
 finish

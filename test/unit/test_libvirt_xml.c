@@ -188,6 +188,31 @@ int main(void)
   free(xml);
   xml = NULL;
 
+  /* share_fs = virtiofs: shared memfd RAM, runm's virtiofsd sockets, the
+   * modern virtio-mmio transport. */
+  cfg.net = RUNM_NET_NONE;
+  cfg.share_fs = RUNM_SHARE_VIRTIOFS;
+  is_int(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err), 0, "virtiofs XML builds");
+  doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET) : NULL;
+  ok(doc != NULL, "well-formed");
+  if (doc) {
+    char want[400];
+    is_xp(doc, "/domain/memoryBacking/source/@type", "memfd", "virtiofs: memfd RAM");
+    is_xp(doc, "/domain/memoryBacking/access/@mode", "shared", "virtiofs: shared with virtiofsd");
+    is_xp(doc, "/domain/devices/filesystem[1]/driver/@type", "virtiofs", "virtiofs: libvirt's driver type");
+    snprintf(want, sizeof(want), "%s/vfs0.sock", plan.dir);
+    is_xp(doc, "/domain/devices/filesystem[1]/source/@socket", want, "virtiofs: runm's virtiofsd socket");
+    is_xp(doc, "/domain/devices/filesystem[2]/target/@dir", "runm1", "virtiofs: the same tags");
+    is_xp(doc, "/domain/devices/filesystem[1]/address/@type", "virtio-mmio", "virtiofs: on virtio-mmio");
+    ok(count(doc, "/domain/devices/filesystem/source/@dir") == 0, "virtiofs: no 9p share");
+    ok(has_arg(doc, "virtio-mmio.force-legacy=off"), "virtiofs: modern virtio-mmio (qemu:commandline)");
+    xmlFreeDoc(doc);
+  }
+  free(xml);
+  xml = NULL;
+  cfg.share_fs = RUNM_SHARE_9P;
+  cfg.net = RUNM_NET_TAP;
+
   /* Refusals */
   cfg.tap_name = "tap0'><x";
   ok(runm_libvirt_domain_xml(&cfg, &plan, "runm-t1", "/q", &xml, &err) < 0 && err &&
