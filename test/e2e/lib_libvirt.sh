@@ -63,3 +63,22 @@ lv_domain_checks() {
     not_ok "ctr: the task's pid is the domain's QEMU" "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | head -c 200)"
   fi
 }
+
+# RUNM_E2E_VM_BACKEND=libvirt in a suite that runs on either backend: runm's
+# VMs become libvirt domains on a private embed root, LV_ROOT (the shims get
+# it through containerd's environment). LV_ROOT is "" otherwise. The suite
+# removes LV_ROOT in its cleanup, after containerd stopped.
+lv_embed_from_env() { # TAG
+  LV_ROOT=""
+  [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ] || return 0
+  LV_ROOT=$(mktemp -d "/tmp/lv$1.XXXXXX")
+  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
+}
+# One check at a suite's end on the embed root: no domain left.
+lv_embed_end_check() {
+  local x
+  [ -n "$LV_ROOT" ] || return 0
+  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
+  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else
+    not_ok "libvirt: no domain left on the embed root" "$x"; fi
+}

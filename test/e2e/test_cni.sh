@@ -70,11 +70,8 @@ DATA=$TMP/nerdctl
 IPAM=$TMP/ipam
 t_start=$SECONDS
 # containerd hands its environment to the shims it starts.
-LV_ROOT=""
-if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
-  LV_ROOT=$(mktemp -d /tmp/lvcni.XXXXXX)
-  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
-fi
+. "$ROOT/test/e2e/lib_libvirt.sh"
+lv_embed_from_env cni
 
 keep_log() { [ -z "${RUNM_CNI_LOG:-}" ] || cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_CNI_LOG" 2>/dev/null; }
 cni_cleanup() {
@@ -535,10 +532,7 @@ x=$(awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" -v c="$TMP/" 'index($2, a
 if [ -z "$x" ]; then ok "no mount left (rootfs, netns)"; else not_ok "no mount left" $x; fi
 x=$(find "$RUNM_STATE_DIR" -mindepth 1 -not \( -type d \( -path "$RUNM_STATE_DIR/vm" -o -path "$RUNM_STATE_DIR/s" -o -path "$RUNM_STATE_DIR/net" \) \) 2>/dev/null)
 if [ -z "$x" ]; then ok "runm state dir empty"; else not_ok "runm state dir empty" $x; fi
-if [ -n "$LV_ROOT" ]; then
-  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
-  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
-fi
+lv_embed_end_check
 keep_log
 if bash "$ENV" stop; then ok "containerd-env.sh stop leaves no process, mount or dir"; else
   not_ok "containerd-env.sh stop leaves no process, mount or dir"; fi

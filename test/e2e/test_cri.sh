@@ -34,11 +34,8 @@ read -r -a RUNTIMES <<<"${RUNM_E2E_RUNTIMES:-runc runm}"
 # RUNM_E2E_VM_BACKEND=libvirt: runm's pod VMs are libvirt domains on a
 # private embed root (a pod's later containers are bound into a running
 # domain's share: docs/libvirt.md, "The pool and pods").
-LV_ROOT=""
-if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
-  LV_ROOT=$(mktemp -d /tmp/lvcri.XXXXXX)
-  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
-fi
+. "$ROOT/test/e2e/lib_libvirt.sh"
+lv_embed_from_env cri
 cri_cleanup() {
   # RUNM_E2E_KEEP_LOG=FILE keeps containerd's log (the shims log there).
   [ -n "${RUNM_E2E_KEEP_LOG:-}" ] && cp "$RUNM_CTRD_DIR/containerd.log" "$RUNM_E2E_KEEP_LOG" 2>/dev/null
@@ -150,7 +147,6 @@ if [ -n "$LV_ROOT" ]; then
   x=$(ls "$LV_ROOT/log/qemu/" 2>/dev/null | grep -c '^runm-.*\.log$')
   if [ "$x" -ge 1 ]; then ok "libvirt: the pods' VMs were domains on the embed root ($x)"; else
     not_ok "libvirt: the pods' VMs were domains on the embed root" "$(ls -R "$LV_ROOT/log" 2>&1 | head -5)"; fi
-  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
-  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
 fi
+lv_embed_end_check
 finish

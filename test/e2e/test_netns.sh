@@ -58,11 +58,8 @@ mkdir -p "$RUNM_TIMING_DIR"
 PY=/usr/bin/python3
 TAPNAME=tap0_runm
 
-LV_ROOT=""
-if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
-  LV_ROOT=$(mktemp -d /tmp/lvnetns.XXXXXX)
-  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
-fi
+. "$ROOT/test/e2e/lib_libvirt.sh"
+lv_embed_from_env netns
 netns_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
   [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
@@ -384,9 +381,6 @@ fi
 # The shims' socket dir stays once made (shim start shares it); empty, it
 # holds no socket of ours.
 rmdir "$RUNM_STATE_DIR/s" 2>/dev/null
-if [ -n "$LV_ROOT" ]; then
-  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
-  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
-fi
+lv_embed_end_check
 leak_checks
 finish

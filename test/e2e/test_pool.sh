@@ -11,11 +11,8 @@ SHIM=$RUNM_BIN/containerd-shim-runm-v1
 e2e_init rp runm-pool 90
 RT=io.containerd.runm.v1
 
-LV_ROOT=""
-if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
-  LV_ROOT=$(mktemp -d /tmp/lvpool.XXXXXX)
-  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
-fi
+. "$ROOT/test/e2e/lib_libvirt.sh"
+lv_embed_from_env pool
 pool_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
   for p in $(idle_shims); do kill -9 "$p" 2>/dev/null; done
@@ -220,8 +217,5 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "pool_size"; then ok "pool_size out of 
 if no_idle_shims; then ok "no idle shim left"; else not_ok "no idle shim left" "$(idle_shims)"; fi
 if no_qemus; then ok "no QEMU left"; else not_ok "no QEMU left" "$(our_qemus)"; fi
 if [ -z "$(our_mounts)" ]; then ok "no mount left"; else not_ok "no mount left" "$(our_mounts)"; fi
-if [ -n "$LV_ROOT" ]; then
-  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
-  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
-fi
+lv_embed_end_check
 finish

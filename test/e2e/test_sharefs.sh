@@ -23,11 +23,8 @@ e2e_init rsf ${RUNM_CTRD_NS:-runm-sharefs} 120
 export RUNM_SHARE_FS=virtiofs
 ID=sharefs-1
 
-LV_ROOT=""
-if [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirt ]; then
-  LV_ROOT=$(mktemp -d /tmp/lvsfs.XXXXXX)
-  export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI="qemu:///embed?root=$LV_ROOT"
-fi
+. "$ROOT/test/e2e/lib_libvirt.sh"
+lv_embed_from_env sfs
 sharefs_cleanup() {
   bash "$ENV" stop >/dev/null 2>&1
   [ -z "$LV_ROOT" ] || rm -rf "$LV_ROOT"
@@ -140,8 +137,5 @@ x=$(awk -v a="$RUNM_CTRD_DIR/" -v b="$RUNM_STATE_DIR/" -v c="$TMP/" \
   'index($2, a) == 1 || index($2, b) == 1 || index($2, c) == 1 { print $2 }' /proc/mounts)
 if [ -z "$x" ]; then ok "no mount left"; else not_ok "no mount left" $x; fi
 e2e_stop_check
-if [ -n "$LV_ROOT" ]; then
-  x=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>&1 | grep -v '^$')
-  if [ -z "$x" ]; then ok "libvirt: no domain left on the embed root"; else not_ok "libvirt: no domain left on the embed root" "$x"; fi
-fi
+lv_embed_end_check
 finish
