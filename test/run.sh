@@ -208,10 +208,11 @@ if build; then
         bash test/e2e/test_ctr.sh
     fi
     # CNI's namespace mode on libvirt domains (embed root; docs/libvirt.md,
-    # "The namespace mode"): nerdctl's contract against runc-v2, and the
-    # namespace's TAP, redirects and teardown (~1.5 min together).
+    # "The namespace mode"): nerdctl's contract (runm only: runc-v2's half
+    # and the runc<->runm case ran above), the namespace's TAP, redirects
+    # and teardown (~1 min together).
     if wanted test_cni; then
-      run_tap "e2e [libvirt] test_cni" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+      run_tap "e2e [libvirt] test_cni" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt RUNM_E2E_RUNTIMES=runm \
         bash test/e2e/test_cni.sh
     fi
     # The pool's spares as libvirt domains (claims bind into a running
