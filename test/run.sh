@@ -207,32 +207,18 @@ if build; then
       run_tap "e2e [libvirtd] test_ctr" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirtd \
         bash test/e2e/test_ctr.sh
     fi
-    # CNI's namespace mode on libvirt domains (embed root; docs/libvirt.md,
-    # "The namespace mode"): nerdctl's contract (runm only: runc-v2's half
-    # and the runc<->runm case ran above), the namespace's TAP, redirects
-    # and teardown (~1 min together).
-    if wanted test_cni; then
-      run_tap "e2e [libvirt] test_cni" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt RUNM_E2E_RUNTIMES=runm \
-        bash test/e2e/test_cni.sh
-    fi
-    # The pool's spares as libvirt domains (claims bind into a running
-    # domain's share: docs/libvirt.md, "The pool and pods").
-    if wanted test_pool; then
-      run_tap "e2e [libvirt] test_pool" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
-        bash test/e2e/test_pool.sh
-    fi
-    if wanted test_cri; then
-      run_tap "e2e [libvirt] test_cri" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
-        bash test/e2e/test_cri.sh
-    fi
-    if wanted test_sharefs; then
-      run_tap "e2e [libvirt] test_sharefs" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
-        bash test/e2e/test_sharefs.sh
-    fi
-    if wanted test_netns; then
-      run_tap "e2e [libvirt] test_netns" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
-        bash test/e2e/test_netns.sh
-    fi
+    # The suites that run on either backend, again on libvirt domains (a
+    # private embed root each; docs/libvirt.md): CNI's namespace mode
+    # (test_cni: runm's half only, as test_cri's: runc-v2's and the
+    # runc<->runm case ran above; test_netns: the namespace's TAP, redirects and teardown), the
+    # pool and pods (claims and a pod's later containers bind into a
+    # running domain's share), virtio-fs shares. ~3 min together.
+    for t in test_cni test_netns test_pool test_cri test_sharefs; do
+      wanted "$t" || continue
+      run_tap "e2e [libvirt] $t" env RUNM_BIN=build/bin BUILD=build RUNM_E2E_VM_BACKEND=libvirt \
+        RUNM_E2E_RUNTIMES="$(case $t in test_cni | test_cri) echo runm ;; *) echo 'runc runm' ;; esac)" \
+        bash "test/e2e/$t.sh"
+    done
   fi
 fi
 
