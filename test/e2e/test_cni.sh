@@ -350,7 +350,7 @@ if [ $PHASE1 = 1 ]; then
       dom="runm-$("$RUNM_BIN/containerd-shim-runm-v1" -namespace "$NS" -id "$r-a" vm-id)"
       pid=$(CTR task ls 2>/dev/null | awk -v id="$r-a" '$1 == id { print $2 }')
       ino=$(result_of "$r-a" | awk '{ print $4 }')
-      doms=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --name 2>&1 | grep -v '^$' | tr '\n' ' ')
+      doms=$(lv_list "$RUNM_LIBVIRT_URI" | tr '\n' ' ')
       report "bridge (libvirt): virsh lists the task's domain, the task's pid is its QEMU, in CNI's namespace" \
         "$(expect "domains: $doms (want $dom)" grep -qw -- "$dom" <<<"$doms"
            expect "pid $pid is not $dom's QEMU" grep -qaF -- "guest=$dom," "/proc/$pid/cmdline"

@@ -60,11 +60,10 @@ elif [ "${RUNM_E2E_VM_BACKEND:-qemu}" = libvirtd ]; then
   export RUNM_VM_BACKEND=libvirt RUNM_LIBVIRT_URI
 fi
 # The domains libvirt knows (running or not) under our embed root or daemon.
+. "$ROOT/test/e2e/lib_libvirt.sh"
 lv_domains() {
   [ -n "$LV_ROOT" ] || return 0
-  local out
-  out=$(virsh -q -c "$RUNM_LIBVIRT_URI" list --all --name 2>/dev/null) || { echo "virsh list failed"; return 0; }
-  grep -v '^$' <<<"$out"
+  lv_list "$RUNM_LIBVIRT_URI" --all
 }
 STEP_WAIT=${RUNM_E2E_WAIT:-30}   # seconds for a task to reach a state
 IDS=()                           # every container id used (leak checks)
